@@ -1,0 +1,292 @@
+//! `scimgate admin …`: the operator's commands. Each runs in one transaction, records an audit row,
+//! and prints either a human summary or, with `--json`, one JSON object.
+
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+use store::repo::audit::{self, Actor, AuditEntry};
+use store::repo::memberships::NewMembership;
+use store::repo::oauth_clients::NewClient;
+use store::repo::{accounts, api_tokens, memberships, oauth_clients, organizations};
+use store::types::{Email, MembershipSource, MembershipStatus, OrgRole};
+use store::{Database, OrgScope, StoreError};
+
+use crate::cli::AdminCommand;
+
+/// What a command prints: JSON fields, and the human lines for a terminal.
+#[derive(Debug)]
+pub struct Output {
+    /// The `--json` object.
+    pub json: Value,
+    /// The plain-text rendering.
+    pub text: String,
+}
+
+fn entry(
+    action: &'static str,
+    resource_type: &'static str,
+    resource_id: &str,
+    detail: Value,
+) -> AuditEntry {
+    AuditEntry {
+        actor: Actor::Operator,
+        action,
+        resource_type,
+        resource_id: Some(resource_id.to_owned()),
+        request_id: None,
+        ip: None,
+        detail,
+    }
+}
+
+/// A password for a new account nobody chose one for.
+fn generate_password() -> String {
+    store::secret::random_token(18)
+}
+
+/// Creates an organization owned by `owner_email` (an existing account is reused, its password
+/// untouched). Used by the CLI and the demo.
+pub async fn create_org(
+    db: &Database,
+    region: &str,
+    name: &str,
+    owner_email: &str,
+    owner_password: Option<&str>,
+) -> Result<Output, StoreError> {
+    let email = Email::parse(owner_email)?;
+    let txn = store::db::begin_write(db).await?;
+    let org = organizations::create(&txn, name, region).await?;
+    let scope = organizations::operator_scope(&txn, &org.uid).await?;
+    let (account, generated) = match accounts::find_by_email(&txn, &email).await? {
+        Some(existing) => {
+            if owner_password.is_some() {
+                return Err(StoreError::Invalid(format!(
+                    "{email} already has an account; its password is not changed by create-org"
+                )));
+            }
+            (existing, None)
+        }
+        None => {
+            let generated = owner_password.is_none().then(generate_password);
+            let password = owner_password.or(generated.as_deref());
+            (
+                accounts::create(&txn, &email, None, password).await?,
+                generated,
+            )
+        }
+    };
+    let owner = NewMembership {
+        account_id: account.id,
+        role: OrgRole::Owner,
+        status: MembershipStatus::Active,
+        source: MembershipSource::Manual,
+    };
+    memberships::add(&txn, &scope, owner).await?;
+    audit::record(
+        &txn,
+        Some(&scope),
+        entry(
+            "organization.created",
+            "organization",
+            &org.uid,
+            json!({"name": org.name, "owner": account.uid}),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+
+    let mut out = json!({"org_uid": org.uid, "org_name": org.name, "owner_email": account.email, "region": org.home_region});
+    let mut text = format!(
+        "created organization {} ({})\nowner: {}",
+        org.name, org.uid, account.email
+    );
+    if let Some(password) = generated {
+        text.push_str(&format!("\nowner password (shown once): {password}"));
+        out["owner_password"] = json!(password);
+    }
+    Ok(Output { json: out, text })
+}
+
+async fn set_scim(db: &Database, org: &str, enabled: bool) -> Result<Output, StoreError> {
+    let txn = store::db::begin_write(db).await?;
+    let scope = organizations::operator_scope(&txn, org).await?;
+    let org = organizations::set_scim_enabled(&txn, &scope, enabled).await?;
+    let action = if enabled {
+        "scim.enabled"
+    } else {
+        "scim.disabled"
+    };
+    audit::record(
+        &txn,
+        Some(&scope),
+        entry(action, "organization", &org.uid, json!({})),
+    )
+    .await?;
+    txn.commit().await?;
+    let state = if enabled { "enabled" } else { "disabled" };
+    Ok(Output {
+        json: json!({"org_uid": org.uid, "scim_enabled": enabled}),
+        text: format!("SCIM {state} for {} ({})", org.name, org.uid),
+    })
+}
+
+async fn add_member(
+    db: &Database,
+    org: &str,
+    email: &str,
+    role: &str,
+    password: Option<&str>,
+) -> Result<Output, StoreError> {
+    let role: OrgRole = role.parse()?;
+    let email = Email::parse(email)?;
+    let txn = store::db::begin_write(db).await?;
+    let scope: OrgScope = organizations::operator_scope(&txn, org).await?;
+    let account = match accounts::find_by_email(&txn, &email).await? {
+        Some(existing) => match password {
+            Some(pw) => accounts::set_password(&txn, existing, pw).await?,
+            None => existing,
+        },
+        None => accounts::create(&txn, &email, None, password).await?,
+    };
+    let new = NewMembership {
+        account_id: account.id,
+        role,
+        status: MembershipStatus::Active,
+        source: MembershipSource::Manual,
+    };
+    memberships::add(&txn, &scope, new).await?;
+    audit::record(
+        &txn,
+        Some(&scope),
+        entry(
+            "membership.added",
+            "account",
+            &account.uid,
+            json!({"role": role.as_str()}),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Output {
+        json: json!({"org_uid": scope.org_uid(), "email": account.email, "account_uid": account.uid, "role": role.as_str()}),
+        text: format!("added {} to {} as {role}", account.email, scope.org_uid()),
+    })
+}
+
+/// Creates an organization token. Used by the CLI and the demo.
+pub async fn create_token(
+    db: &Database,
+    org: &str,
+    name: &str,
+    expires_in_days: Option<u32>,
+) -> Result<Output, StoreError> {
+    let expires_at = expires_in_days.map(|days| Utc::now() + Duration::days(i64::from(days)));
+    let txn = store::db::begin_write(db).await?;
+    let scope = organizations::operator_scope(&txn, org).await?;
+    let issued = api_tokens::create(&txn, &scope, name, None, expires_at).await?;
+    audit::record(
+        &txn,
+        Some(&scope),
+        entry(
+            "api_token.created",
+            "api_token",
+            &issued.row.uid,
+            json!({"name": issued.row.name, "prefix": issued.row.prefix}),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Output {
+        json: json!({"token": issued.token, "token_id": issued.row.uid, "prefix": issued.row.prefix,
+            "expires_at": issued.row.expires_at}),
+        text: format!(
+            "token (shown once): {}\nid: {}",
+            issued.token, issued.row.uid
+        ),
+    })
+}
+
+/// Registers an OAuth client. Used by the CLI and the demo.
+pub async fn register_client(db: &Database, new: NewClient) -> Result<Output, StoreError> {
+    let txn = store::db::begin_write(db).await?;
+    let insecure = new.allow_insecure_redirect;
+    let registered = oauth_clients::register(&txn, new).await?;
+    let detail = json!({"name": registered.row.name, "redirect_uris": oauth_clients::redirect_uris(&registered.row),
+        "allow_insecure_redirect": insecure, "public": registered.client_secret.is_none()});
+    audit::record(
+        &txn,
+        None,
+        entry(
+            "oauth_client.registered",
+            "oauth_client",
+            &registered.row.client_id,
+            detail,
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    let mut text = format!("client_id: {}", registered.row.client_id);
+    if let Some(secret) = &registered.client_secret {
+        text.push_str(&format!("\nclient_secret (shown once): {secret}"));
+    }
+    Ok(Output {
+        json: json!({"client_id": registered.row.client_id, "client_secret": registered.client_secret,
+            "redirect_uris": oauth_clients::redirect_uris(&registered.row)}),
+        text,
+    })
+}
+
+/// Runs one admin command; returns what to print and whether `--json` was asked for.
+pub async fn run(
+    db: &Database,
+    region: &str,
+    command: AdminCommand,
+) -> Result<(Output, bool), StoreError> {
+    Ok(match command {
+        AdminCommand::CreateOrg {
+            name,
+            owner_email,
+            owner_password,
+            json,
+        } => (
+            create_org(db, region, &name, &owner_email, owner_password.as_deref()).await?,
+            json,
+        ),
+        AdminCommand::EnableScim { org, json } => (set_scim(db, &org, true).await?, json),
+        AdminCommand::DisableScim { org, json } => (set_scim(db, &org, false).await?, json),
+        AdminCommand::AddMember {
+            org,
+            email,
+            role,
+            password,
+            json,
+        } => (
+            add_member(db, &org, &email, &role, password.as_deref()).await?,
+            json,
+        ),
+        AdminCommand::CreateToken {
+            org,
+            name,
+            expires_in_days,
+            json,
+        } => (create_token(db, &org, &name, expires_in_days).await?, json),
+        AdminCommand::RegisterClient {
+            name,
+            redirect_uris,
+            client_id,
+            client_secret,
+            public,
+            allow_insecure_redirect,
+            json,
+        } => {
+            let new = NewClient {
+                name,
+                redirect_uris,
+                client_id,
+                client_secret,
+                public,
+                allow_insecure_redirect,
+            };
+            (register_client(db, new).await?, json)
+        }
+    })
+}

@@ -1,0 +1,174 @@
+//! The command line: a contract the docs, the tests and operators rely on.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Overrides;
+
+/// scimgate: a multi-tenant SCIM 2.0 gateway.
+#[derive(Debug, Parser)]
+#[command(name = "scimgate", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Serve {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Address to listen on (host:port).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Region this deployment serves.
+        #[arg(long)]
+        region: Option<String>,
+        /// Do not apply pending migrations at start-up.
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Operator commands against the database.
+    Admin {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Run on the embedded default with a seeded demo organization, and print how to use it.
+    Demo {
+        /// Address to listen on (host:port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+}
+
+/// Where the configuration and the data are.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// A TOML configuration file layered over the embedded defaults.
+    #[arg(long, global = true, env = "SCIMGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database URL (sqlite://… or postgres://…).
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+    /// Key-value store URL (redis://…, rediss://… or memory://).
+    #[arg(long, global = true)]
+    pub redis_url: Option<String>,
+}
+
+impl DbArgs {
+    /// The flags as configuration overrides.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            database_url: self.database_url.clone(),
+            kv_url: self.redis_url.clone(),
+            ..Overrides::default()
+        }
+    }
+}
+
+/// `scimgate admin …`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an organization and its owner.
+    CreateOrg {
+        /// Organization name.
+        #[arg(long)]
+        name: String,
+        /// The owner's email (an existing account is reused).
+        #[arg(long)]
+        owner_email: String,
+        /// The owner's password (generated and printed when omitted for a new account).
+        #[arg(long)]
+        owner_password: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enable SCIM for an organization.
+    EnableScim {
+        /// Organization UID.
+        #[arg(long)]
+        org: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable SCIM for an organization (tokens stop working; nothing is deleted).
+    DisableScim {
+        /// Organization UID.
+        #[arg(long)]
+        org: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add an account to an organization.
+    AddMember {
+        /// Organization UID.
+        #[arg(long)]
+        org: String,
+        /// The account's email (created when new).
+        #[arg(long)]
+        email: String,
+        /// owner, admin or member.
+        #[arg(long)]
+        role: String,
+        /// Password to set on the account.
+        #[arg(long)]
+        password: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create an organization bearer token (shown once).
+    CreateToken {
+        /// Organization UID.
+        #[arg(long)]
+        org: String,
+        /// A name to recognise it by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Days until it expires (never when omitted).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register an identity provider's OAuth client (secret shown once).
+    RegisterClient {
+        /// Name shown on the consent page.
+        #[arg(long)]
+        name: String,
+        /// An exact redirect URI (repeatable).
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// Use this client id (to register the same client in every region).
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Use this client secret (at least 32 characters); read from the environment
+        /// variable SCIMGATE_CLIENT_SECRET when set, so it stays out of shell history.
+        #[arg(long, env = "SCIMGATE_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: Option<String>,
+        /// A public client: no secret, PKCE required.
+        #[arg(long)]
+        public: bool,
+        /// Accept http:// redirect URIs on non-loopback hosts (recorded on the client).
+        #[arg(long)]
+        allow_insecure_redirect: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,302 @@
+//! Typed configuration: the embedded `config/default.toml`, then an optional file, then
+//! `SCIMGATE_*` environment variables (and `SCIMGATE_*_FILE` secrets), then CLI flags. Validated
+//! once at start-up; any error names the key it is about.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
+const REGIONS_TOML: &str = include_str!("../../../config/regions.toml");
+/// The region of the embedded default, whose URLs are the listen address itself.
+pub const LOCAL_REGION: &str = "local";
+
+/// Everything a deployment is told.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The region this deployment serves.
+    pub region: String,
+    /// Where the HTTP server listens.
+    pub listen: SocketAddr,
+    /// A regions file replacing the built-in one.
+    #[serde(default)]
+    pub regions_file: Option<PathBuf>,
+    /// The database.
+    pub database: DatabaseConfig,
+    /// The key-value store.
+    pub kv: KvConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// HTTP server limits.
+    pub http: HttpConfig,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://…` or `postgres://…`.
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Seconds to wait for a pooled connection.
+    pub acquire_timeout_secs: u64,
+}
+
+/// `[kv]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KvConfig {
+    /// `memory://`, `redis://…` or `rediss://…`.
+    pub url: String,
+    /// Key prefix.
+    pub namespace: String,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Output format.
+    pub format: LogFormat,
+    /// Default filter directives.
+    pub filter: String,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest accepted request body, in bytes.
+    pub payload_limit_bytes: usize,
+    /// Grace period for in-flight requests at shutdown.
+    pub shutdown_timeout_secs: u64,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+/// One region's public URLs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    /// Human-readable name.
+    pub name: String,
+    /// Where browsers go (login, consent, console).
+    pub app_url: String,
+    /// Where IdPs go (token endpoint, SCIM API).
+    pub auth_api_url: String,
+}
+
+/// Overrides given as CLI flags (highest precedence).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`
+    pub listen: Option<String>,
+    /// `--database-url`
+    pub database_url: Option<String>,
+    /// `--redis-url` (any key-value URL)
+    pub kv_url: Option<String>,
+    /// `--region`
+    pub region: Option<String>,
+}
+
+/// A configuration error, always about one key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration key '{key}': {message}")]
+pub struct ConfigError {
+    /// The dotted key.
+    pub key: String,
+    /// What is wrong with it and where the value came from.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, message: impl Into<String>) -> Self {
+        Self {
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Environment variables that are not configuration keys although they share the prefix.
+const NOT_CONFIG_ENV: &[&str] = &["config", "test_database_url", "test_redis_url"];
+
+/// Flat spellings people reach for, mapped to the nested keys.
+fn env_alias(key: &str) -> &str {
+    match key {
+        "database_url" => "database.url",
+        "redis_url" | "kv_url" => "kv.url",
+        other => other,
+    }
+}
+
+fn env_key(var: &str) -> Option<String> {
+    let rest = var.strip_prefix("SCIMGATE_")?;
+    let key = rest.to_ascii_lowercase().replace("__", ".");
+    (!NOT_CONFIG_ENV.contains(&key.as_str())).then(|| env_alias(&key).to_owned())
+}
+
+impl Config {
+    /// Loads and validates the configuration.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::new(
+                    "config",
+                    format!("file {} does not exist", path.display()),
+                ));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(
+            Env::prefixed("SCIMGATE_")
+                .filter_map(|k| {
+                    let key = k.as_str().to_ascii_lowercase();
+                    (!key.ends_with("_file") && !NOT_CONFIG_ENV.contains(&key.as_str()))
+                        .then(|| env_alias(&key.replace("__", ".")).to_owned().into())
+                })
+                .split("."),
+        );
+        for (var, path) in std::env::vars().filter(|(k, _)| k.ends_with("_FILE")) {
+            let Some(key) = env_key(var.trim_end_matches("_FILE")) else {
+                continue;
+            };
+            let value = std::fs::read_to_string(&path).map_err(|e| {
+                ConfigError::new(&key, format!("cannot read {path} (from {var}): {e}"))
+            })?;
+            figment = figment.merge((key, value.trim().to_owned()));
+        }
+        let flags = [
+            ("listen", &overrides.listen),
+            ("database.url", &overrides.database_url),
+            ("kv.url", &overrides.kv_url),
+            ("region", &overrides.region),
+        ];
+        for (key, value) in flags {
+            if let Some(value) = value {
+                figment = figment.merge((key, value.clone()));
+            }
+        }
+        let config: Config = figment.extract().map_err(describe_figment_error)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let db = self.database.url.as_str();
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::new(
+                "database.url",
+                format!("'{db}' is not a sqlite: or postgres:// URL"),
+            ));
+        }
+        let kv = self.kv.url.as_str();
+        if !(kv == "memory://" || kv.starts_with("redis://") || kv.starts_with("rediss://")) {
+            return Err(ConfigError::new(
+                "kv.url",
+                format!("'{kv}' is not memory://, redis:// or rediss://"),
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::new(
+                "database.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if self.http.payload_limit_bytes < 1024 {
+            return Err(ConfigError::new(
+                "http.payload_limit_bytes",
+                "must be at least 1024",
+            ));
+        }
+        self.region_urls()?;
+        Ok(())
+    }
+
+    /// Every known region, from the regions file or the built-in list.
+    pub fn regions(&self) -> Result<BTreeMap<String, Region>, ConfigError> {
+        let text = match &self.regions_file {
+            Some(path) => std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::new(
+                    "regions_file",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?,
+            None => REGIONS_TOML.to_owned(),
+        };
+        toml::from_str(&text).map_err(|e| ConfigError::new("regions_file", e.to_string()))
+    }
+
+    /// This deployment's region with its public URLs. Region `local` serves on the listen address.
+    pub fn region_urls(&self) -> Result<Region, ConfigError> {
+        if self.region == LOCAL_REGION {
+            let base = format!("http://{}", self.listen);
+            return Ok(Region {
+                name: "Local".into(),
+                app_url: base.clone(),
+                auth_api_url: base,
+            });
+        }
+        let mut regions = self.regions()?;
+        let known = regions.keys().cloned().collect::<Vec<_>>().join(", ");
+        regions.remove(&self.region).ok_or_else(|| {
+            ConfigError::new(
+                "region",
+                format!("unknown region '{}' (known: local, {known})", self.region),
+            )
+        })
+    }
+}
+
+fn describe_figment_error(err: figment::Error) -> ConfigError {
+    let key = if err.path.is_empty() {
+        "(root)".to_owned()
+    } else {
+        err.path.join(".")
+    };
+    let source = err
+        .metadata
+        .as_ref()
+        .map(|m| match &m.source {
+            Some(src) => format!(" (from {} {src})", m.name),
+            None => format!(" (from {})", m.name),
+        })
+        .unwrap_or_default();
+    let message = match &err.kind {
+        // figment's path already ends with the unknown field's name.
+        figment::error::Kind::UnknownField(..) => format!("unknown key{source}"),
+        figment::error::Kind::MissingField(field) => {
+            return ConfigError::new(&join_key(&key, field), "missing value");
+        }
+        kind => format!("{kind}{source}"),
+    };
+    ConfigError::new(&key, message)
+}
+
+fn join_key(parent: &str, field: &str) -> String {
+    if parent == "(root)" {
+        field.to_owned()
+    } else {
+        format!("{parent}.{field}")
+    }
+}

@@ -1,0 +1,93 @@
+//! The `scimgate` binary: parses the command line, loads the configuration, and runs the command.
+
+mod admin;
+mod cli;
+mod config;
+mod demo;
+mod server;
+mod telemetry;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use config::{Config, ConfigError, Overrides};
+
+fn main() -> ExitCode {
+    // Exactly one TLS crypto provider for rustls (PostgreSQL, Redis and outbound HTTPS share it).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line, the cause chain joined, for operators and scripts alike.
+            let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
+            eprintln!("error: {}", chain.join(": "));
+            if err.downcast_ref::<ConfigError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve {
+            db,
+            listen,
+            region,
+            no_migrate,
+        } => {
+            let overrides = Overrides {
+                listen,
+                region,
+                ..db.overrides()
+            };
+            let config = Config::load(db.config.as_deref(), &overrides)?;
+            telemetry::init(&config.log);
+            let services = server::open_services(&config).await?;
+            if !no_migrate {
+                store::db::migrate(&services.db).await?;
+            }
+            server::serve(config, services).await
+        }
+        Command::Migrate { db } => {
+            let config = Config::load(db.config.as_deref(), &db.overrides())?;
+            telemetry::init(&config.log);
+            let database = server::open_database(&config).await?;
+            store::db::migrate(&database).await?;
+            println!(
+                "migrations applied to {}",
+                server::redact(&config.database.url)
+            );
+            Ok(())
+        }
+        Command::Admin { db, command } => {
+            let config = Config::load(db.config.as_deref(), &db.overrides())?;
+            let database = server::open_database(&config).await?;
+            // Admin commands bring the schema up to date, so a fresh database is usable at once.
+            store::db::migrate(&database).await?;
+            let (output, json) = admin::run(&database, &config.region, command).await?;
+            if json {
+                println!("{}", output.json);
+            } else {
+                println!("{}", output.text);
+            }
+            Ok(())
+        }
+        Command::Demo { listen } => demo::run(listen).await,
+    }
+}

@@ -1,0 +1,172 @@
+//! Wiring: opens the database and key-value store, mounts the apps and the health endpoints, and
+//! serves until SIGTERM/SIGINT, letting in-flight requests finish.
+
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use serde_json::json;
+use store::db::PoolSettings;
+use store::kv::Kv;
+use store::{Database, StoreError};
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::config::{Config, Region};
+
+/// What every request handler can reach.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// The region's database.
+    pub db: Database,
+    /// The region's key-value store.
+    pub kv: Kv,
+    /// This deployment's region id.
+    pub region_id: String,
+    /// This deployment's public URLs.
+    pub region: Region,
+}
+
+/// Opens the database (creating the SQLite file's folder) and the key-value store.
+pub async fn open_services(config: &Config) -> anyhow::Result<Services> {
+    let db = open_database(config).await?;
+    let kv = store::kv::open(&config.kv.url, &config.kv.namespace)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the key-value store at {}",
+                redact(&config.kv.url)
+            )
+        })?;
+    Ok(Services {
+        db,
+        kv,
+        region_id: config.region.clone(),
+        region: config.region_urls()?,
+    })
+}
+
+/// Opens the database a configuration names.
+pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
+    ensure_sqlite_folder(&config.database.url)?;
+    let settings = PoolSettings {
+        max_connections: config.database.max_connections,
+        acquire_timeout: Duration::from_secs(config.database.acquire_timeout_secs),
+    };
+    store::connect(&config.database.url, &settings)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database at {}",
+                redact(&config.database.url)
+            )
+        })
+}
+
+/// Hides the password of a URL for messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn ensure_sqlite_folder(url: &str) -> anyhow::Result<()> {
+    let Some(rest) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    else {
+        return Ok(());
+    };
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") {
+        return Ok(());
+    }
+    if let Some(parent) = std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    Ok(())
+}
+
+async fn healthz(services: web::Data<Services>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok", "region": services.region_id}))
+}
+
+async fn readyz(services: web::Data<Services>) -> HttpResponse {
+    let check = |result: Result<(), StoreError>| match result {
+        Ok(()) => (true, "ok".to_owned()),
+        Err(e) => (false, e.to_string()),
+    };
+    let (db_ok, db) = check(store::db::ping(&services.db).await);
+    let (kv_ok, kv) = check(services.kv.ping().await);
+    let body = json!({
+        "status": if db_ok && kv_ok { "ready" } else { "unavailable" },
+        "database": db,
+        "kv": kv,
+    });
+    if db_ok && kv_ok {
+        HttpResponse::Ok().json(body)
+    } else {
+        tracing::warn!(%db, %kv, "not ready");
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(json!({"error": "not_found", "detail": "no such endpoint"}))
+}
+
+/// Echoes the request id tracing gave the request, so a caller can quote it.
+async fn request_id_header(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let request_id = req.extensions().get::<RequestId>().map(ToString::to_string);
+    let mut res = next.call(req).await?;
+    if let Some(value) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(res)
+}
+
+/// Serves until a shutdown signal.
+pub async fn serve(config: Config, services: Services) -> anyhow::Result<()> {
+    let listener = std::net::TcpListener::bind(config.listen)
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let payload_limit = config.http.payload_limit_bytes;
+    let data = web::Data::new(services);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(payload_limit))
+            .app_data(web::JsonConfig::default().limit(payload_limit))
+            .wrap(actix_web::middleware::from_fn(request_id_header))
+            .wrap(TracingLogger::default())
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .default_service(web::to(not_found))
+    })
+    .shutdown_timeout(config.http.shutdown_timeout_secs);
+    if config.http.workers > 0 {
+        server = server.workers(config.http.workers);
+    }
+    let server = server.listen(listener)?;
+    tracing::info!(%addr, region = %config.region, "scimgate listening");
+    // A plain line on stdout that scripts and tests wait for.
+    println!("listening on http://{addr}");
+    server.run().await?;
+    tracing::info!("scimgate stopped");
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! Bad configuration stops start-up with one line naming the key; readiness reports a database or
+//! key-value store that went away; the demo seeds what it prints.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::process::Command;
+
+use common::{Server, bare_command, output_text};
+use sea_orm::{ConnectionTrait, Database};
+use testkit::{Backend, TestDatabase};
+
+fn fails_naming(mut cmd: Command, key: &str) -> String {
+    let out = cmd.output().unwrap();
+    let (_, stderr) = output_text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "config errors exit 2; stderr: {stderr}"
+    );
+    let line = stderr.trim();
+    assert_eq!(line.lines().count(), 1, "one line: {line}");
+    assert!(line.contains(&format!("'{key}'")), "names {key}: {line}");
+    line.to_owned()
+}
+
+#[test]
+fn bad_values_name_their_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = bare_command(dir.path());
+    cmd.env("SCIMGATE_LISTEN", "not-an-address").arg("migrate");
+    fails_naming(cmd, "listen");
+
+    let mut cmd = bare_command(dir.path());
+    cmd.args(["migrate", "--database-url", "mysql://x"]);
+    fails_naming(cmd, "database.url");
+
+    let mut cmd = bare_command(dir.path());
+    cmd.args(["serve", "--region", "mars"]);
+    let line = fails_naming(cmd, "region");
+    assert!(
+        line.contains("eu") && line.contains("gcp-na"),
+        "lists the known regions: {line}"
+    );
+
+    let mut cmd = bare_command(dir.path());
+    cmd.args(["migrate", "--redis-url", "memcached://x"]);
+    fails_naming(cmd, "kv.url");
+
+    let mut cmd = bare_command(dir.path());
+    cmd.env("SCIMGATE_LOG__FORMAT", "xml").arg("migrate");
+    fails_naming(cmd, "log.format");
+}
+
+#[test]
+fn unknown_and_missing_keys_in_a_file_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[database]\nurll = \"sqlite://x.db\"\n").unwrap();
+    let mut cmd = bare_command(dir.path());
+    cmd.args(["migrate", "--config", file.to_str().unwrap()]);
+    fails_naming(cmd, "database.urll");
+
+    let mut cmd = bare_command(dir.path());
+    cmd.args([
+        "migrate",
+        "--config",
+        dir.path().join("absent.toml").to_str().unwrap(),
+    ]);
+    fails_naming(cmd, "config");
+}
+
+#[test]
+fn file_secrets_and_config_files_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("db-url");
+    std::fs::write(
+        &secret,
+        format!("sqlite://{}/from-file.db?mode=rwc\n", dir.path().display()),
+    )
+    .unwrap();
+    let mut cmd = bare_command(dir.path());
+    let out = cmd
+        .env("SCIMGATE_DATABASE__URL_FILE", &secret)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", output_text(&out).1);
+    assert!(
+        dir.path().join("from-file.db").exists(),
+        "the URL came from the file"
+    );
+
+    let file = dir.path().join("scimgate.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[database]\nurl = \"sqlite://{}/from-config.db?mode=rwc\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let out = bare_command(dir.path())
+        .args(["migrate", "--config", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", output_text(&out).1);
+    assert!(dir.path().join("from-config.db").exists());
+}
+
+#[tokio::test]
+async fn readiness_fails_when_postgres_goes_away() {
+    let db = TestDatabase::create(Backend::Postgres).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = bare_command(dir.path());
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        &db.url,
+    ]);
+    let server = Server::start(cmd);
+    let http = common::http();
+    assert_eq!(
+        http.get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    let admin = Database::connect(testkit::postgres_admin_url())
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .await
+        .unwrap();
+
+    let res = http.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert_ne!(body["database"], "ok");
+    assert_eq!(
+        http.get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "the process is still up"
+    );
+}
+
+#[tokio::test]
+async fn readiness_fails_when_redis_goes_away() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut redis = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server must be installed for this test");
+    let redis_url = format!("redis://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut cmd = bare_command(dir.path());
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--redis-url",
+        &redis_url,
+    ]);
+    let server = Server::start(cmd);
+    let http = common::http();
+    assert_eq!(
+        http.get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    redis.kill().unwrap();
+    redis.wait().unwrap();
+    let res = http.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["database"], "ok");
+    assert_ne!(body["kv"], "ok");
+}
+
+#[tokio::test]
+async fn demo_seeds_what_it_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = bare_command(dir.path());
+    cmd.args(["demo", "--listen", "127.0.0.1:0"]);
+    let server = Server::start(cmd);
+    let printed = server.stdout_lines.join("\n");
+    let field = |label: &str| {
+        printed
+            .lines()
+            .find_map(|l| l.strip_prefix(label))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("demo output lacks {label}: {printed}"))
+    };
+    let token = field("Bearer token");
+    let org_uid = field("Organization UID");
+    assert!(token.starts_with("sgt_"));
+    assert!(field("SCIM Base URL").ends_with(&format!("/scim/v2.0/organizations/{org_uid}")));
+    assert!(field("  password").len() >= 20);
+    assert_eq!(
+        common::http()
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // The printed token is a real token of the printed organization.
+    let db = store::connect(
+        &format!("sqlite://{}/data/demo.db", dir.path().display()),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let principal = store::repo::api_tokens::authenticate(&db, &token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(principal.scope.org_uid(), org_uid);
+    let org = store::repo::organizations::get(&db, &principal.scope)
+        .await
+        .unwrap();
+    assert!(org.scim_enabled);
+}

@@ -1,0 +1,24 @@
+//! The outbox: one row per change, written in the change's own transaction.
+
+use sea_orm::entity::prelude::*;
+
+/// One row of `events`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "events")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub uid: String,
+    pub org_id: i64,
+    pub kind: String,
+    pub subject_type: String,
+    pub subject_id: String,
+    pub payload: String,
+    pub created_at: DateTimeUtc,
+}
+
+/// No relations are navigated through the ORM: repositories join explicitly.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,23 @@
+//! An account's manual and effective role on one stack.
+
+use sea_orm::entity::prelude::*;
+
+/// One row of `stack_roles`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "stack_roles")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub org_id: i64,
+    pub stack_id: i64,
+    pub account_id: i64,
+    pub role: Option<String>,
+    pub effective_role: Option<String>,
+    pub updated_at: DateTimeUtc,
+}
+
+/// No relations are navigated through the ORM: repositories join explicitly.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,21 @@
+//! scimgate's data layer: the sea-orm entities and migrations (one tree for SQLite and PostgreSQL),
+//! repositories that only run inside a proven tenant ([`OrgScope`]), and the key-value port for the
+//! short-lived state replicas share (codes, counters, revocations, sessions).
+#![deny(missing_docs)]
+
+pub mod db;
+pub mod entity;
+pub mod error;
+pub mod kv;
+pub mod migration;
+pub mod repo;
+pub mod scope;
+pub mod secret;
+pub mod types;
+
+pub use db::{Database, connect};
+pub use error::StoreError;
+pub use scope::OrgScope;
+
+/// Result type of every store operation.
+pub type StoreResult<T> = Result<T, StoreError>;

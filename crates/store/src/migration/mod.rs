@@ -1,0 +1,17 @@
+//! The one migration tree for SQLite and PostgreSQL. Migrations only ever move forward; a change to
+//! a released table is a new migration, never an edit.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_initial;
+
+/// Every migration, in order.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_initial::Migration)]
+    }
+}

@@ -1,0 +1,135 @@
+//! SaaS accounts: one per person across organizations, unique by case-folded email, with an
+//! optional argon2id password (SCIM-provisioned accounts have none until they accept the invite).
+
+use std::sync::LazyLock;
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
+
+use super::{new_uid, now};
+use crate::entity::accounts::{self, Entity as Accounts};
+use crate::secret::{check_password_policy, hash_password, verify_password};
+use crate::types::Email;
+use crate::{StoreError, StoreResult};
+
+/// An account row.
+pub type Account = accounts::Model;
+
+fn display_name(email: &Email, name: Option<&str>) -> String {
+    name.map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .unwrap_or_else(|| email.as_str().to_owned())
+}
+
+/// Creates an account; a second account with the same email in any letter case is a conflict.
+pub async fn create(
+    conn: &impl ConnectionTrait,
+    email: &Email,
+    name: Option<&str>,
+    password: Option<&str>,
+) -> StoreResult<Account> {
+    let password_hash = match password {
+        Some(pw) => {
+            check_password_policy(pw)?;
+            Some(hash_password(pw)?)
+        }
+        None => None,
+    };
+    let at = now();
+    let row = accounts::ActiveModel {
+        uid: Set(new_uid()),
+        email: Set(email.as_str().to_owned()),
+        email_normalized: Set(email.normalized()),
+        name: Set(display_name(email, name)),
+        password_hash: Set(password_hash),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    };
+    Accounts::insert(row)
+        .exec_with_returning(conn)
+        .await
+        .map_err(|e| StoreError::from_db_unique(e, "account"))
+}
+
+/// Returns the account with this email, creating it (without password) if there is none. Safe
+/// under concurrency: the insert yields to the unique index and the winner's row is read back.
+pub async fn ensure(
+    conn: &impl ConnectionTrait,
+    email: &Email,
+    name: Option<&str>,
+) -> StoreResult<Account> {
+    let at = now();
+    let row = accounts::ActiveModel {
+        uid: Set(new_uid()),
+        email: Set(email.as_str().to_owned()),
+        email_normalized: Set(email.normalized()),
+        name: Set(display_name(email, name)),
+        password_hash: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    };
+    Accounts::insert(row)
+        .on_conflict_do_nothing_on([accounts::Column::EmailNormalized])
+        .exec(conn)
+        .await?;
+    find_by_email(conn, email)
+        .await?
+        .ok_or(StoreError::NotFound("account"))
+}
+
+/// Finds an account by email, ignoring letter case.
+pub async fn find_by_email(
+    conn: &impl ConnectionTrait,
+    email: &Email,
+) -> StoreResult<Option<Account>> {
+    Ok(Accounts::find()
+        .filter(accounts::Column::EmailNormalized.eq(email.normalized()))
+        .one(conn)
+        .await?)
+}
+
+/// Finds an account by its internal id.
+pub async fn find_by_id(conn: &impl ConnectionTrait, id: i64) -> StoreResult<Option<Account>> {
+    Ok(Accounts::find_by_id(id).one(conn).await?)
+}
+
+/// The argon2id hash of a random value, made once: verifying against it takes as long as a real
+/// check and never succeeds.
+static DECOY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_password(&crate::secret::random_token(24)).unwrap_or_default());
+
+/// Checks an email and password. Unknown emails cost an argon2 verification too, so response time
+/// does not reveal which addresses have accounts.
+pub async fn verify_login(
+    conn: &impl ConnectionTrait,
+    email: &str,
+    password: &str,
+) -> StoreResult<Option<Account>> {
+    let account = match Email::parse(email) {
+        Ok(email) => find_by_email(conn, &email).await?,
+        Err(_) => None,
+    };
+    let hash = account
+        .as_ref()
+        .and_then(|a| a.password_hash.clone())
+        .unwrap_or_else(|| DECOY_HASH.clone());
+    let ok = verify_password(password, &hash);
+    Ok(account.filter(|a| ok && a.password_hash.is_some()))
+}
+
+/// Sets (or replaces) an account's password.
+pub async fn set_password(
+    conn: &impl ConnectionTrait,
+    account: Account,
+    password: &str,
+) -> StoreResult<Account> {
+    check_password_policy(password)?;
+    let mut row: accounts::ActiveModel = account.into();
+    row.password_hash = Set(Some(hash_password(password)?));
+    row.updated_at = Set(now());
+    Ok(row.update(conn).await?)
+}

@@ -1,0 +1,151 @@
+//! An organization's bearer tokens. The plaintext is returned once at creation; the database keeps
+//! its SHA-256 digest (the lookup key) and a short prefix to recognise it in lists.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+
+use super::{new_uid, now};
+use crate::entity::api_tokens::{self, Entity as ApiTokens};
+use crate::entity::organizations::Entity as Organizations;
+use crate::secret::{random_token, sha256_hex};
+use crate::{OrgScope, StoreError, StoreResult};
+
+/// An API token row (never holds the token itself).
+pub type ApiToken = api_tokens::Model;
+
+/// Every token starts with this, so secret scanners and people recognise it.
+pub const TOKEN_PREFIX: &str = "sgt_";
+/// How many leading characters of a token are kept for display.
+pub const DISPLAY_PREFIX_LEN: usize = 12;
+/// `last_used_at` is written at most this often per token, so authentication is not a write.
+const LAST_USED_GRANULARITY: Duration = Duration::seconds(60);
+
+/// A token that has just been created: the only moment its plaintext exists.
+#[derive(Debug)]
+pub struct IssuedToken {
+    /// The stored row.
+    pub row: ApiToken,
+    /// The bearer token to show once.
+    pub token: String,
+}
+
+/// What a valid token proves.
+#[derive(Debug, Clone)]
+pub struct TokenPrincipal {
+    /// The organization the token belongs to.
+    pub scope: OrgScope,
+    /// The token's public id (for audit rows).
+    pub token_uid: String,
+}
+
+/// Creates a token for the organization.
+pub async fn create(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    name: &str,
+    created_by: Option<i64>,
+    expires_at: Option<DateTime<Utc>>,
+) -> StoreResult<IssuedToken> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(StoreError::Invalid(
+            "token name must be 1 to 100 characters".into(),
+        ));
+    }
+    if expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(StoreError::Invalid(
+            "token expiry must be in the future".into(),
+        ));
+    }
+    let token = format!("{TOKEN_PREFIX}{}", random_token(32));
+    let row = api_tokens::ActiveModel {
+        uid: Set(new_uid()),
+        org_id: Set(scope.org_id()),
+        name: Set(name.to_owned()),
+        token_hash: Set(sha256_hex(&token)),
+        prefix: Set(token.chars().take(DISPLAY_PREFIX_LEN).collect()),
+        created_by: Set(created_by),
+        created_at: Set(now()),
+        expires_at: Set(expires_at),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+        ..Default::default()
+    };
+    let row = ApiTokens::insert(row).exec_with_returning(conn).await?;
+    Ok(IssuedToken { row, token })
+}
+
+/// Checks a presented bearer token. Returns the organization it proves, or `None` for an unknown,
+/// revoked or expired token (the caller answers all three alike).
+pub async fn authenticate(
+    conn: &impl ConnectionTrait,
+    presented: &str,
+) -> StoreResult<Option<TokenPrincipal>> {
+    if !presented.starts_with(TOKEN_PREFIX) {
+        return Ok(None);
+    }
+    let Some(token) = ApiTokens::find()
+        .filter(api_tokens::Column::TokenHash.eq(sha256_hex(presented)))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let at = now();
+    if token.revoked_at.is_some() || token.expires_at.is_some_and(|exp| exp <= at) {
+        return Ok(None);
+    }
+    let Some(org) = Organizations::find_by_id(token.org_id).one(conn).await? else {
+        return Ok(None);
+    };
+    let principal = TokenPrincipal {
+        scope: OrgScope::new(org.id, org.uid),
+        token_uid: token.uid.clone(),
+    };
+    if token
+        .last_used_at
+        .is_none_or(|last| at - last >= LAST_USED_GRANULARITY)
+    {
+        ApiTokens::update_many()
+            .col_expr(
+                api_tokens::Column::LastUsedAt,
+                sea_orm::sea_query::Expr::value(at),
+            )
+            .filter(api_tokens::Column::Id.eq(token.id))
+            .exec(conn)
+            .await?;
+    }
+    Ok(Some(principal))
+}
+
+/// The organization's tokens, newest first.
+pub async fn list(conn: &impl ConnectionTrait, scope: &OrgScope) -> StoreResult<Vec<ApiToken>> {
+    Ok(ApiTokens::find()
+        .filter(api_tokens::Column::OrgId.eq(scope.org_id()))
+        .order_by_desc(api_tokens::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// Revokes a token at once. Revoking a revoked token is a no-op.
+pub async fn revoke(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    uid: &str,
+) -> StoreResult<ApiToken> {
+    let token = ApiTokens::find()
+        .filter(api_tokens::Column::OrgId.eq(scope.org_id()))
+        .filter(api_tokens::Column::Uid.eq(uid))
+        .one(conn)
+        .await?
+        .ok_or(StoreError::NotFound("token"))?;
+    if token.revoked_at.is_some() {
+        return Ok(token);
+    }
+    let mut row: api_tokens::ActiveModel = token.into();
+    row.revoked_at = Set(Some(now()));
+    Ok(row.update(conn).await?)
+}

@@ -1,0 +1,101 @@
+//! The audit log: who did what to which resource, from which request. Written in the same
+//! transaction as the change it records.
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde_json::Value;
+
+use super::now;
+use crate::entity::audit_log::{self, Entity as AuditLog};
+use crate::{OrgScope, StoreResult};
+
+/// An audit row.
+pub type AuditRow = audit_log::Model;
+
+/// Who acted.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// A signed-in account (console, consent page).
+    Account(String),
+    /// An organization API token, by its UID.
+    ApiToken(String),
+    /// An OAuth installation, by its UID.
+    Installation(String),
+    /// The operator through the CLI.
+    Operator,
+}
+
+impl Actor {
+    fn parts(&self) -> (&'static str, &str) {
+        match self {
+            Actor::Account(id) => ("account", id),
+            Actor::ApiToken(id) => ("api_token", id),
+            Actor::Installation(id) => ("installation", id),
+            Actor::Operator => ("operator", "cli"),
+        }
+    }
+}
+
+/// One thing that happened.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    /// Who.
+    pub actor: Actor,
+    /// What, as `noun.verb` (`scim.enabled`, `api_token.created`).
+    pub action: &'static str,
+    /// The kind of resource acted on.
+    pub resource_type: &'static str,
+    /// Its public id.
+    pub resource_id: Option<String>,
+    /// The request id of the HTTP request that did it.
+    pub request_id: Option<String>,
+    /// The client address.
+    pub ip: Option<String>,
+    /// Anything else worth keeping (never secrets).
+    pub detail: Value,
+}
+
+/// Records an entry for the organization, or for the installation as a whole when `scope` is
+/// `None` (registering a client, rotating keys).
+pub async fn record(
+    conn: &impl ConnectionTrait,
+    scope: Option<&OrgScope>,
+    entry: AuditEntry,
+) -> StoreResult<()> {
+    let (actor_type, actor_id) = entry.actor.parts();
+    let row = audit_log::ActiveModel {
+        org_id: Set(scope.map(OrgScope::org_id)),
+        actor_type: Set(actor_type.to_owned()),
+        actor_id: Set(actor_id.to_owned()),
+        action: Set(entry.action.to_owned()),
+        resource_type: Set(entry.resource_type.to_owned()),
+        resource_id: Set(entry.resource_id),
+        request_id: Set(entry.request_id),
+        ip: Set(entry.ip),
+        detail: Set(entry.detail.to_string()),
+        created_at: Set(now()),
+        ..Default::default()
+    };
+    AuditLog::insert(row).exec(conn).await?;
+    Ok(())
+}
+
+/// The organization's newest entries, `limit` at most, older than `before_id` when given.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    before_id: Option<i64>,
+    limit: u64,
+) -> StoreResult<Vec<AuditRow>> {
+    let mut query = AuditLog::find().filter(audit_log::Column::OrgId.eq(scope.org_id()));
+    if let Some(before) = before_id {
+        query = query.filter(audit_log::Column::Id.lt(before));
+    }
+    Ok(query
+        .order_by_desc(audit_log::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}

@@ -1,0 +1,199 @@
+//! Memberships: which accounts belong to an organization, with what role and in what state. Also
+//! where a console session turns into an [`OrgScope`]: only an active Owner/Admin gets one.
+
+use std::collections::HashMap;
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+
+use super::now;
+use crate::entity::accounts::{self, Entity as Accounts};
+use crate::entity::org_memberships::{self, Entity as Memberships};
+use crate::entity::organizations::{self, Entity as Organizations};
+use crate::types::{MembershipSource, MembershipStatus, OrgRole};
+use crate::{OrgScope, StoreError, StoreResult};
+
+/// A membership row.
+pub type Membership = org_memberships::Model;
+
+/// What a new membership starts with.
+#[derive(Debug, Clone, Copy)]
+pub struct NewMembership {
+    /// The account joining.
+    pub account_id: i64,
+    /// Its manual role (the effective role starts equal to it).
+    pub role: OrgRole,
+    /// Invited (SCIM), or active (added by an admin or the CLI).
+    pub status: MembershipStatus,
+    /// Who added it.
+    pub source: MembershipSource,
+}
+
+/// Adds an account to the organization; a second membership of the same account is a conflict.
+pub async fn add(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    new: NewMembership,
+) -> StoreResult<Membership> {
+    let at = now();
+    let row = org_memberships::ActiveModel {
+        org_id: Set(scope.org_id()),
+        account_id: Set(new.account_id),
+        role: Set(new.role.as_str().to_owned()),
+        effective_role: Set(new.role.as_str().to_owned()),
+        status: Set(new.status.as_str().to_owned()),
+        source: Set(new.source.as_str().to_owned()),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    };
+    Memberships::insert(row)
+        .exec_with_returning(conn)
+        .await
+        .map_err(|e| StoreError::from_db_unique(e, "membership"))
+}
+
+/// The membership of `account_id` in this organization, if any.
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    account_id: i64,
+) -> StoreResult<Option<Membership>> {
+    Ok(Memberships::find()
+        .filter(org_memberships::Column::OrgId.eq(scope.org_id()))
+        .filter(org_memberships::Column::AccountId.eq(account_id))
+        .one(conn)
+        .await?)
+}
+
+/// Every membership of the organization with its account, oldest first.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+) -> StoreResult<Vec<(Membership, accounts::Model)>> {
+    let memberships = Memberships::find()
+        .filter(org_memberships::Column::OrgId.eq(scope.org_id()))
+        .order_by_asc(org_memberships::Column::Id)
+        .all(conn)
+        .await?;
+    let accounts: HashMap<i64, accounts::Model> = Accounts::find()
+        .filter(accounts::Column::Id.is_in(memberships.iter().map(|m| m.account_id)))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect();
+    Ok(pair_up(memberships, accounts, |m| m.account_id))
+}
+
+/// Changes a membership's status (suspend on `active: false`, restore on `active: true`).
+pub async fn set_status(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    account_id: i64,
+    status: MembershipStatus,
+) -> StoreResult<Membership> {
+    let existing = get(conn, scope, account_id)
+        .await?
+        .ok_or(StoreError::NotFound("membership"))?;
+    let mut row: org_memberships::ActiveModel = existing.into();
+    row.status = Set(status.as_str().to_owned());
+    row.updated_at = Set(now());
+    Ok(row.update(conn).await?)
+}
+
+/// Changes a membership's manual role. The effective role never drops below the manual one.
+pub async fn set_role(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    account_id: i64,
+    role: OrgRole,
+) -> StoreResult<Membership> {
+    let existing = get(conn, scope, account_id)
+        .await?
+        .ok_or(StoreError::NotFound("membership"))?;
+    let effective = existing
+        .effective_role
+        .parse::<OrgRole>()
+        .map(|e| e.max(role))
+        .unwrap_or(role);
+    let mut row: org_memberships::ActiveModel = existing.into();
+    row.role = Set(role.as_str().to_owned());
+    row.effective_role = Set(effective.as_str().to_owned());
+    row.updated_at = Set(now());
+    Ok(row.update(conn).await?)
+}
+
+/// Removes the account from the organization; the account itself stays.
+pub async fn remove(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    account_id: i64,
+) -> StoreResult<bool> {
+    let result = Memberships::delete_many()
+        .filter(org_memberships::Column::OrgId.eq(scope.org_id()))
+        .filter(org_memberships::Column::AccountId.eq(account_id))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// The organizations an account belongs to, with its membership in each.
+pub async fn organizations_of(
+    conn: &impl ConnectionTrait,
+    account_id: i64,
+) -> StoreResult<Vec<(Membership, organizations::Model)>> {
+    let memberships = Memberships::find()
+        .filter(org_memberships::Column::AccountId.eq(account_id))
+        .order_by_asc(org_memberships::Column::Id)
+        .all(conn)
+        .await?;
+    let orgs: HashMap<i64, organizations::Model> = Organizations::find()
+        .filter(organizations::Column::Id.is_in(memberships.iter().map(|m| m.org_id)))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
+    Ok(pair_up(memberships, orgs, |m| m.org_id))
+}
+
+fn pair_up<T>(
+    memberships: Vec<Membership>,
+    mut others: HashMap<i64, T>,
+    key: impl Fn(&Membership) -> i64,
+) -> Vec<(Membership, T)> {
+    memberships
+        .into_iter()
+        .filter_map(|m| others.remove(&key(&m)).map(|o| (m, o)))
+        .collect()
+}
+
+/// The scope of a console session: granted only to an active Owner or Admin of `org_uid`.
+pub async fn admin_scope(
+    conn: &impl ConnectionTrait,
+    account_id: i64,
+    org_uid: &str,
+) -> StoreResult<OrgScope> {
+    let org = Organizations::find()
+        .filter(organizations::Column::Uid.eq(org_uid))
+        .one(conn)
+        .await?
+        .ok_or(StoreError::NotFound("organization"))?;
+    let membership = Memberships::find()
+        .filter(org_memberships::Column::OrgId.eq(org.id))
+        .filter(org_memberships::Column::AccountId.eq(account_id))
+        .one(conn)
+        .await?
+        .ok_or(StoreError::NotFound("organization"))?;
+    let role: OrgRole = membership.effective_role.parse()?;
+    let active = membership.status == MembershipStatus::Active.as_str();
+    if !(active && role.manages_scim()) {
+        return Err(StoreError::Forbidden(
+            "only an active Owner or Admin of this organization can do this".into(),
+        ));
+    }
+    Ok(OrgScope::new(org.id, org.uid))
+}

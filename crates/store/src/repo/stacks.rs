@@ -1,0 +1,149 @@
+//! Stacks (an organization's workspaces) and the roles accounts hold on them.
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+
+use super::{new_uid, now};
+use crate::entity::stack_roles::{self, Entity as StackRoles};
+use crate::entity::stacks::{self, Entity as Stacks};
+use crate::types::{StackRole, normalize_key};
+use crate::{OrgScope, StoreError, StoreResult};
+
+/// A stack row.
+pub type Stack = stacks::Model;
+/// A stack-role row.
+pub type StackRoleRow = stack_roles::Model;
+
+fn valid_name(name: &str) -> StoreResult<&str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(StoreError::Invalid(
+            "stack name must be 1 to 100 characters".into(),
+        ));
+    }
+    Ok(name)
+}
+
+/// Creates a stack; names are unique per organization, ignoring letter case.
+pub async fn create(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    name: &str,
+) -> StoreResult<Stack> {
+    let name = valid_name(name)?;
+    let at = now();
+    let row = stacks::ActiveModel {
+        uid: Set(new_uid()),
+        org_id: Set(scope.org_id()),
+        name: Set(name.to_owned()),
+        name_normalized: Set(normalize_key(name)),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    };
+    Stacks::insert(row)
+        .exec_with_returning(conn)
+        .await
+        .map_err(|e| StoreError::from_db_unique(e, "stack"))
+}
+
+/// The organization's stacks by name.
+pub async fn list(conn: &impl ConnectionTrait, scope: &OrgScope) -> StoreResult<Vec<Stack>> {
+    Ok(Stacks::find()
+        .filter(stacks::Column::OrgId.eq(scope.org_id()))
+        .order_by_asc(stacks::Column::NameNormalized)
+        .all(conn)
+        .await?)
+}
+
+/// One stack of the organization by its UID.
+pub async fn get(conn: &impl ConnectionTrait, scope: &OrgScope, uid: &str) -> StoreResult<Stack> {
+    Stacks::find()
+        .filter(stacks::Column::OrgId.eq(scope.org_id()))
+        .filter(stacks::Column::Uid.eq(uid))
+        .one(conn)
+        .await?
+        .ok_or(StoreError::NotFound("stack"))
+}
+
+/// Renames a stack.
+pub async fn rename(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    uid: &str,
+    name: &str,
+) -> StoreResult<Stack> {
+    let name = valid_name(name)?;
+    let mut row: stacks::ActiveModel = get(conn, scope, uid).await?.into();
+    row.name = Set(name.to_owned());
+    row.name_normalized = Set(normalize_key(name));
+    row.updated_at = Set(now());
+    row.update(conn)
+        .await
+        .map_err(|e| StoreError::from_db_unique(e, "stack"))
+}
+
+/// Deletes a stack and every role on it.
+pub async fn delete(conn: &impl ConnectionTrait, scope: &OrgScope, uid: &str) -> StoreResult<()> {
+    let result = Stacks::delete_many()
+        .filter(stacks::Column::OrgId.eq(scope.org_id()))
+        .filter(stacks::Column::Uid.eq(uid))
+        .exec(conn)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::NotFound("stack"));
+    }
+    Ok(())
+}
+
+/// Sets an account's manual role on a stack (`None` removes it). The effective role is at least
+/// the manual one; group mappings may raise it further.
+pub async fn set_role(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    stack_uid: &str,
+    account_id: i64,
+    role: Option<StackRole>,
+) -> StoreResult<()> {
+    let stack = get(conn, scope, stack_uid).await?;
+    let role_text = role.map(|r| r.as_str().to_owned());
+    let row = stack_roles::ActiveModel {
+        org_id: Set(scope.org_id()),
+        stack_id: Set(stack.id),
+        account_id: Set(account_id),
+        role: Set(role_text.clone()),
+        effective_role: Set(role_text),
+        updated_at: Set(now()),
+        ..Default::default()
+    };
+    StackRoles::insert(row)
+        .on_conflict(
+            OnConflict::columns([stack_roles::Column::StackId, stack_roles::Column::AccountId])
+                .update_columns([
+                    stack_roles::Column::Role,
+                    stack_roles::Column::EffectiveRole,
+                    stack_roles::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Every stack role an account holds in the organization.
+pub async fn roles_of(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    account_id: i64,
+) -> StoreResult<Vec<StackRoleRow>> {
+    Ok(StackRoles::find()
+        .filter(stack_roles::Column::OrgId.eq(scope.org_id()))
+        .filter(stack_roles::Column::AccountId.eq(account_id))
+        .order_by_asc(stack_roles::Column::StackId)
+        .all(conn)
+        .await?)
+}

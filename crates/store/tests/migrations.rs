@@ -1,0 +1,85 @@
+//! The one migration tree applies, re-applies and rolls back on both databases.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use sea_orm::{ConnectionTrait, Statement};
+use sea_orm_migration::MigratorTrait;
+use store::migration::Migrator;
+use testkit::{Backend, backend_tests};
+
+const TABLES: &[&str] = &[
+    "organizations",
+    "accounts",
+    "org_memberships",
+    "stacks",
+    "stack_roles",
+    "scim_users",
+    "scim_user_emails",
+    "scim_groups",
+    "scim_group_members",
+    "group_mappings",
+    "group_mapping_stack_roles",
+    "oauth_clients",
+    "installations",
+    "refresh_tokens",
+    "api_tokens",
+    "signing_keys",
+    "events",
+    "audit_log",
+];
+
+async fn count_rows(db: &store::Database, table: &str) -> Result<i64, sea_orm::DbErr> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await?
+        .ok_or_else(|| sea_orm::DbErr::Custom("no row".into()))?;
+    row.try_get::<i64>("", "n")
+}
+
+async fn creates_every_table_of_the_design(backend: Backend) {
+    let (_guard, db) = common::open(backend).await;
+    for table in TABLES {
+        assert_eq!(count_rows(&db, table).await.unwrap(), 0, "table {table}");
+    }
+    assert!(
+        Migrator::get_pending_migrations(&db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn migrating_twice_is_a_no_op(backend: Backend) {
+    let (_guard, db) = common::open(backend).await;
+    common::org(&db, "Acme").await;
+    store::db::migrate(&db).await.unwrap();
+    assert_eq!(
+        count_rows(&db, "organizations").await.unwrap(),
+        1,
+        "data survives a second migrate"
+    );
+}
+
+async fn rolls_back_and_forward(backend: Backend) {
+    let (_guard, db) = common::open(backend).await;
+    Migrator::down(&db, None).await.unwrap();
+    assert!(
+        count_rows(&db, "organizations").await.is_err(),
+        "tables are gone after down"
+    );
+    Migrator::up(&db, None).await.unwrap();
+    for table in TABLES {
+        assert_eq!(count_rows(&db, table).await.unwrap(), 0, "table {table}");
+    }
+}
+
+backend_tests!(
+    creates_every_table_of_the_design,
+    migrating_twice_is_a_no_op,
+    rolls_back_and_forward
+);

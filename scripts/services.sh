@@ -1,0 +1,69 @@
+# Makes sure the PostgreSQL and Redis the tests use are reachable: starts the local ones when they
+# are installed but stopped, installs them from Debian's packages under CI=true, and otherwise
+# fails loudly. Sourced by scripts/test and other scripts.
+
+PG_URL="${SCIMGATE_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+REDIS_URL="${SCIMGATE_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+export SCIMGATE_TEST_DATABASE_URL="$PG_URL" SCIMGATE_TEST_REDIS_URL="$REDIS_URL"
+
+say() { printf '[services] %s\n' "$*" >&2; }
+
+pg_up() { command -v psql >/dev/null && psql "$PG_URL" -Atqc 'select 1' >/dev/null 2>&1; }
+redis_up() {
+  command -v redis-cli >/dev/null && [ "$(redis-cli -u "$REDIS_URL" ping 2>/dev/null)" = "PONG" ]
+}
+
+install_debian() {
+  if [ "${CI:-}" = "true" ] && command -v apt-get >/dev/null; then
+    say "installing $* from Debian packages"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    say "missing: $* (install them, or set SCIMGATE_TEST_DATABASE_URL / SCIMGATE_TEST_REDIS_URL)"
+    return 1
+  fi
+}
+
+start_postgres() {
+  command -v pg_ctlcluster >/dev/null || install_debian postgresql postgresql-client || return 1
+  local version
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  [ -n "$version" ] || { say "no PostgreSQL cluster found"; return 1; }
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || true
+  for _ in $(seq 1 30); do pg_up && return 0; sleep 1; done
+  # A fresh Debian cluster wants a password over TCP: trust local connections for the tests and
+  # make sure the database named in the URL exists.
+  local hba="/etc/postgresql/$version/main/pg_hba.conf"
+  if [ -f "$hba" ] && ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+    sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main reload || true
+  fi
+  local dbname="${PG_URL##*/}"; dbname="${dbname%%\?*}"
+  su postgres -c "createdb $dbname" 2>/dev/null || true
+  for _ in $(seq 1 30); do pg_up && return 0; sleep 1; done
+  return 1
+}
+
+start_redis() {
+  command -v redis-server >/dev/null || install_debian redis-server || return 1
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+  for _ in $(seq 1 30); do redis_up && return 0; sleep 1; done
+  return 1
+}
+
+ensure_services() {
+  if ! pg_up; then
+    say "PostgreSQL not reachable at $PG_URL; starting it"
+    start_postgres || { say "FAILED: PostgreSQL is required for the test suite"; return 1; }
+  fi
+  if ! redis_up; then
+    say "Redis not reachable at $REDIS_URL; starting it"
+    start_redis || { say "FAILED: Redis is required for the test suite"; return 1; }
+  fi
+  say "PostgreSQL and Redis are up"
+}
+
+# Per-test databases are dropped by the tests; this removes what a killed run left behind.
+drop_leftover_test_databases() {
+  psql "$PG_URL" -Atqc "select datname from pg_database where datname like 'scimgate\_t\_%'" 2>/dev/null |
+    while read -r db; do psql "$PG_URL" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true; done
+}
