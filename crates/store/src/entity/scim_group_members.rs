@@ -1,0 +1,21 @@
+//! One member of a SCIM Group: a row, never an element of a JSON array.
+
+use sea_orm::entity::prelude::*;
+
+/// One row of `scim_group_members`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "scim_group_members")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub group_id: i64,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub user_id: i64,
+    pub org_id: i64,
+    pub created_at: DateTimeUtc,
+}
+
+/// No relations are navigated through the ORM: repositories join explicitly.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
