@@ -690,11 +690,13 @@ impl Migration {
                 &["org_id", "id"],
                 false,
             ),
+            // One SCIM user per account per organization: two IdP users sharing an email would
+            // otherwise share (and fight over) one membership.
             index(
-                "ix_scim_users_account",
+                "ux_scim_users_org_account",
                 ScimUsers::Table,
-                &["account_id"],
-                false,
+                &["org_id", "account_id"],
+                true,
             ),
             index(
                 "ix_scim_user_emails_org_value",

@@ -5,9 +5,13 @@ pub mod accounts;
 pub mod api_tokens;
 pub mod audit;
 pub mod events;
+pub mod group_mappings;
 pub mod memberships;
 pub mod oauth_clients;
 pub mod organizations;
+pub mod roles;
+pub mod scim_groups;
+pub mod scim_users;
 pub mod stacks;
 
 use chrono::{DateTime, Utc};

@@ -1,0 +1,150 @@
+//! Group mappings: a SCIM group grants an organization role and per-stack roles to its members.
+//! Changing a mapping recomputes the effective roles of the group's members.
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
+
+use super::{new_uid, now, roles, scim_groups};
+use crate::entity::group_mapping_stack_roles::{self, Entity as MappingStackRoles};
+use crate::entity::group_mappings::{self, Entity as GroupMappings};
+use crate::types::{OrgRole, StackRole};
+use crate::{OrgScope, StoreError, StoreResult};
+
+/// A mapping row.
+pub type GroupMapping = group_mappings::Model;
+
+/// What a group grants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// The organization role (none: the group grants no org role).
+    pub org_role: Option<OrgRole>,
+    /// (stack id, role) pairs.
+    pub stack_roles: Vec<(i64, StackRole)>,
+}
+
+/// The mapping of a group, if any, with its grants.
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    group_id: i64,
+) -> StoreResult<Option<(GroupMapping, Grants)>> {
+    let Some(mapping) = GroupMappings::find()
+        .filter(group_mappings::Column::OrgId.eq(scope.org_id()))
+        .filter(group_mappings::Column::GroupId.eq(group_id))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let stack_roles = MappingStackRoles::find()
+        .filter(group_mapping_stack_roles::Column::MappingId.eq(mapping.id))
+        .order_by_asc(group_mapping_stack_roles::Column::StackId)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| Ok((r.stack_id, r.role.parse()?)))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let org_role = mapping.org_role.as_deref().map(str::parse).transpose()?;
+    Ok(Some((
+        mapping,
+        Grants {
+            org_role,
+            stack_roles,
+        },
+    )))
+}
+
+/// True when the group is mapped (membership changes then affect roles).
+pub async fn is_mapped(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    group_id: i64,
+) -> StoreResult<bool> {
+    Ok(GroupMappings::find()
+        .filter(group_mappings::Column::OrgId.eq(scope.org_id()))
+        .filter(group_mappings::Column::GroupId.eq(group_id))
+        .one(conn)
+        .await?
+        .is_some())
+}
+
+/// Sets (creates or replaces) the mapping of a group and recomputes its members' roles.
+pub async fn set(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    group_id: i64,
+    grants: &Grants,
+) -> StoreResult<Vec<roles::RoleChange>> {
+    let at = now();
+    let mapping = match get(conn, scope, group_id).await? {
+        Some((existing, _)) => {
+            GroupMappings::update_many()
+                .col_expr(
+                    group_mappings::Column::OrgRole,
+                    sea_orm::sea_query::Expr::value(grants.org_role.map(|r| r.as_str().to_owned())),
+                )
+                .col_expr(
+                    group_mappings::Column::UpdatedAt,
+                    sea_orm::sea_query::Expr::value(at),
+                )
+                .filter(group_mappings::Column::Id.eq(existing.id))
+                .exec(conn)
+                .await?;
+            existing.id
+        }
+        None => {
+            let row = group_mappings::ActiveModel {
+                uid: Set(new_uid()),
+                org_id: Set(scope.org_id()),
+                group_id: Set(group_id),
+                org_role: Set(grants.org_role.map(|r| r.as_str().to_owned())),
+                created_at: Set(at),
+                updated_at: Set(at),
+                ..Default::default()
+            };
+            GroupMappings::insert(row)
+                .exec_with_returning(conn)
+                .await?
+                .id
+        }
+    };
+    MappingStackRoles::delete_many()
+        .filter(group_mapping_stack_roles::Column::MappingId.eq(mapping))
+        .exec(conn)
+        .await?;
+    if !grants.stack_roles.is_empty() {
+        let rows = grants.stack_roles.iter().map(|(stack_id, role)| {
+            group_mapping_stack_roles::ActiveModel {
+                mapping_id: Set(mapping),
+                org_id: Set(scope.org_id()),
+                stack_id: Set(*stack_id),
+                role: Set(role.as_str().to_owned()),
+            }
+        });
+        MappingStackRoles::insert_many(rows)
+            .exec(conn)
+            .await
+            .map_err(|e| StoreError::from_db_unique(e, "stack role of this mapping"))?;
+    }
+    let accounts = scim_groups::member_accounts(conn, scope, group_id).await?;
+    roles::recompute(conn, scope, &accounts).await
+}
+
+/// Removes the mapping of a group and recomputes its members' roles.
+pub async fn remove(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    group_id: i64,
+) -> StoreResult<Vec<roles::RoleChange>> {
+    let deleted = GroupMappings::delete_many()
+        .filter(group_mappings::Column::OrgId.eq(scope.org_id()))
+        .filter(group_mappings::Column::GroupId.eq(group_id))
+        .exec(conn)
+        .await?;
+    if deleted.rows_affected == 0 {
+        return Ok(Vec::new());
+    }
+    let accounts = scim_groups::member_accounts(conn, scope, group_id).await?;
+    roles::recompute(conn, scope, &accounts).await
+}

@@ -1,0 +1,463 @@
+//! SCIM Groups of an organization and their members. Members are rows: adding or removing one is
+//! an insert or a delete keyed by (group, user), never a read-modify-write of a list, so its cost
+//! does not depend on the group's size and concurrent PATCHes never lose a member.
+
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationDef,
+};
+
+use super::{new_uid, now};
+use crate::entity::scim_group_members::{self, Entity as Members};
+use crate::entity::scim_groups::{self, Entity as ScimGroups};
+use crate::entity::scim_users::{self, Entity as ScimUsers};
+use crate::types::normalize_key;
+use crate::{OrgScope, StoreError, StoreResult};
+
+/// A SCIM group row.
+pub type ScimGroup = scim_groups::Model;
+
+fn member_user() -> RelationDef {
+    Members::belongs_to(ScimUsers)
+        .from(scim_group_members::Column::UserId)
+        .to(scim_users::Column::Id)
+        .into()
+}
+
+fn member_group() -> RelationDef {
+    Members::belongs_to(ScimGroups)
+        .from(scim_group_members::Column::GroupId)
+        .to(scim_groups::Column::Id)
+        .into()
+}
+
+/// How many ids go into one `IN (…)` list.
+const CHUNK: usize = 500;
+
+/// The columns of a group the caller derives from its resource.
+#[derive(Debug, Clone)]
+pub struct GroupColumns {
+    /// `displayName`, stored as sent, unique per organization ignoring case.
+    pub display_name: String,
+    /// `externalId`.
+    pub external_id: Option<String>,
+    /// The resource as JSON text, without `id`, `meta` and `members`.
+    pub resource: String,
+}
+
+/// A member as the SCIM API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRef {
+    /// The user's SCIM id.
+    pub user_uid: String,
+    /// Its display name, else its userName.
+    pub display: String,
+}
+
+/// Users a membership change touched, resolved within the organization.
+#[derive(Debug, Clone, Default)]
+pub struct ResolvedMembers {
+    /// (user id, linked account id) of every requested id that is a user of this organization.
+    pub users: Vec<(i64, Option<i64>)>,
+    /// Requested ids that are not users of this organization: never stored.
+    pub unknown: Vec<String>,
+}
+
+impl ResolvedMembers {
+    /// The linked accounts, for recomputing roles.
+    pub fn account_ids(&self) -> Vec<i64> {
+        self.users.iter().filter_map(|(_, a)| *a).collect()
+    }
+}
+
+/// A sortable column of groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupSort {
+    /// Creation order (default).
+    Id,
+    /// `displayName`, case-insensitively.
+    DisplayName,
+    /// `externalId`.
+    ExternalId,
+    /// `meta.created`.
+    Created,
+    /// `meta.lastModified`.
+    LastModified,
+}
+
+/// Creates a group (without members).
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    columns: &GroupColumns,
+) -> StoreResult<ScimGroup> {
+    let at = now();
+    let row = scim_groups::ActiveModel {
+        uid: Set(new_uid()),
+        org_id: Set(scope.org_id()),
+        display_name: Set(columns.display_name.clone()),
+        display_name_normalized: Set(normalize_key(&columns.display_name)),
+        external_id: Set(columns.external_id.clone()),
+        resource: Set(columns.resource.clone()),
+        version: Set(1),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    };
+    ScimGroups::insert(row)
+        .exec_with_returning(conn)
+        .await
+        .map_err(|e| StoreError::from_db_unique(e, "displayName"))
+}
+
+/// A group of the organization by its SCIM id.
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    uid: &str,
+) -> StoreResult<Option<ScimGroup>> {
+    Ok(ScimGroups::find()
+        .filter(scim_groups::Column::OrgId.eq(scope.org_id()))
+        .filter(scim_groups::Column::Uid.eq(uid))
+        .one(conn)
+        .await?)
+}
+
+/// Replaces a group's columns if its version is still the one read; bumps the version.
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    group: &ScimGroup,
+    columns: &GroupColumns,
+) -> StoreResult<ScimGroup> {
+    let result = ScimGroups::update_many()
+        .col_expr(
+            scim_groups::Column::DisplayName,
+            Expr::value(columns.display_name.clone()),
+        )
+        .col_expr(
+            scim_groups::Column::DisplayNameNormalized,
+            Expr::value(normalize_key(&columns.display_name)),
+        )
+        .col_expr(
+            scim_groups::Column::ExternalId,
+            Expr::value(columns.external_id.clone()),
+        )
+        .col_expr(
+            scim_groups::Column::Resource,
+            Expr::value(columns.resource.clone()),
+        )
+        .col_expr(scim_groups::Column::Version, Expr::value(group.version + 1))
+        .col_expr(scim_groups::Column::UpdatedAt, Expr::value(now()))
+        .filter(scim_groups::Column::Id.eq(group.id))
+        .filter(scim_groups::Column::OrgId.eq(scope.org_id()))
+        .filter(scim_groups::Column::Version.eq(group.version))
+        .exec(conn)
+        .await
+        .map_err(|e| StoreError::from_db_unique(e, "displayName"))?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::VersionMismatch);
+    }
+    get(conn, scope, &group.uid)
+        .await?
+        .ok_or(StoreError::NotFound("group"))
+}
+
+/// Marks a group changed (new version and lastModified) after a membership change, with an
+/// atomic increment rather than a compare-and-swap: concurrent member changes all succeed.
+pub async fn touch(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    group_id: i64,
+) -> StoreResult<()> {
+    ScimGroups::update_many()
+        .col_expr(
+            scim_groups::Column::Version,
+            Expr::col(scim_groups::Column::Version).add(1),
+        )
+        .col_expr(scim_groups::Column::UpdatedAt, Expr::value(now()))
+        .filter(scim_groups::Column::Id.eq(group_id))
+        .filter(scim_groups::Column::OrgId.eq(scope.org_id()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes a group and its member rows. Returns the deleted row.
+pub async fn delete(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    uid: &str,
+) -> StoreResult<Option<ScimGroup>> {
+    let Some(group) = get(conn, scope, uid).await? else {
+        return Ok(None);
+    };
+    ScimGroups::delete_many()
+        .filter(scim_groups::Column::Id.eq(group.id))
+        .filter(scim_groups::Column::OrgId.eq(scope.org_id()))
+        .exec(conn)
+        .await?;
+    Ok(Some(group))
+}
+
+/// Counts the groups matching `condition` and returns a page, in a stable order.
+pub async fn page(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    condition: Option<Condition>,
+    sort: (GroupSort, bool),
+    offset: u64,
+    limit: u64,
+) -> StoreResult<(u64, Vec<ScimGroup>)> {
+    let mut base = ScimGroups::find().filter(scim_groups::Column::OrgId.eq(scope.org_id()));
+    if let Some(condition) = condition {
+        base = base.filter(condition);
+    }
+    let total = base.clone().count(conn).await?;
+    let column = match sort.0 {
+        GroupSort::Id => scim_groups::Column::Id,
+        GroupSort::DisplayName => scim_groups::Column::DisplayNameNormalized,
+        GroupSort::ExternalId => scim_groups::Column::ExternalId,
+        GroupSort::Created => scim_groups::Column::CreatedAt,
+        GroupSort::LastModified => scim_groups::Column::UpdatedAt,
+    };
+    let query = if sort.1 {
+        base.order_by_asc(column)
+    } else {
+        base.order_by_desc(column)
+    };
+    let rows = query
+        .order_by_asc(scim_groups::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    Ok((total, rows))
+}
+
+/// Every group of the organization in id order after `after_id` (for untranslatable filters).
+pub async fn batch_after(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    after_id: i64,
+    batch: u64,
+) -> StoreResult<Vec<ScimGroup>> {
+    Ok(ScimGroups::find()
+        .filter(scim_groups::Column::OrgId.eq(scope.org_id()))
+        .filter(scim_groups::Column::Id.gt(after_id))
+        .order_by_asc(scim_groups::Column::Id)
+        .limit(batch)
+        .all(conn)
+        .await?)
+}
+
+/// Resolves SCIM user ids to users of this organization; ids of other organizations or of nobody
+/// come back as `unknown`.
+pub async fn resolve_users(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    user_uids: &[String],
+) -> StoreResult<ResolvedMembers> {
+    let mut found: HashMap<String, (i64, Option<i64>)> = HashMap::new();
+    for chunk in user_uids.chunks(CHUNK) {
+        let rows: Vec<(String, i64, Option<i64>)> = ScimUsers::find()
+            .select_only()
+            .column(scim_users::Column::Uid)
+            .column(scim_users::Column::Id)
+            .column(scim_users::Column::AccountId)
+            .filter(scim_users::Column::OrgId.eq(scope.org_id()))
+            .filter(scim_users::Column::Uid.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        found.extend(
+            rows.into_iter()
+                .map(|(uid, id, account)| (uid, (id, account))),
+        );
+    }
+    let mut seen = HashSet::new();
+    let mut resolved = ResolvedMembers::default();
+    for uid in user_uids {
+        if !seen.insert(uid.as_str()) {
+            continue;
+        }
+        match found.get(uid) {
+            Some(user) => resolved.users.push(*user),
+            None => resolved.unknown.push(uid.clone()),
+        }
+    }
+    Ok(resolved)
+}
+
+/// Adds users (by SCIM id) to a group; existing members stay as they are, unknown ids are
+/// reported and not stored.
+pub async fn add_members(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    group_id: i64,
+    user_uids: &[String],
+) -> StoreResult<ResolvedMembers> {
+    let resolved = resolve_users(conn, scope, user_uids).await?;
+    let at = now();
+    for chunk in resolved.users.chunks(CHUNK) {
+        let rows = chunk
+            .iter()
+            .map(|(user_id, _)| scim_group_members::ActiveModel {
+                org_id: Set(scope.org_id()),
+                group_id: Set(group_id),
+                user_id: Set(*user_id),
+                created_at: Set(at),
+            });
+        Members::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([
+                    scim_group_members::Column::GroupId,
+                    scim_group_members::Column::UserId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(resolved)
+}
+
+/// Removes users (by SCIM id) from a group.
+pub async fn remove_members(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    group_id: i64,
+    user_uids: &[String],
+) -> StoreResult<ResolvedMembers> {
+    let resolved = resolve_users(conn, scope, user_uids).await?;
+    for chunk in resolved.users.chunks(CHUNK) {
+        Members::delete_many()
+            .filter(scim_group_members::Column::GroupId.eq(group_id))
+            .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
+            .filter(scim_group_members::Column::UserId.is_in(chunk.iter().map(|(id, _)| *id)))
+            .exec(conn)
+            .await?;
+    }
+    Ok(resolved)
+}
+
+/// The accounts linked to a group's members (to recompute their roles when a mapped group
+/// changes wholesale).
+pub async fn member_accounts(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    group_id: i64,
+) -> StoreResult<Vec<i64>> {
+    let rows: Vec<Option<i64>> = Members::find()
+        .select_only()
+        .column_as(
+            Expr::col((ScimUsers, scim_users::Column::AccountId)),
+            "account_id",
+        )
+        .join(JoinType::InnerJoin, member_user())
+        .filter(scim_group_members::Column::GroupId.eq(group_id))
+        .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().flatten().collect())
+}
+
+/// Removes every member of a group.
+pub async fn clear_members(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    group_id: i64,
+) -> StoreResult<u64> {
+    let result = Members::delete_many()
+        .filter(scim_group_members::Column::GroupId.eq(group_id))
+        .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// A page of a group's members in the order they were added.
+pub async fn members(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    group_id: i64,
+    offset: u64,
+    limit: u64,
+) -> StoreResult<Vec<MemberRef>> {
+    let rows: Vec<(String, String, Option<String>)> = Members::find()
+        .select_only()
+        .column_as(Expr::col((ScimUsers, scim_users::Column::Uid)), "uid")
+        .column_as(
+            Expr::col((ScimUsers, scim_users::Column::UserName)),
+            "user_name",
+        )
+        .column_as(
+            Expr::col((ScimUsers, scim_users::Column::DisplayName)),
+            "display_name",
+        )
+        .join(JoinType::InnerJoin, member_user())
+        .filter(scim_group_members::Column::GroupId.eq(group_id))
+        .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
+        .order_by_asc(scim_group_members::Column::UserId)
+        .offset(offset)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(user_uid, user_name, display)| MemberRef {
+            user_uid,
+            display: display.unwrap_or(user_name),
+        })
+        .collect())
+}
+
+/// How many members a group has.
+pub async fn member_count(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    group_id: i64,
+) -> StoreResult<u64> {
+    Ok(Members::find()
+        .filter(scim_group_members::Column::GroupId.eq(group_id))
+        .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
+        .count(conn)
+        .await?)
+}
+
+/// The groups each of `user_ids` belongs to: (group SCIM id, displayName), for the read-only
+/// `groups` attribute of users.
+pub async fn groups_of_users(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    user_ids: &[i64],
+) -> StoreResult<HashMap<i64, Vec<(String, String)>>> {
+    let mut out: HashMap<i64, Vec<(String, String)>> = HashMap::new();
+    for chunk in user_ids.chunks(CHUNK) {
+        let rows: Vec<(i64, String, String)> = Members::find()
+            .select_only()
+            .column(scim_group_members::Column::UserId)
+            .column_as(Expr::col((ScimGroups, scim_groups::Column::Uid)), "uid")
+            .column_as(
+                Expr::col((ScimGroups, scim_groups::Column::DisplayName)),
+                "display_name",
+            )
+            .join(JoinType::InnerJoin, member_group())
+            .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
+            .filter(scim_group_members::Column::UserId.is_in(chunk.iter().copied()))
+            .order_by_asc(scim_group_members::Column::GroupId)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (user_id, uid, name) in rows {
+            out.entry(user_id).or_default().push((uid, name));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,361 @@
+//! SCIM Users of an organization. Filterable attributes are columns (set by the caller from the
+//! resource); the resource itself is JSON. Updates are compare-and-swap on `version`, which is also
+//! the ETag, so two writers never overwrite each other unseen on either database.
+
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::{new_uid, now};
+use crate::entity::scim_user_emails::{self, Entity as UserEmails};
+use crate::entity::scim_users::{self, Entity as ScimUsers};
+use crate::types::normalize_key;
+use crate::{OrgScope, StoreError, StoreResult};
+
+/// A SCIM user row.
+pub type ScimUser = scim_users::Model;
+
+/// One email of a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailColumn {
+    /// `type` (work, home, …).
+    pub kind: Option<String>,
+    /// The address.
+    pub value: String,
+    /// Whether it is the primary one.
+    pub primary: bool,
+}
+
+/// The columns of a user the caller derives from its resource.
+#[derive(Debug, Clone)]
+pub struct UserColumns {
+    /// `userName`, stored as sent.
+    pub user_name: String,
+    /// `externalId`.
+    pub external_id: Option<String>,
+    /// `active`.
+    pub active: bool,
+    /// `name.givenName`.
+    pub given_name: Option<String>,
+    /// `name.familyName`.
+    pub family_name: Option<String>,
+    /// `displayName`.
+    pub display_name: Option<String>,
+    /// Every email.
+    pub emails: Vec<EmailColumn>,
+    /// The resource as JSON text (without `id` and `meta`, which come from columns).
+    pub resource: String,
+}
+
+impl UserColumns {
+    /// The primary email, else the first one.
+    pub fn primary_email(&self) -> Option<&str> {
+        self.emails
+            .iter()
+            .find(|e| e.primary)
+            .or_else(|| self.emails.first())
+            .map(|e| e.value.as_str())
+    }
+}
+
+/// A sortable column of users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSort {
+    /// Creation order (the default: stable across pages).
+    Id,
+    /// `userName`, case-insensitively.
+    UserName,
+    /// `displayName`.
+    DisplayName,
+    /// `externalId`.
+    ExternalId,
+    /// `name.familyName`.
+    FamilyName,
+    /// `meta.created`.
+    Created,
+    /// `meta.lastModified`.
+    LastModified,
+}
+
+/// One page of a user listing.
+#[derive(Debug, Clone)]
+pub struct UserPageRequest {
+    /// A filter translated to SQL (`None`: every user).
+    pub condition: Option<Condition>,
+    /// Sort column and direction (ascending when true).
+    pub sort: (UserSort, bool),
+    /// Rows to skip.
+    pub offset: u64,
+    /// Rows to return.
+    pub limit: u64,
+    /// Keyset pagination: only ids greater than this (cursor paging, sorted by id).
+    pub after_id: Option<i64>,
+}
+
+fn email_rows(
+    scope: &OrgScope,
+    user_id: i64,
+    columns: &UserColumns,
+) -> Vec<scim_user_emails::ActiveModel> {
+    columns
+        .emails
+        .iter()
+        .map(|e| scim_user_emails::ActiveModel {
+            org_id: Set(scope.org_id()),
+            user_id: Set(user_id),
+            kind: Set(e.kind.clone()),
+            value: Set(e.value.clone()),
+            value_normalized: Set(normalize_key(&e.value)),
+            is_primary: Set(e.primary),
+            ..Default::default()
+        })
+        .collect()
+}
+
+async fn write_emails(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    user_id: i64,
+    columns: &UserColumns,
+) -> StoreResult<()> {
+    UserEmails::delete_many()
+        .filter(scim_user_emails::Column::UserId.eq(user_id))
+        .exec(conn)
+        .await?;
+    let rows = email_rows(scope, user_id, columns);
+    if !rows.is_empty() {
+        UserEmails::insert_many(rows).exec(conn).await?;
+    }
+    Ok(())
+}
+
+/// Inserts a user linked to `account_id`. A `userName` already used in the organization (in any
+/// letter case) is [`StoreError::Conflict`]`("userName")`; an account already linked to another
+/// user of the organization is `Conflict("account")`.
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    account_id: Option<i64>,
+    columns: &UserColumns,
+) -> StoreResult<ScimUser> {
+    let at = now();
+    let primary = columns.primary_email().map(str::to_owned);
+    let row = scim_users::ActiveModel {
+        uid: Set(new_uid()),
+        org_id: Set(scope.org_id()),
+        account_id: Set(account_id),
+        user_name: Set(columns.user_name.clone()),
+        user_name_normalized: Set(normalize_key(&columns.user_name)),
+        external_id: Set(columns.external_id.clone()),
+        active: Set(columns.active),
+        given_name: Set(columns.given_name.clone()),
+        family_name: Set(columns.family_name.clone()),
+        display_name: Set(columns.display_name.clone()),
+        primary_email_normalized: Set(primary.as_deref().map(normalize_key)),
+        primary_email: Set(primary),
+        resource: Set(columns.resource.clone()),
+        version: Set(1),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    };
+    let user = ScimUsers::insert(row)
+        .exec_with_returning(conn)
+        .await
+        .map_err(|e| {
+            let text = e.to_string();
+            match StoreError::from_db_unique(e, "userName") {
+                StoreError::Conflict(_) if text.contains("account") => {
+                    StoreError::Conflict("account")
+                }
+                other => other,
+            }
+        })?;
+    write_emails(conn, scope, user.id, columns).await?;
+    Ok(user)
+}
+
+/// A user of the organization by its SCIM id.
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    uid: &str,
+) -> StoreResult<Option<ScimUser>> {
+    Ok(ScimUsers::find()
+        .filter(scim_users::Column::OrgId.eq(scope.org_id()))
+        .filter(scim_users::Column::Uid.eq(uid))
+        .one(conn)
+        .await?)
+}
+
+/// Replaces a user's columns if its version is still `expected_version`; the version goes up by
+/// one. [`StoreError::VersionMismatch`] when someone else wrote first.
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    user: &ScimUser,
+    columns: &UserColumns,
+) -> StoreResult<ScimUser> {
+    let primary = columns.primary_email().map(str::to_owned);
+    let at = now();
+    let result = ScimUsers::update_many()
+        .col_expr(
+            scim_users::Column::UserName,
+            Expr::value(columns.user_name.clone()),
+        )
+        .col_expr(
+            scim_users::Column::UserNameNormalized,
+            Expr::value(normalize_key(&columns.user_name)),
+        )
+        .col_expr(
+            scim_users::Column::ExternalId,
+            Expr::value(columns.external_id.clone()),
+        )
+        .col_expr(scim_users::Column::Active, Expr::value(columns.active))
+        .col_expr(
+            scim_users::Column::GivenName,
+            Expr::value(columns.given_name.clone()),
+        )
+        .col_expr(
+            scim_users::Column::FamilyName,
+            Expr::value(columns.family_name.clone()),
+        )
+        .col_expr(
+            scim_users::Column::DisplayName,
+            Expr::value(columns.display_name.clone()),
+        )
+        .col_expr(
+            scim_users::Column::PrimaryEmailNormalized,
+            Expr::value(primary.as_deref().map(normalize_key)),
+        )
+        .col_expr(scim_users::Column::PrimaryEmail, Expr::value(primary))
+        .col_expr(
+            scim_users::Column::Resource,
+            Expr::value(columns.resource.clone()),
+        )
+        .col_expr(scim_users::Column::Version, Expr::value(user.version + 1))
+        .col_expr(scim_users::Column::UpdatedAt, Expr::value(at))
+        .filter(scim_users::Column::Id.eq(user.id))
+        .filter(scim_users::Column::OrgId.eq(scope.org_id()))
+        .filter(scim_users::Column::Version.eq(user.version))
+        .exec(conn)
+        .await
+        .map_err(|e| StoreError::from_db_unique(e, "userName"))?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::VersionMismatch);
+    }
+    write_emails(conn, scope, user.id, columns).await?;
+    get(conn, scope, &user.uid)
+        .await?
+        .ok_or(StoreError::NotFound("user"))
+}
+
+/// Deletes a user (its emails and group memberships go with it). Returns the deleted row.
+pub async fn delete(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    uid: &str,
+) -> StoreResult<Option<ScimUser>> {
+    let Some(user) = get(conn, scope, uid).await? else {
+        return Ok(None);
+    };
+    ScimUsers::delete_many()
+        .filter(scim_users::Column::Id.eq(user.id))
+        .filter(scim_users::Column::OrgId.eq(scope.org_id()))
+        .exec(conn)
+        .await?;
+    Ok(Some(user))
+}
+
+fn sort_column(sort: UserSort) -> scim_users::Column {
+    match sort {
+        UserSort::Id => scim_users::Column::Id,
+        UserSort::UserName => scim_users::Column::UserNameNormalized,
+        UserSort::DisplayName => scim_users::Column::DisplayName,
+        UserSort::ExternalId => scim_users::Column::ExternalId,
+        UserSort::FamilyName => scim_users::Column::FamilyName,
+        UserSort::Created => scim_users::Column::CreatedAt,
+        UserSort::LastModified => scim_users::Column::UpdatedAt,
+    }
+}
+
+/// Counts the users matching `condition` and returns one page of them, in a stable order (the
+/// sort column, then id).
+pub async fn page(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    request: &UserPageRequest,
+) -> StoreResult<(u64, Vec<ScimUser>)> {
+    let mut base = ScimUsers::find().filter(scim_users::Column::OrgId.eq(scope.org_id()));
+    if let Some(condition) = &request.condition {
+        base = base.filter(condition.clone());
+    }
+    let total = base.clone().count(conn).await?;
+    let mut query = base;
+    if let Some(after) = request.after_id {
+        query = query.filter(scim_users::Column::Id.gt(after));
+    }
+    let (sort, ascending) = request.sort;
+    let column = sort_column(sort);
+    query = if ascending {
+        query.order_by_asc(column)
+    } else {
+        query.order_by_desc(column)
+    };
+    if sort != UserSort::Id {
+        query = query.order_by_asc(scim_users::Column::Id);
+    }
+    let rows = query
+        .offset(request.offset)
+        .limit(request.limit)
+        .all(conn)
+        .await?;
+    Ok((total, rows))
+}
+
+/// Streams every user of the organization in id order, `batch` rows at a time (for filters that
+/// cannot be translated to SQL).
+pub async fn batch_after(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    after_id: i64,
+    batch: u64,
+) -> StoreResult<Vec<ScimUser>> {
+    Ok(ScimUsers::find()
+        .filter(scim_users::Column::OrgId.eq(scope.org_id()))
+        .filter(scim_users::Column::Id.gt(after_id))
+        .order_by_asc(scim_users::Column::Id)
+        .limit(batch)
+        .all(conn)
+        .await?)
+}
+
+/// Users of the organization by internal ids.
+pub async fn by_ids(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    ids: &[i64],
+) -> StoreResult<Vec<ScimUser>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(ScimUsers::find()
+        .filter(scim_users::Column::OrgId.eq(scope.org_id()))
+        .filter(scim_users::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(scim_users::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// The condition "has an email matching `email_condition`" (a condition on `scim_user_emails`), for
+/// `emails.value` and `emails[type eq "work"].value` filters.
+pub fn has_email(email_condition: Condition) -> Condition {
+    let subquery = Query::select()
+        .column(scim_user_emails::Column::UserId)
+        .from(UserEmails)
+        .cond_where(email_condition)
+        .to_owned();
+    Condition::all().add(scim_users::Column::Id.in_subquery(subquery))
+}

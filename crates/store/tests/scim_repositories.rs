@@ -1,0 +1,385 @@
+//! SCIM users, groups as member rows, and effective roles through group mappings, on both
+//! databases.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use sea_orm::{ColumnTrait, Condition};
+use store::entity::{scim_user_emails, scim_users};
+use store::repo::group_mappings::{self, Grants};
+use store::repo::memberships::{self, NewMembership};
+use store::repo::scim_groups::{self, GroupColumns, GroupSort};
+use store::repo::scim_users::{self as users, EmailColumn, UserColumns, UserPageRequest, UserSort};
+use store::repo::{accounts, roles, stacks};
+use store::types::{Email, MembershipSource, MembershipStatus, OrgRole, StackRole};
+use store::{Database, OrgScope, StoreError};
+use testkit::{Backend, backend_tests};
+
+fn columns(user_name: &str, email: &str) -> UserColumns {
+    UserColumns {
+        user_name: user_name.to_owned(),
+        external_id: Some(format!("ext-{user_name}")),
+        active: true,
+        given_name: Some("Given".into()),
+        family_name: Some("Family".into()),
+        display_name: None,
+        emails: vec![EmailColumn {
+            kind: Some("work".into()),
+            value: email.to_owned(),
+            primary: true,
+        }],
+        resource: "{}".into(),
+    }
+}
+
+/// A provisioned user: account, membership and SCIM user.
+async fn provision(db: &Database, scope: &OrgScope, user_name: &str) -> (users::ScimUser, i64) {
+    let email = format!("{user_name}@example.com");
+    let account = accounts::ensure(db, &Email::parse(&email).unwrap(), None)
+        .await
+        .unwrap();
+    let new = NewMembership {
+        account_id: account.id,
+        role: OrgRole::Member,
+        status: MembershipStatus::Invited,
+        source: MembershipSource::Scim,
+    };
+    memberships::add(db, scope, new).await.unwrap();
+    (
+        users::insert(db, scope, Some(account.id), &columns(user_name, &email))
+            .await
+            .unwrap(),
+        account.id,
+    )
+}
+
+fn page(condition: Option<Condition>) -> UserPageRequest {
+    UserPageRequest {
+        condition,
+        sort: (UserSort::Id, true),
+        offset: 0,
+        limit: 100,
+        after_id: None,
+    }
+}
+
+async fn user_names_are_unique_per_org_ignoring_case(backend: Backend) {
+    let (_guard, db) = common::open(backend).await;
+    let acme = common::org(&db, "Acme").await;
+    let beta = common::org(&db, "Beta").await;
+    let (alice, _) = provision(&db, &acme, "Alice").await;
+    assert_eq!(alice.user_name, "Alice", "stored as sent");
+    let dup = users::insert(&db, &acme, None, &columns("ALICE", "x@example.com")).await;
+    assert!(
+        matches!(dup, Err(StoreError::Conflict("userName"))),
+        "{dup:?}"
+    );
+    users::insert(&db, &beta, None, &columns("alice", "a@example.com"))
+        .await
+        .unwrap();
+    assert!(
+        users::get(&db, &beta, &alice.uid).await.unwrap().is_none(),
+        "another org cannot read it"
+    );
+    let same_account = users::insert(
+        &db,
+        &acme,
+        alice.account_id,
+        &columns("alice2", "a2@example.com"),
+    )
+    .await;
+    assert!(
+        matches!(same_account, Err(StoreError::Conflict("account"))),
+        "{same_account:?}"
+    );
+}
+
+async fn updates_are_compare_and_swap(backend: Backend) {
+    let (_guard, db) = common::open(backend).await;
+    let acme = common::org(&db, "Acme").await;
+    let (user, _) = provision(&db, &acme, "bob").await;
+    let mut changed = columns("bob", "bob@new.example.com");
+    changed.active = false;
+    let updated = users::update(&db, &acme, &user, &changed).await.unwrap();
+    assert_eq!(updated.version, 2);
+    assert!(!updated.active);
+    assert_eq!(
+        updated.primary_email.as_deref(),
+        Some("bob@new.example.com")
+    );
+    let stale = users::update(&db, &acme, &user, &changed).await;
+    assert!(
+        matches!(stale, Err(StoreError::VersionMismatch)),
+        "a stale version loses"
+    );
+    provision(&db, &acme, "carol").await;
+    let clash = users::update(&db, &acme, &updated, &columns("CAROL", "c@example.com")).await;
+    assert!(matches!(clash, Err(StoreError::Conflict("userName"))));
+}
+
+async fn filters_run_as_sql_on_columns_and_emails(backend: Backend) {
+    let (_guard, db) = common::open(backend).await;
+    let acme = common::org(&db, "Acme").await;
+    let beta = common::org(&db, "Beta").await;
+    for name in ["dave", "erin", "frank"] {
+        provision(&db, &acme, name).await;
+    }
+    provision(&db, &beta, "dave").await;
+    let by_name = Condition::all().add(scim_users::Column::UserNameNormalized.eq("dave"));
+    let (total, rows) = users::page(&db, &acme, &page(Some(by_name))).await.unwrap();
+    assert_eq!((total, rows.len()), (1, 1));
+    let email = users::has_email(
+        Condition::all()
+            .add(scim_user_emails::Column::ValueNormalized.eq("erin@example.com"))
+            .add(scim_user_emails::Column::Kind.eq("work")),
+    );
+    let (total, rows) = users::page(&db, &acme, &page(Some(email))).await.unwrap();
+    assert_eq!((total, rows[0].user_name.as_str()), (1, "erin"));
+
+    let mut request = page(None);
+    request.limit = 2;
+    let (total, first) = users::page(&db, &acme, &request).await.unwrap();
+    request.offset = 2;
+    let (_, second) = users::page(&db, &acme, &request).await.unwrap();
+    assert_eq!((total, first.len(), second.len()), (3, 2, 1));
+    request.offset = 0;
+    request.after_id = Some(first[1].id);
+    let (_, keyset) = users::page(&db, &acme, &request).await.unwrap();
+    assert_eq!(keyset[0].id, second[0].id, "keyset and offset paging agree");
+}
+
+async fn group_members_are_rows_scoped_to_the_org(backend: Backend) {
+    let (_guard, db) = common::open(backend).await;
+    let acme = common::org(&db, "Acme").await;
+    let beta = common::org(&db, "Beta").await;
+    let group = scim_groups::insert(
+        &db,
+        &acme,
+        &GroupColumns {
+            display_name: "Engineering".into(),
+            external_id: None,
+            resource: "{}".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let dup = scim_groups::insert(
+        &db,
+        &acme,
+        &GroupColumns {
+            display_name: "ENGINEERING".into(),
+            external_id: None,
+            resource: "{}".into(),
+        },
+    )
+    .await;
+    assert!(matches!(dup, Err(StoreError::Conflict("displayName"))));
+    let (a, _) = provision(&db, &acme, "a").await;
+    let (b, _) = provision(&db, &acme, "b").await;
+    let (foreign, _) = provision(&db, &beta, "c").await;
+
+    let ids = vec![
+        a.uid.clone(),
+        b.uid.clone(),
+        foreign.uid.clone(),
+        "nope".to_owned(),
+        a.uid.clone(),
+    ];
+    let resolved = scim_groups::add_members(&db, &acme, group.id, &ids)
+        .await
+        .unwrap();
+    assert_eq!(resolved.users.len(), 2);
+    assert_eq!(
+        resolved.unknown,
+        vec![foreign.uid.clone(), "nope".to_owned()],
+        "other orgs' users are unknown here"
+    );
+    scim_groups::add_members(&db, &acme, group.id, &[a.uid.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        scim_groups::member_count(&db, &acme, group.id)
+            .await
+            .unwrap(),
+        2,
+        "adding twice keeps one row"
+    );
+    let listed = scim_groups::members(&db, &acme, group.id, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|m| m.user_uid.as_str())
+            .collect::<Vec<_>>(),
+        vec![a.uid.as_str(), b.uid.as_str()]
+    );
+    let of_users = scim_groups::groups_of_users(&db, &acme, &[a.id, b.id])
+        .await
+        .unwrap();
+    assert_eq!(
+        of_users[&a.id],
+        vec![(group.uid.clone(), "Engineering".to_owned())]
+    );
+
+    scim_groups::remove_members(&db, &acme, group.id, &[a.uid.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        scim_groups::member_count(&db, &acme, group.id)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        scim_groups::clear_members(&db, &acme, group.id)
+            .await
+            .unwrap(),
+        1
+    );
+    let (total, _) = scim_groups::page(&db, &beta, None, (GroupSort::Id, true), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(total, 0);
+    users::delete(&db, &acme, &b.uid).await.unwrap();
+    assert!(
+        scim_groups::delete(&db, &acme, &group.uid)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn concurrent_member_adds_lose_nothing(backend: Backend) {
+    let (_guard, db) = common::open(backend).await;
+    let acme = common::org(&db, "Acme").await;
+    let group = scim_groups::insert(
+        &db,
+        &acme,
+        &GroupColumns {
+            display_name: "All".into(),
+            external_id: None,
+            resource: "{}".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let mut uids = Vec::new();
+    for i in 0..12 {
+        uids.push(provision(&db, &acme, &format!("u{i}")).await.0.uid);
+    }
+    let tasks: Vec<_> = uids
+        .into_iter()
+        .map(|uid| {
+            let (db, acme) = (db.clone(), acme.clone());
+            tokio::spawn(async move {
+                let txn = store::db::begin_write(&db).await.unwrap();
+                scim_groups::add_members(&txn, &acme, group.id, &[uid])
+                    .await
+                    .unwrap();
+                scim_groups::touch(&txn, &acme, group.id).await.unwrap();
+                txn.commit().await.unwrap();
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(
+        scim_groups::member_count(&db, &acme, group.id)
+            .await
+            .unwrap(),
+        12
+    );
+    let group = scim_groups::get(&db, &acme, &group.uid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(group.version, 13, "every change bumped the version");
+}
+
+async fn mapped_groups_raise_effective_roles(backend: Backend) {
+    let (_guard, db) = common::open(backend).await;
+    let acme = common::org(&db, "Acme").await;
+    let marketing = stacks::create(&db, &acme, "Marketing").await.unwrap();
+    let admins = scim_groups::insert(
+        &db,
+        &acme,
+        &GroupColumns {
+            display_name: "Admins".into(),
+            external_id: None,
+            resource: "{}".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let (user, account) = provision(&db, &acme, "gina").await;
+    scim_groups::add_members(&db, &acme, admins.id, &[user.uid.clone()])
+        .await
+        .unwrap();
+
+    let grants = Grants {
+        org_role: Some(OrgRole::Admin),
+        stack_roles: vec![(marketing.id, StackRole::Developer)],
+    };
+    let changes = group_mappings::set(&db, &acme, admins.id, &grants)
+        .await
+        .unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].before.org_role, OrgRole::Member);
+    assert_eq!(changes[0].after.org_role, OrgRole::Admin);
+    assert_eq!(
+        changes[0].after.stacks.get(&marketing.id),
+        Some(&StackRole::Developer)
+    );
+    let membership = memberships::get(&db, &acme, account)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (membership.role.as_str(), membership.effective_role.as_str()),
+        ("member", "admin")
+    );
+    assert!(
+        roles::recompute(&db, &acme, &[account])
+            .await
+            .unwrap()
+            .is_empty(),
+        "recompute is idempotent"
+    );
+
+    stacks::set_role(&db, &acme, &marketing.uid, account, Some(StackRole::Admin))
+        .await
+        .unwrap();
+    scim_groups::remove_members(&db, &acme, admins.id, &[user.uid.clone()])
+        .await
+        .unwrap();
+    let changes = roles::recompute(&db, &acme, &[account]).await.unwrap();
+    assert_eq!(
+        changes[0].after.org_role,
+        OrgRole::Member,
+        "leaving the group drops the role"
+    );
+    assert_eq!(
+        changes[0].after.stacks.get(&marketing.id),
+        Some(&StackRole::Admin),
+        "the manual stack role stays"
+    );
+
+    scim_groups::add_members(&db, &acme, admins.id, &[user.uid.clone()])
+        .await
+        .unwrap();
+    roles::recompute(&db, &acme, &[account]).await.unwrap();
+    let changes = group_mappings::remove(&db, &acme, admins.id).await.unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].after.org_role, OrgRole::Member);
+}
+
+backend_tests!(
+    user_names_are_unique_per_org_ignoring_case,
+    updates_are_compare_and_swap,
+    filters_run_as_sql_on_columns_and_emails,
+    group_members_are_rows_scoped_to_the_org,
+    concurrent_member_adds_lose_nothing,
+    mapped_groups_raise_effective_roles,
+);
