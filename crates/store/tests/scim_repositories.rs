@@ -194,7 +194,7 @@ async fn group_members_are_rows_scoped_to_the_org(backend: Backend) {
         vec![foreign.uid.clone(), "nope".to_owned()],
         "other orgs' users are unknown here"
     );
-    scim_groups::add_members(&db, &acme, group.id, &[a.uid.clone()])
+    scim_groups::add_members(&db, &acme, group.id, std::slice::from_ref(&a.uid))
         .await
         .unwrap();
     assert_eq!(
@@ -222,7 +222,7 @@ async fn group_members_are_rows_scoped_to_the_org(backend: Backend) {
         vec![(group.uid.clone(), "Engineering".to_owned())]
     );
 
-    scim_groups::remove_members(&db, &acme, group.id, &[a.uid.clone()])
+    scim_groups::remove_members(&db, &acme, group.id, std::slice::from_ref(&a.uid))
         .await
         .unwrap();
     assert_eq!(
@@ -314,7 +314,7 @@ async fn mapped_groups_raise_effective_roles(backend: Backend) {
     .await
     .unwrap();
     let (user, account) = provision(&db, &acme, "gina").await;
-    scim_groups::add_members(&db, &acme, admins.id, &[user.uid.clone()])
+    scim_groups::add_members(&db, &acme, admins.id, std::slice::from_ref(&user.uid))
         .await
         .unwrap();
 
@@ -351,7 +351,7 @@ async fn mapped_groups_raise_effective_roles(backend: Backend) {
     stacks::set_role(&db, &acme, &marketing.uid, account, Some(StackRole::Admin))
         .await
         .unwrap();
-    scim_groups::remove_members(&db, &acme, admins.id, &[user.uid.clone()])
+    scim_groups::remove_members(&db, &acme, admins.id, std::slice::from_ref(&user.uid))
         .await
         .unwrap();
     let changes = roles::recompute(&db, &acme, &[account]).await.unwrap();
@@ -366,7 +366,7 @@ async fn mapped_groups_raise_effective_roles(backend: Backend) {
         "the manual stack role stays"
     );
 
-    scim_groups::add_members(&db, &acme, admins.id, &[user.uid.clone()])
+    scim_groups::add_members(&db, &acme, admins.id, std::slice::from_ref(&user.uid))
         .await
         .unwrap();
     roles::recompute(&db, &acme, &[account]).await.unwrap();
