@@ -34,6 +34,23 @@ pub struct Config {
     pub log: LogConfig,
     /// HTTP server limits.
     pub http: HttpConfig,
+    /// Secrets shared by every replica of the region.
+    pub secrets: SecretsConfig,
+}
+
+/// `[secrets]`
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// Signs SCIM pagination cursors (RFC 9865). Empty: a random key per process, which is only
+    /// right for a single process.
+    pub cursor_key: String,
+}
+
+impl std::fmt::Debug for SecretsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretsConfig { <redacted> }")
+    }
 }
 
 /// `[database]`
@@ -221,6 +238,12 @@ impl Config {
             return Err(ConfigError::new(
                 "database.max_connections",
                 "must be at least 1",
+            ));
+        }
+        if !self.secrets.cursor_key.is_empty() && self.secrets.cursor_key.len() < 32 {
+            return Err(ConfigError::new(
+                "secrets.cursor_key",
+                "must be at least 32 characters (or empty for a per-process key)",
             ));
         }
         if self.http.payload_limit_bytes < 1024 {

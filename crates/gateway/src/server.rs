@@ -140,12 +140,39 @@ async fn request_id_header(
     Ok(res)
 }
 
+/// The SCIM API of this deployment. Bearer tokens are checked by the token service's verifier.
+fn scim_api(services: &Services, payload_limit: usize, cursor_key: &str) -> scim_api::ScimApi {
+    let verifier = std::sync::Arc::new(token_service::verify::ApiTokenVerifier::new(
+        services.db.clone(),
+    ));
+    let key = if cursor_key.is_empty() {
+        store::secret::random_token(32)
+    } else {
+        cursor_key.to_owned()
+    };
+    let mut settings = scim_api::ScimSettings::new(&services.region.auth_api_url, key.as_bytes());
+    settings.max_payload = payload_limit;
+    scim_api::ScimApi::new(services.db.clone(), services.kv.clone(), verifier, settings)
+}
+
 /// Serves until a shutdown signal.
-pub async fn serve(config: Config, services: Services) -> anyhow::Result<()> {
+pub async fn serve(config: Config, mut services: Services) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    if config.region == crate::config::LOCAL_REGION {
+        // The local region's URLs are the listen address; with port 0 only the bound one is real.
+        let base = format!("http://{addr}");
+        services.region.app_url.clone_from(&base);
+        services.region.auth_api_url = base;
+    }
     let payload_limit = config.http.payload_limit_bytes;
+    if config.secrets.cursor_key.is_empty() && config.region != crate::config::LOCAL_REGION {
+        tracing::warn!(
+            "secrets.cursor_key is not set: SCIM cursors only work on the replica that issued them"
+        );
+    }
+    let scim = scim_api(&services, payload_limit, &config.secrets.cursor_key);
     let data = web::Data::new(services);
     let mut server = HttpServer::new(move || {
         App::new()
@@ -154,6 +181,7 @@ pub async fn serve(config: Config, services: Services) -> anyhow::Result<()> {
             .app_data(web::JsonConfig::default().limit(payload_limit))
             .wrap(actix_web::middleware::from_fn(request_id_header))
             .wrap(TracingLogger::default())
+            .configure(|cfg| scim.configure(cfg))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .default_service(web::to(not_found))

@@ -9,6 +9,7 @@ pub mod error;
 pub mod kv;
 pub mod migration;
 pub mod repo;
+pub mod scim_filter;
 pub mod scope;
 pub mod secret;
 pub mod types;

@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, Condition};
 use store::entity::{scim_user_emails, scim_users};
 use store::repo::group_mappings::{self, Grants};
 use store::repo::memberships::{self, NewMembership};
-use store::repo::scim_groups::{self, GroupColumns, GroupSort};
+use store::repo::scim_groups::{self, GroupColumns, GroupPageRequest, GroupSort};
 use store::repo::scim_users::{self as users, EmailColumn, UserColumns, UserPageRequest, UserSort};
 use store::repo::{accounts, roles, stacks};
 use store::types::{Email, MembershipSource, MembershipStatus, OrgRole, StackRole};
@@ -185,7 +185,7 @@ async fn group_members_are_rows_scoped_to_the_org(backend: Backend) {
         "nope".to_owned(),
         a.uid.clone(),
     ];
-    let resolved = scim_groups::add_members(&db, &acme, group.id, &ids)
+    let resolved = scim_groups::add_members(&db, &acme, group.id, &ids, &Default::default())
         .await
         .unwrap();
     assert_eq!(resolved.users.len(), 2);
@@ -194,9 +194,15 @@ async fn group_members_are_rows_scoped_to_the_org(backend: Backend) {
         vec![foreign.uid.clone(), "nope".to_owned()],
         "other orgs' users are unknown here"
     );
-    scim_groups::add_members(&db, &acme, group.id, std::slice::from_ref(&a.uid))
-        .await
-        .unwrap();
+    scim_groups::add_members(
+        &db,
+        &acme,
+        group.id,
+        std::slice::from_ref(&a.uid),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         scim_groups::member_count(&db, &acme, group.id)
             .await
@@ -237,9 +243,14 @@ async fn group_members_are_rows_scoped_to_the_org(backend: Backend) {
             .unwrap(),
         1
     );
-    let (total, _) = scim_groups::page(&db, &beta, None, (GroupSort::Id, true), 0, 10)
-        .await
-        .unwrap();
+    let request = GroupPageRequest {
+        condition: None,
+        sort: (GroupSort::Id, true),
+        offset: 0,
+        limit: 10,
+        after_id: None,
+    };
+    let (total, _) = scim_groups::page(&db, &beta, &request).await.unwrap();
     assert_eq!(total, 0);
     users::delete(&db, &acme, &b.uid).await.unwrap();
     assert!(
@@ -274,7 +285,7 @@ async fn concurrent_member_adds_lose_nothing(backend: Backend) {
             let (db, acme) = (db.clone(), acme.clone());
             tokio::spawn(async move {
                 let txn = store::db::begin_write(&db).await.unwrap();
-                scim_groups::add_members(&txn, &acme, group.id, &[uid])
+                scim_groups::add_members(&txn, &acme, group.id, &[uid], &Default::default())
                     .await
                     .unwrap();
                 scim_groups::touch(&txn, &acme, group.id).await.unwrap();
@@ -314,9 +325,15 @@ async fn mapped_groups_raise_effective_roles(backend: Backend) {
     .await
     .unwrap();
     let (user, account) = provision(&db, &acme, "gina").await;
-    scim_groups::add_members(&db, &acme, admins.id, std::slice::from_ref(&user.uid))
-        .await
-        .unwrap();
+    scim_groups::add_members(
+        &db,
+        &acme,
+        admins.id,
+        std::slice::from_ref(&user.uid),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
 
     let grants = Grants {
         org_role: Some(OrgRole::Admin),
@@ -366,9 +383,15 @@ async fn mapped_groups_raise_effective_roles(backend: Backend) {
         "the manual stack role stays"
     );
 
-    scim_groups::add_members(&db, &acme, admins.id, std::slice::from_ref(&user.uid))
-        .await
-        .unwrap();
+    scim_groups::add_members(
+        &db,
+        &acme,
+        admins.id,
+        std::slice::from_ref(&user.uid),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     roles::recompute(&db, &acme, &[account]).await.unwrap();
     let changes = group_mappings::remove(&db, &acme, admins.id).await.unwrap();
     assert_eq!(changes.len(), 1);

@@ -77,6 +77,26 @@ pub async fn verify_api_token(db: &Database, token: &str, org_uid: &str) -> Resu
     })
 }
 
+/// Verifies organization API tokens only (deployments or tests without OAuth signing keys).
+#[derive(Debug, Clone)]
+pub struct ApiTokenVerifier {
+    db: Database,
+}
+
+impl ApiTokenVerifier {
+    /// A verifier over the region's database.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait::async_trait]
+impl BearerVerifier for ApiTokenVerifier {
+    async fn verify(&self, token: &str, org_uid: &str) -> Result<Principal, VerifyError> {
+        verify_api_token(&self.db, token, org_uid).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

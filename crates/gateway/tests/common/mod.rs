@@ -9,6 +9,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
+
+pub mod scim;
 use testkit::{Backend, TestDatabase};
 
 /// A database (and key-value store) for one test, plus a working directory for `./data`.

@@ -11,6 +11,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub user_id: i64,
     pub org_id: i64,
+    pub display: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

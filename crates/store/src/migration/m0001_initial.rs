@@ -126,6 +126,7 @@ enum ScimGroupMembers {
     OrgId,
     GroupId,
     UserId,
+    Display,
     CreatedAt,
 }
 
@@ -435,6 +436,7 @@ impl Migration {
                 .col(big_integer(ScimGroupMembers::OrgId))
                 .col(big_integer(ScimGroupMembers::GroupId))
                 .col(big_integer(ScimGroupMembers::UserId))
+                .col(string_null(ScimGroupMembers::Display))
                 .col(timestamp_with_time_zone(ScimGroupMembers::CreatedAt))
                 .primary_key(
                     Index::create()

@@ -133,3 +133,17 @@ pub async fn set_password(
     row.updated_at = Set(now());
     Ok(row.update(conn).await?)
 }
+
+/// Accounts by internal ids (in chunks, for large membership changes).
+pub async fn by_ids(conn: &impl ConnectionTrait, ids: &[i64]) -> StoreResult<Vec<Account>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        out.extend(
+            Accounts::find()
+                .filter(accounts::Column::Id.is_in(chunk.iter().copied()))
+                .all(conn)
+                .await?,
+        );
+    }
+    Ok(out)
+}

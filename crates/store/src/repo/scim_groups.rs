@@ -2,7 +2,7 @@
 //! an insert or a delete keyed by (group, user), never a read-modify-write of a list, so its cost
 //! does not depend on the group's size and concurrent PATCHes never lose a member.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
@@ -60,8 +60,9 @@ pub struct MemberRef {
 /// Users a membership change touched, resolved within the organization.
 #[derive(Debug, Clone, Default)]
 pub struct ResolvedMembers {
-    /// (user id, linked account id) of every requested id that is a user of this organization.
-    pub users: Vec<(i64, Option<i64>)>,
+    /// (user id, linked account id, SCIM id) of every requested id that is a user of this
+    /// organization.
+    pub users: Vec<(i64, Option<i64>, String)>,
     /// Requested ids that are not users of this organization: never stored.
     pub unknown: Vec<String>,
 }
@@ -69,7 +70,7 @@ pub struct ResolvedMembers {
 impl ResolvedMembers {
     /// The linked accounts, for recomputing roles.
     pub fn account_ids(&self) -> Vec<i64> {
-        self.users.iter().filter_map(|(_, a)| *a).collect()
+        self.users.iter().filter_map(|(_, a, _)| *a).collect()
     }
 }
 
@@ -86,6 +87,21 @@ pub enum GroupSort {
     Created,
     /// `meta.lastModified`.
     LastModified,
+}
+
+/// One page of a group listing.
+#[derive(Debug, Clone)]
+pub struct GroupPageRequest {
+    /// A filter translated to SQL (`None`: every group).
+    pub condition: Option<Condition>,
+    /// Sort column and direction (ascending when true).
+    pub sort: (GroupSort, bool),
+    /// Rows to skip.
+    pub offset: u64,
+    /// Rows to return.
+    pub limit: u64,
+    /// Keyset pagination: only ids greater than this (cursor paging, sorted by id).
+    pub after_id: Option<i64>,
 }
 
 /// Creates a group (without members).
@@ -207,16 +223,23 @@ pub async fn delete(
 pub async fn page(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
-    condition: Option<Condition>,
-    sort: (GroupSort, bool),
-    offset: u64,
-    limit: u64,
+    request: &GroupPageRequest,
 ) -> StoreResult<(u64, Vec<ScimGroup>)> {
+    let GroupPageRequest {
+        condition,
+        sort,
+        offset,
+        limit,
+        after_id,
+    } = request.clone();
     let mut base = ScimGroups::find().filter(scim_groups::Column::OrgId.eq(scope.org_id()));
     if let Some(condition) = condition {
         base = base.filter(condition);
     }
     let total = base.clone().count(conn).await?;
+    if let Some(after) = after_id {
+        base = base.filter(scim_groups::Column::Id.gt(after));
+    }
     let column = match sort.0 {
         GroupSort::Id => scim_groups::Column::Id,
         GroupSort::DisplayName => scim_groups::Column::DisplayNameNormalized,
@@ -285,30 +308,33 @@ pub async fn resolve_users(
             continue;
         }
         match found.get(uid) {
-            Some(user) => resolved.users.push(*user),
+            Some((id, account)) => resolved.users.push((*id, *account, uid.clone())),
             None => resolved.unknown.push(uid.clone()),
         }
     }
     Ok(resolved)
 }
 
-/// Adds users (by SCIM id) to a group; existing members stay as they are, unknown ids are
-/// reported and not stored.
+/// Adds users (by SCIM id) to a group, with the `display` the client sent for some of them;
+/// existing members stay (a newly sent display replaces theirs), unknown ids are reported and not
+/// stored.
 pub async fn add_members(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
     group_id: i64,
     user_uids: &[String],
+    displays: &BTreeMap<String, String>,
 ) -> StoreResult<ResolvedMembers> {
     let resolved = resolve_users(conn, scope, user_uids).await?;
     let at = now();
     for chunk in resolved.users.chunks(CHUNK) {
         let rows = chunk
             .iter()
-            .map(|(user_id, _)| scim_group_members::ActiveModel {
+            .map(|(user_id, _, uid)| scim_group_members::ActiveModel {
                 org_id: Set(scope.org_id()),
                 group_id: Set(group_id),
                 user_id: Set(*user_id),
+                display: Set(displays.get(uid).cloned()),
                 created_at: Set(at),
             });
         Members::insert_many(rows)
@@ -317,7 +343,10 @@ pub async fn add_members(
                     scim_group_members::Column::GroupId,
                     scim_group_members::Column::UserId,
                 ])
-                .do_nothing()
+                .value(
+                    scim_group_members::Column::Display,
+                    Expr::cust("COALESCE(excluded.display, scim_group_members.display)"),
+                )
                 .to_owned(),
             )
             .exec_without_returning(conn)
@@ -338,7 +367,7 @@ pub async fn remove_members(
         Members::delete_many()
             .filter(scim_group_members::Column::GroupId.eq(group_id))
             .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
-            .filter(scim_group_members::Column::UserId.is_in(chunk.iter().map(|(id, _)| *id)))
+            .filter(scim_group_members::Column::UserId.is_in(chunk.iter().map(|(id, _, _)| *id)))
             .exec(conn)
             .await?;
     }
@@ -389,7 +418,7 @@ pub async fn members(
     offset: u64,
     limit: u64,
 ) -> StoreResult<Vec<MemberRef>> {
-    let rows: Vec<(String, String, Option<String>)> = Members::find()
+    let rows: Vec<(String, String, Option<String>, Option<String>)> = Members::find()
         .select_only()
         .column_as(Expr::col((ScimUsers, scim_users::Column::Uid)), "uid")
         .column_as(
@@ -400,6 +429,7 @@ pub async fn members(
             Expr::col((ScimUsers, scim_users::Column::DisplayName)),
             "display_name",
         )
+        .column(scim_group_members::Column::Display)
         .join(JoinType::InnerJoin, member_user())
         .filter(scim_group_members::Column::GroupId.eq(group_id))
         .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
@@ -411,9 +441,9 @@ pub async fn members(
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(user_uid, user_name, display)| MemberRef {
+        .map(|(user_uid, user_name, user_display, sent)| MemberRef {
             user_uid,
-            display: display.unwrap_or(user_name),
+            display: sent.or(user_display).unwrap_or(user_name),
         })
         .collect())
 }

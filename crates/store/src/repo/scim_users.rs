@@ -359,3 +359,21 @@ pub fn has_email(email_condition: Condition) -> Condition {
         .to_owned();
     Condition::all().add(scim_users::Column::Id.in_subquery(subquery))
 }
+
+/// Links a user to its SaaS account (a user created without an email gets one when an email
+/// arrives). An account already linked to another user of the organization is a conflict.
+pub async fn link_account(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    user_id: i64,
+    account_id: i64,
+) -> StoreResult<()> {
+    ScimUsers::update_many()
+        .col_expr(scim_users::Column::AccountId, Expr::value(account_id))
+        .filter(scim_users::Column::Id.eq(user_id))
+        .filter(scim_users::Column::OrgId.eq(scope.org_id()))
+        .exec(conn)
+        .await
+        .map_err(|e| StoreError::from_db_unique(e, "account"))?;
+    Ok(())
+}

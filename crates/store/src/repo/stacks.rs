@@ -147,3 +147,17 @@ pub async fn roles_of(
         .all(conn)
         .await?)
 }
+
+/// Removes every stack role an account holds in the organization (it left the organization).
+pub async fn remove_roles_of(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    account_id: i64,
+) -> StoreResult<u64> {
+    let result = StackRoles::delete_many()
+        .filter(stack_roles::Column::OrgId.eq(scope.org_id()))
+        .filter(stack_roles::Column::AccountId.eq(account_id))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}

@@ -1,0 +1,703 @@
+//! The SCIM API against the real server on both backends: protocol behaviour, what provisioning
+//! means for memberships, tenant isolation, paging, bulk, concurrency.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use common::scim::{ScimEnv, group, patch, user};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use testkit::{Backend, backend_tests};
+
+async fn user_lifecycle_drives_the_membership(backend: Backend) {
+    let env = ScimEnv::start(backend).await;
+    let reply = env.post("/Users", &user("Alice.Smith")).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let created = &reply.body;
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        reply.header("location"),
+        created["meta"]["location"].as_str()
+    );
+    assert_eq!(reply.header("etag"), created["meta"]["version"].as_str());
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/scim+json")
+    );
+    for key in [
+        "created",
+        "lastModified",
+        "resourceType",
+        "location",
+        "version",
+    ] {
+        assert!(created["meta"][key].is_string(), "meta.{key}: {created}");
+    }
+    assert_eq!(created["userName"], "Alice.Smith");
+    assert!(created.get("password").is_none());
+    assert_eq!(
+        env.membership("alice.smith@example.com").await,
+        Some(("invited".into(), "member".into()))
+    );
+
+    let found = env.get("/Users?filter=userName+eq+%22ALICE.SMITH%22").await;
+    assert_eq!(found.body["totalResults"], 1, "{}", found.body);
+    assert_eq!(
+        found.body["Resources"][0]["userName"], "Alice.Smith",
+        "returned as stored"
+    );
+
+    let off = env
+        .call(
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(&patch(
+                json!([{"op": "Replace", "path": "active", "value": "False"}]),
+            )),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.body);
+    assert_eq!(off.body["active"], false);
+    assert_eq!(
+        env.membership("alice.smith@example.com").await.unwrap().0,
+        "suspended"
+    );
+    let inactive = env.get("/Users?filter=active+eq+false").await;
+    assert_eq!(
+        inactive.body["totalResults"], 1,
+        "inactive users are still returned"
+    );
+
+    let mut replacement = user("Alice.Smith");
+    replacement["active"] = json!(true);
+    replacement["displayName"] = json!("Alice S.");
+    let put = env
+        .call(Method::PUT, &format!("/Users/{id}"), Some(&replacement))
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+    assert_eq!(put.body["displayName"], "Alice S.");
+    assert_eq!(
+        env.membership("alice.smith@example.com").await.unwrap().0,
+        "invited",
+        "restored"
+    );
+
+    let deleted = env
+        .call(Method::DELETE, &format!("/Users/{id}"), None)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        env.membership("alice.smith@example.com").await,
+        None,
+        "membership removed"
+    );
+    let db = env.store().await;
+    let email = store::types::Email::parse("alice.smith@example.com").unwrap();
+    assert!(
+        store::repo::accounts::find_by_email(&db, &email)
+            .await
+            .unwrap()
+            .is_some(),
+        "account kept"
+    );
+    env.get(&format!("/Users/{id}"))
+        .await
+        .assert_error(404, None);
+    let kinds = env.event_kinds().await;
+    for kind in [
+        "membership.invited",
+        "membership.suspended",
+        "membership.restored",
+        "membership.removed",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+}
+
+async fn duplicate_user_name_is_a_conflict_that_changes_nothing(backend: Backend) {
+    let env = ScimEnv::start(backend).await;
+    let first = env.create_user("bob");
+    let first = first.await;
+    let mut retry = user("BOB");
+    retry["displayName"] = json!("Impostor");
+    env.post("/Users", &retry)
+        .await
+        .assert_error(409, Some("uniqueness"));
+    let still = env
+        .get(&format!("/Users/{}", first["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(
+        still.body["meta"]["version"], first["meta"]["version"],
+        "untouched"
+    );
+    assert!(still.body.get("displayName").is_none());
+}
+
+async fn groups_members_and_projection(backend: Backend) {
+    let env = ScimEnv::start(backend).await;
+    let a = env.create_user("a").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b = env.create_user("b").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let c = env.create_user("c").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (other_org, other_token) = env.other_org("beta");
+    let foreign = env
+        .send(
+            Method::POST,
+            &env.server
+                .url(&format!("/scim/v2.0/organizations/{other_org}/Users")),
+            Some(&other_token),
+            Some(&user("zed")),
+        )
+        .await;
+    let foreign = foreign.body["id"].as_str().unwrap().to_owned();
+
+    let reply = env
+        .post(
+            "/Groups",
+            &group("Engineering", &[&a, &foreign, "not-a-user"]),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let gid = reply.body["id"].as_str().unwrap().to_owned();
+    let members: Vec<&str> = reply.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        members,
+        vec![a.as_str()],
+        "ids that are not users of this org are never stored"
+    );
+
+    let add =
+        patch(json!([{"op": "add", "path": "members", "value": [{"value": b}, {"value": c}]}]));
+    assert_eq!(
+        env.call(Method::PATCH, &format!("/Groups/{gid}"), Some(&add))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let remove_listed =
+        patch(json!([{"op": "remove", "path": "members", "value": [{"value": a}]}]));
+    assert_eq!(
+        env.call(
+            Method::PATCH,
+            &format!("/Groups/{gid}"),
+            Some(&remove_listed)
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    let remove_one = patch(json!([{"op": "remove", "path": format!("members[value eq \"{b}\"]")}]));
+    let after = env
+        .call(Method::PATCH, &format!("/Groups/{gid}"), Some(&remove_one))
+        .await;
+    let left: Vec<&str> = after.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(left, vec![c.as_str()]);
+
+    let slim = env
+        .get(&format!("/Groups/{gid}?excludedAttributes=members"))
+        .await;
+    assert!(slim.body.get("members").is_none());
+    assert_eq!(slim.body["displayName"], "Engineering");
+    let user_c = env.get(&format!("/Users/{c}")).await;
+    assert_eq!(
+        user_c.body["groups"][0]["value"],
+        gid.as_str(),
+        "users show their groups"
+    );
+
+    let rename = patch(json!([{"op": "replace", "value": {"displayName": "Platform"}}]));
+    let minimal = env
+        .http
+        .patch(env.url(&format!("/Groups/{gid}")))
+        .bearer_auth(&env.token)
+        .header("content-type", "application/scim+json")
+        .header("prefer", "return=minimal")
+        .body(rename.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(minimal.status(), StatusCode::NO_CONTENT);
+    let by_name = env
+        .get("/Groups?filter=displayName+eq+%22platform%22&excludedAttributes=members")
+        .await;
+    assert_eq!(by_name.body["totalResults"], 1, "{}", by_name.body);
+
+    let empty = patch(json!([{"op": "replace", "path": "members", "value": []}]));
+    let emptied = env
+        .call(Method::PATCH, &format!("/Groups/{gid}"), Some(&empty))
+        .await;
+    assert_eq!(emptied.body["members"].as_array().map_or(0, Vec::len), 0);
+    env.post("/Groups", &group("PLATFORM", &[]))
+        .await
+        .assert_error(409, Some("uniqueness"));
+    assert_eq!(
+        env.call(Method::DELETE, &format!("/Groups/{gid}"), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+}
+
+async fn every_failure_is_a_scim_error(backend: Backend) {
+    let env = ScimEnv::start(backend).await;
+    let no_token = env.send(Method::GET, &env.url("/Users"), None, None).await;
+    no_token.assert_error(401, None);
+    assert!(
+        no_token
+            .header("www-authenticate")
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    env.send(Method::GET, &env.url("/Users"), Some("sgt_forged"), None)
+        .await
+        .assert_error(401, None);
+    let query_token = env
+        .http
+        .get(format!("{}?access_token={}", env.url("/Users"), env.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        query_token.status(),
+        StatusCode::UNAUTHORIZED,
+        "tokens only come from the header"
+    );
+
+    let bad_json = env
+        .http
+        .post(env.url("/Users"))
+        .bearer_auth(&env.token)
+        .header("content-type", "application/json; charset=utf-8")
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_json.status(), StatusCode::BAD_REQUEST);
+    let bad_json: Value = bad_json.json().await.unwrap();
+    assert_eq!(bad_json["scimType"], "invalidSyntax");
+    env.get("/Users?filter=userName+zz+%22x%22")
+        .await
+        .assert_error(400, Some("invalidFilter"));
+    env.get("/Nope").await.assert_error(404, None);
+    env.call(Method::DELETE, "/Users", None)
+        .await
+        .assert_error(405, None);
+    env.post("/ServiceProviderConfig", &json!({}))
+        .await
+        .assert_error(405, None);
+    env.get("/Me").await.assert_error(501, None);
+    env.post(
+        "/Users",
+        &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}),
+    )
+    .await
+    .assert_error(400, None);
+    env.get("/Users?count=abc")
+        .await
+        .assert_error(400, Some("invalidValue"));
+
+    let disabled = env.target.admin(&["disable-scim", "--org", &env.org]);
+    assert_eq!(disabled["scim_enabled"], false);
+    let refused = env.get("/Users").await;
+    refused.assert_error(403, None);
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("disabled")
+    );
+}
+
+async fn tenants_never_meet(backend: Backend) {
+    let env = ScimEnv::start(backend).await;
+    let (beta, beta_token) = env.other_org("beta");
+    let ours = env.create_user("same.name").await;
+    let beta_url = |path: &str| {
+        env.server
+            .url(&format!("/scim/v2.0/organizations/{beta}{path}"))
+    };
+    let theirs = env
+        .send(
+            Method::POST,
+            &beta_url("/Users"),
+            Some(&beta_token),
+            Some(&user("same.name")),
+        )
+        .await;
+    assert_eq!(
+        theirs.status,
+        StatusCode::CREATED,
+        "the same userName lives in two orgs"
+    );
+    let their_id = theirs.body["id"].as_str().unwrap();
+
+    env.send(Method::GET, &beta_url("/Users"), Some(&env.token), None)
+        .await
+        .assert_error(401, None);
+    env.get(&format!("/Users/{their_id}"))
+        .await
+        .assert_error(404, None);
+    env.call(Method::DELETE, &format!("/Users/{their_id}"), None)
+        .await
+        .assert_error(404, None);
+    let listed = env.get("/Users").await;
+    assert_eq!(listed.body["totalResults"], 1);
+    assert_eq!(listed.body["Resources"][0]["id"], ours["id"]);
+    let by_id = env
+        .get(&format!("/Users?filter=id+eq+%22{their_id}%22"))
+        .await;
+    assert_eq!(by_id.body["totalResults"], 0);
+}
+
+async fn paging_is_stable_and_quirky_queries_work(backend: Backend) {
+    let env = ScimEnv::start(backend).await;
+    for i in 0..7 {
+        env.create_user(&format!("user{i}")).await;
+    }
+    let mut seen = Vec::new();
+    for start in [1, 4, 7] {
+        let page = env
+            .get(&format!(
+                "/Users?startIndex={start}&count=3&sortBy=userName&"
+            ))
+            .await;
+        assert_eq!(page.body["totalResults"], 7);
+        assert_eq!(page.body["startIndex"], start);
+        for r in page.body["Resources"].as_array().unwrap() {
+            seen.push(r["userName"].as_str().unwrap().to_owned());
+        }
+    }
+    let expected: Vec<String> = (0..7).map(|i| format!("user{i}")).collect();
+    assert_eq!(seen, expected, "every user once, in order");
+    let past = env.get("/Users?startIndex=50").await;
+    assert_eq!(
+        (
+            past.body["totalResults"].as_u64(),
+            past.body["Resources"].as_array().map(Vec::len)
+        ),
+        (Some(7), Some(0))
+    );
+    let entra = env
+        .get("/Users?aadOptscim062020&filter=userName+eq+%22user3%22&")
+        .await;
+    assert_eq!(entra.body["totalResults"], 1, "{}", entra.body);
+    let none = env.get("/Users?filter=externalId+eq+%22nobody%22").await;
+    assert_eq!(
+        (none.status, none.body["totalResults"].as_u64()),
+        (StatusCode::OK, Some(0))
+    );
+    let by_email = env
+        .get("/Users?filter=emails%5Btype+eq+%22work%22%5D.value+eq+%22user5%40example.com%22")
+        .await;
+    assert_eq!(by_email.body["totalResults"], 1, "{}", by_email.body);
+    let zero = env.get("/Users?count=0").await;
+    assert_eq!(
+        (
+            zero.body["totalResults"].as_u64(),
+            zero.body["Resources"].as_array().map(Vec::len)
+        ),
+        (Some(7), Some(0))
+    );
+    let search = env.post("/Users/.search", &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "userName sw \"user\"", "count": 2, "attributes": ["userName"]})).await;
+    assert_eq!(search.body["totalResults"], 7);
+    let first = &search.body["Resources"][0];
+    assert!(
+        first.get("emails").is_none() && first["id"].is_string(),
+        "projection keeps id: {first}"
+    );
+}
+
+async fn cursor_paging_walks_every_resource_once(backend: Backend) {
+    let env = ScimEnv::start(backend).await;
+    for i in 0..5 {
+        env.create_user(&format!("c{i}")).await;
+    }
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..5 {
+        let page = env.get(&format!("/Users?count=2&cursor={cursor}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert_eq!(page.body["totalResults"], 5);
+        assert!(
+            page.body.get("startIndex").is_none(),
+            "cursor pages carry no startIndex"
+        );
+        seen.extend(
+            page.body["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["userName"].as_str().unwrap().to_owned()),
+        );
+        match page.body["nextCursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (0..5).map(|i| format!("c{i}")).collect::<Vec<_>>());
+    env.get("/Users?cursor=forged.cursor")
+        .await
+        .assert_error(400, Some("invalidCursor"));
+    let first = env.get("/Users?count=2&cursor=").await;
+    let next = first.body["nextCursor"].as_str().unwrap();
+    env.get(&format!(
+        "/Users?count=2&filter=userName+sw+%22c%22&cursor={next}"
+    ))
+    .await
+    .assert_error(400, Some("invalidCursor"));
+}
+
+async fn mapped_group_membership_changes_effective_roles(backend: Backend) {
+    let env = ScimEnv::start(backend).await;
+    let uid = env.create_user("mapped").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let gid = env.post("/Groups", &group("Admins", &[])).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let db = env.store().await;
+    let scope = env.scope().await;
+    let group_row = store::repo::scim_groups::get(&db, &scope, &gid)
+        .await
+        .unwrap()
+        .unwrap();
+    let grants = store::repo::group_mappings::Grants {
+        org_role: Some(store::types::OrgRole::Admin),
+        stack_roles: vec![],
+    };
+    store::repo::group_mappings::set(&db, &scope, group_row.id, &grants)
+        .await
+        .unwrap();
+
+    let add = patch(json!([{"op": "add", "path": "members", "value": [{"value": uid}]}]));
+    assert_eq!(
+        env.call(Method::PATCH, &format!("/Groups/{gid}"), Some(&add))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        env.membership("mapped@example.com").await.unwrap().1,
+        "admin"
+    );
+    let remove = patch(json!([{"op": "remove", "path": format!("members[value eq \"{uid}\"]")}]));
+    assert_eq!(
+        env.call(Method::PATCH, &format!("/Groups/{gid}"), Some(&remove))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        env.membership("mapped@example.com").await.unwrap().1,
+        "member"
+    );
+    let changes = env
+        .event_kinds()
+        .await
+        .iter()
+        .filter(|k| *k == "member.roles_changed")
+        .count();
+    assert_eq!(changes, 2, "one event per effective-role change");
+}
+
+async fn etags_guard_writes(backend: Backend) {
+    let env = ScimEnv::start(backend).await;
+    let created = env.create_user("etag").await;
+    let id = created["id"].as_str().unwrap();
+    let version = created["meta"]["version"].as_str().unwrap();
+    let not_modified = env
+        .http
+        .get(env.url(&format!("/Users/{id}")))
+        .bearer_auth(&env.token)
+        .header("if-none-match", version)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_modified.status(), StatusCode::NOT_MODIFIED);
+    let stale = env
+        .http
+        .put(env.url(&format!("/Users/{id}")))
+        .bearer_auth(&env.token)
+        .header("if-match", "W/\"999\"")
+        .header("content-type", "application/scim+json")
+        .body(user("etag").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+    let fresh = env
+        .http
+        .put(env.url(&format!("/Users/{id}")))
+        .bearer_auth(&env.token)
+        .header("if-match", version)
+        .header("content-type", "application/scim+json")
+        .body(user("etag").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fresh.status(), StatusCode::OK);
+}
+
+async fn concurrent_writes_lose_nothing(backend: Backend) {
+    let env = ScimEnv::start(backend).await;
+    let racer = user("racer");
+    let creates: Vec<_> = (0..6).map(|_| env.post("/Users", &racer)).collect();
+    let statuses: Vec<u16> = futures_util::future::join_all(creates)
+        .await
+        .iter()
+        .map(|r| r.status.as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
+
+    let gid = env.post("/Groups", &group("Crowd", &[])).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(
+            env.create_user(&format!("m{i}")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let env = &env;
+    let adds: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let body = patch(json!([{"op": "add", "path": "members", "value": [{"value": id}]}]));
+            let url = format!("/Groups/{gid}?excludedAttributes=members");
+            async move { env.call(Method::PATCH, &url, Some(&body)).await.status }
+        })
+        .collect();
+    for status in futures_util::future::join_all(adds).await {
+        assert_eq!(status, StatusCode::OK);
+    }
+    let group = env.get(&format!("/Groups/{gid}")).await;
+    assert_eq!(
+        group.body["members"].as_array().unwrap().len(),
+        10,
+        "no member lost"
+    );
+}
+
+async fn bulk_resolves_references_and_enforces_limits(backend: Backend) {
+    let env = ScimEnv::start(backend).await;
+    let request = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {"method": "POST", "path": "/Groups", "bulkId": "g1", "data": group("Bulkers", &["bulkId:u1"])},
+            {"method": "POST", "path": "/Users", "bulkId": "u1", "data": user("bulk.one")},
+            {"method": "POST", "path": "/Users", "bulkId": "u2", "data": user("bulk.one")},
+        ]
+    });
+    let reply = env.post("/Bulk", &request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let ops = reply.body["Operations"].as_array().unwrap();
+    let status_of = |id: &str| {
+        ops.iter().find(|o| o["bulkId"] == id).unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(status_of("u1"), "201");
+    assert_eq!(status_of("g1"), "201");
+    assert_eq!(status_of("u2"), "409");
+    let groups = env.get("/Groups?filter=displayName+eq+%22Bulkers%22").await;
+    assert_eq!(
+        groups.body["Resources"][0]["members"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "bulkId reference resolved"
+    );
+
+    let too_many: Vec<Value> = (0..1001)
+        .map(|i| json!({"method": "DELETE", "path": format!("/Users/{i}")}))
+        .collect();
+    let big = env.post("/Bulk", &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": too_many})).await;
+    big.assert_error(413, None);
+}
+
+async fn discovery_documents(backend: Backend) {
+    let env = ScimEnv::start(backend).await;
+    let spc = env.get("/ServiceProviderConfig").await;
+    assert_eq!(spc.status, StatusCode::OK);
+    assert_eq!(spc.body["patch"]["supported"], true);
+    assert_eq!(spc.body["bulk"]["maxOperations"], 1000);
+    let types = env.get("/ResourceTypes").await;
+    assert_eq!(types.body["totalResults"], 2);
+    assert_eq!(
+        env.get("/ResourceTypes/User").await.body["endpoint"],
+        "/Users"
+    );
+    let schemas = env.get("/Schemas").await;
+    assert!(schemas.body["totalResults"].as_u64().unwrap() >= 3);
+    let user_schema = env
+        .get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User")
+        .await;
+    assert_eq!(user_schema.status, StatusCode::OK, "{}", user_schema.body);
+    let alias = env
+        .send(
+            Method::GET,
+            &env.server.url(&format!(
+                "/scim/v2/organizations/{}/ServiceProviderConfig",
+                env.org
+            )),
+            Some(&env.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        alias.status,
+        StatusCode::OK,
+        "the /scim/v2 alias serves too"
+    );
+}
+
+backend_tests!(
+    user_lifecycle_drives_the_membership,
+    duplicate_user_name_is_a_conflict_that_changes_nothing,
+    groups_members_and_projection,
+    every_failure_is_a_scim_error,
+    tenants_never_meet,
+    paging_is_stable_and_quirky_queries_work,
+    etags_guard_writes,
+    cursor_paging_walks_every_resource_once,
+    mapped_group_membership_changes_effective_roles,
+    concurrent_writes_lose_nothing,
+    bulk_resolves_references_and_enforces_limits,
+    discovery_documents,
+);

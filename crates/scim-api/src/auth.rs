@@ -1,0 +1,74 @@
+//! Who is calling: the bearer token of the `Authorization` header, verified for the organization in
+//! the path, and that organization's SCIM switch. A handler that takes [`Caller`] cannot run for an
+//! unauthenticated request or outside the proven organization.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use scim_core::error::ScimError;
+use store::OrgScope;
+use store::repo::audit::Actor;
+use store::repo::organizations;
+use token_service::{Credential, bearer_token};
+use tracing_actix_web::RequestId;
+
+use crate::ScimApi;
+use crate::error::{ApiError, forbidden};
+
+/// An authenticated caller of one organization's SCIM API.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The organization the credential proved.
+    pub scope: OrgScope,
+    /// Who it is, for the audit log.
+    pub actor: Actor,
+    /// The request id, for the audit log.
+    pub request_id: Option<String>,
+    /// The caller's address, for the audit log.
+    pub ip: Option<String>,
+}
+
+impl Caller {
+    async fn authenticate(req: HttpRequest) -> Result<Self, ApiError> {
+        let api = req
+            .app_data::<web::Data<ScimApi>>()
+            .cloned()
+            .ok_or_else(|| ApiError(ScimError::internal()))?;
+        let org_uid = req.match_info().get("org").unwrap_or_default().to_owned();
+        let header = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let token = bearer_token(header)?;
+        let principal = api.verifier.verify(token, &org_uid).await?;
+        // Authentication first, then the switch: an unauthenticated caller learns nothing about
+        // the organization, not even whether SCIM is on.
+        let org = organizations::get(&api.db, &principal.scope).await?;
+        if !org.scim_enabled {
+            return Err(ApiError(forbidden(
+                "SCIM provisioning is disabled for this organization; an Owner or Admin can enable it in the organization's SCIM settings",
+            )));
+        }
+        let actor = match principal.credential {
+            Credential::ApiToken(uid) => Actor::ApiToken(uid),
+            Credential::Installation(uid) => Actor::Installation(uid),
+        };
+        Ok(Self {
+            scope: principal.scope,
+            actor,
+            request_id: req.extensions().get::<RequestId>().map(ToString::to_string),
+            ip: req.peer_addr().map(|a| a.ip().to_string()),
+        })
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        Box::pin(Self::authenticate(req.clone()))
+    }
+}

@@ -1,0 +1,618 @@
+//! The routes of one organization's SCIM API and their thin handlers: parse, call the service,
+//! shape the response (status, `Location`, `ETag`, `application/scim+json`).
+
+use std::collections::HashMap;
+
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{HttpRequest, HttpResponse, web};
+use scim_core::error::ScimError;
+use scim_core::patch::PatchRequest;
+use scim_core::schema::ResourceSchema;
+use serde_json::Value;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, SCIM_JSON};
+use crate::service::list::{ListRequest, Page};
+use crate::service::{Ctx, groups, list, users};
+use crate::{ScimApi, ScimSettings, bulk, discovery};
+
+type Api = web::Data<ScimApi>;
+type Query = web::Query<HashMap<String, String>>;
+
+/// A SCIM JSON response.
+pub fn scim_response(status: StatusCode, body: &Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON)))
+        .body(body.to_string())
+}
+
+fn with_etag(mut res: HttpResponse, resource: &Value) -> HttpResponse {
+    let tag = resource.pointer("/meta/version").and_then(Value::as_str);
+    if let Some(value) = tag.and_then(|t| HeaderValue::from_str(t).ok()) {
+        res.headers_mut().insert(header::ETAG, value);
+    }
+    res
+}
+
+fn created(resource: &Value) -> HttpResponse {
+    let mut res = with_etag(scim_response(StatusCode::CREATED, resource), resource);
+    let location = resource.pointer("/meta/location").and_then(Value::as_str);
+    if let Some(value) = location.and_then(|l| HeaderValue::from_str(l).ok()) {
+        res.headers_mut().insert(header::LOCATION, value);
+    }
+    res
+}
+
+fn header_text(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Parses a request body: `application/scim+json` or `application/json` (any parameters), or no
+/// content type at all; anything else is refused.
+pub fn parse_body(req: &HttpRequest, body: &[u8]) -> ApiResult<Value> {
+    if let Some(content_type) = header_text(req, header::CONTENT_TYPE) {
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if essence != "application/scim+json" && essence != "application/json" {
+            return Err(ScimError::new(415, None, format!(
+                "Content-Type {content_type} is not supported; send application/scim+json or application/json"
+            ))
+            .into());
+        }
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ScimError::invalid_syntax("the request body is empty").into());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")).into())
+}
+
+fn parse_patch(req: &HttpRequest, body: &[u8]) -> ApiResult<PatchRequest> {
+    let value = parse_body(req, body)?;
+    serde_json::from_value(value)
+        .map_err(|e| ScimError::invalid_syntax(format!("not a PatchOp request: {e}")).into())
+}
+
+fn list_response(page: Page) -> HttpResponse {
+    let mut list = match page.start_index {
+        Some(start) => scim_core::list::ListResponse::indexed(page.resources, page.total, start),
+        None => {
+            scim_core::list::ListResponse::with_cursor(page.resources, page.total, page.next_cursor)
+        }
+    };
+    list.items_per_page = list.resources.len() as u64;
+    scim_response(
+        StatusCode::OK,
+        &serde_json::to_value(&list).unwrap_or_default(),
+    )
+}
+
+/// Answers a GET: 304 when `If-None-Match` names the current version, else the projected resource.
+fn get_response(
+    req: &HttpRequest,
+    resource: Value,
+    etag: &str,
+    schema: &ResourceSchema,
+    query: &Query,
+) -> ApiResult<HttpResponse> {
+    if header_text(req, header::IF_NONE_MATCH)
+        .is_some_and(|t| t.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    {
+        let mut res = HttpResponse::NotModified().finish();
+        if let Ok(value) = HeaderValue::from_str(etag) {
+            res.headers_mut().insert(header::ETAG, value);
+        }
+        return Ok(res);
+    }
+    let projection = ListRequest::from_query(query)?.projection(schema)?;
+    let projected = projection.apply(&resource, schema);
+    Ok(with_etag(
+        scim_response(StatusCode::OK, &projected),
+        &resource,
+    ))
+}
+
+/// The resource after a write, projected by the request's `attributes`/`excludedAttributes`.
+fn write_response(
+    resource: Value,
+    schema: &ResourceSchema,
+    query: &Query,
+) -> ApiResult<HttpResponse> {
+    let projection = ListRequest::from_query(query)?.projection(schema)?;
+    let projected = projection.apply(&resource, schema);
+    Ok(with_etag(
+        scim_response(StatusCode::OK, &projected),
+        &resource,
+    ))
+}
+
+fn wants_minimal(req: &HttpRequest) -> bool {
+    header_text(req, header::HeaderName::from_static("prefer"))
+        .is_some_and(|p| p.contains("return=minimal"))
+}
+
+fn wants(query: &Query, schema: &ResourceSchema, attribute: &str) -> ApiResult<bool> {
+    Ok(ListRequest::from_query(query)?
+        .projection(schema)?
+        .wants_attribute(attribute))
+}
+
+async fn list_users(api: Api, caller: Caller, query: Query) -> ApiResult<HttpResponse> {
+    let ctx = Ctx {
+        api: &api,
+        caller: &caller,
+    };
+    Ok(list_response(
+        list::users(ctx, &ListRequest::from_query(&query)?).await?,
+    ))
+}
+
+async fn search_users(
+    api: Api,
+    caller: Caller,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let request = ListRequest::from_search(&parse_body(&req, &body)?)?;
+    Ok(list_response(
+        list::users(
+            Ctx {
+                api: &api,
+                caller: &caller,
+            },
+            &request,
+        )
+        .await?,
+    ))
+}
+
+async fn create_user(
+    api: Api,
+    caller: Caller,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let resource = users::create(
+        Ctx {
+            api: &api,
+            caller: &caller,
+        },
+        parse_body(&req, &body)?,
+    )
+    .await?;
+    Ok(created(&resource))
+}
+
+async fn get_user(
+    api: Api,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<(String, String)>,
+    query: Query,
+) -> ApiResult<HttpResponse> {
+    let schema = ResourceSchema::user();
+    let with_groups = wants(&query, schema, "groups")?;
+    let (resource, etag) = users::get(
+        Ctx {
+            api: &api,
+            caller: &caller,
+        },
+        &id.1,
+        with_groups,
+    )
+    .await?;
+    get_response(&req, resource, &etag, schema, &query)
+}
+
+async fn replace_user(
+    api: Api,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<(String, String)>,
+    query: Query,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let body = parse_body(&req, &body)?;
+    let if_match = header_text(&req, header::IF_MATCH);
+    let resource = users::replace(
+        Ctx {
+            api: &api,
+            caller: &caller,
+        },
+        &id.1,
+        &body,
+        if_match,
+    )
+    .await?;
+    write_response(resource, ResourceSchema::user(), &query)
+}
+
+async fn patch_user(
+    api: Api,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<(String, String)>,
+    query: Query,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let patch = parse_patch(&req, &body)?;
+    let if_match = header_text(&req, header::IF_MATCH);
+    let resource = users::patch(
+        Ctx {
+            api: &api,
+            caller: &caller,
+        },
+        &id.1,
+        &patch,
+        if_match,
+    )
+    .await?;
+    if wants_minimal(&req) {
+        return Ok(with_etag(HttpResponse::NoContent().finish(), &resource));
+    }
+    write_response(resource, ResourceSchema::user(), &query)
+}
+
+async fn delete_user(
+    api: Api,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    users::delete(
+        Ctx {
+            api: &api,
+            caller: &caller,
+        },
+        &id.1,
+        header_text(&req, header::IF_MATCH),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn list_groups(api: Api, caller: Caller, query: Query) -> ApiResult<HttpResponse> {
+    let ctx = Ctx {
+        api: &api,
+        caller: &caller,
+    };
+    Ok(list_response(
+        list::groups(ctx, &ListRequest::from_query(&query)?).await?,
+    ))
+}
+
+async fn search_groups(
+    api: Api,
+    caller: Caller,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let request = ListRequest::from_search(&parse_body(&req, &body)?)?;
+    Ok(list_response(
+        list::groups(
+            Ctx {
+                api: &api,
+                caller: &caller,
+            },
+            &request,
+        )
+        .await?,
+    ))
+}
+
+async fn create_group(
+    api: Api,
+    caller: Caller,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let resource = groups::create(
+        Ctx {
+            api: &api,
+            caller: &caller,
+        },
+        parse_body(&req, &body)?,
+    )
+    .await?;
+    Ok(created(&resource))
+}
+
+async fn get_group(
+    api: Api,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<(String, String)>,
+    query: Query,
+) -> ApiResult<HttpResponse> {
+    let schema = ResourceSchema::group();
+    let with_members = wants(&query, schema, "members")?;
+    let (resource, etag) = groups::get(
+        Ctx {
+            api: &api,
+            caller: &caller,
+        },
+        &id.1,
+        with_members,
+    )
+    .await?;
+    get_response(&req, resource, &etag, schema, &query)
+}
+
+async fn replace_group(
+    api: Api,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<(String, String)>,
+    query: Query,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let schema = ResourceSchema::group();
+    let body = parse_body(&req, &body)?;
+    let with_members = wants(&query, schema, "members")?;
+    let if_match = header_text(&req, header::IF_MATCH);
+    let resource = groups::replace(
+        Ctx {
+            api: &api,
+            caller: &caller,
+        },
+        &id.1,
+        &body,
+        if_match,
+        with_members,
+    )
+    .await?;
+    write_response(resource, schema, &query)
+}
+
+async fn patch_group(
+    api: Api,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<(String, String)>,
+    query: Query,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let schema = ResourceSchema::group();
+    let patch = parse_patch(&req, &body)?;
+    let minimal = wants_minimal(&req);
+    let with_members = !minimal && wants(&query, schema, "members")?;
+    let if_match = header_text(&req, header::IF_MATCH);
+    let resource = groups::patch(
+        Ctx {
+            api: &api,
+            caller: &caller,
+        },
+        &id.1,
+        &patch,
+        if_match,
+        with_members,
+    )
+    .await?;
+    if minimal {
+        return Ok(with_etag(HttpResponse::NoContent().finish(), &resource));
+    }
+    write_response(resource, schema, &query)
+}
+
+async fn delete_group(
+    api: Api,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    groups::delete(
+        Ctx {
+            api: &api,
+            caller: &caller,
+        },
+        &id.1,
+        header_text(&req, header::IF_MATCH),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /.search` at the root: searches Users and Groups together, Users first.
+async fn search_all(
+    api: Api,
+    caller: Caller,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let request = ListRequest::from_search(&parse_body(&req, &body)?)?;
+    let ctx = Ctx {
+        api: &api,
+        caller: &caller,
+    };
+    let mut everything = request.clone();
+    everything.start_index = Some(1);
+    everything.count = Some(i64::try_from(api.settings.max_results).unwrap_or(i64::MAX));
+    let users = list::users(ctx, &everything).await?;
+    let groups = list::groups(ctx, &everything).await?;
+    let total = users.total + groups.total;
+    let start = u64::try_from(request.start_index.unwrap_or(1).max(1)).unwrap_or(1);
+    let count = request
+        .count
+        .map_or(api.settings.default_count, |c| {
+            u64::try_from(c.max(0)).unwrap_or(0)
+        })
+        .min(api.settings.max_results);
+    let resources: Vec<Value> = users
+        .resources
+        .into_iter()
+        .chain(groups.resources)
+        .skip(usize::try_from(start - 1).unwrap_or(usize::MAX))
+        .take(usize::try_from(count).unwrap_or(usize::MAX))
+        .collect();
+    Ok(list_response(Page {
+        total,
+        start_index: Some(start),
+        next_cursor: None,
+        resources,
+    }))
+}
+
+async fn me() -> ApiResult<HttpResponse> {
+    Err(ScimError::new(
+        501,
+        None,
+        "/Me is not supported: callers are identity providers, not users",
+    )
+    .into())
+}
+
+async fn method_not_allowed(req: HttpRequest) -> ApiResult<HttpResponse> {
+    Err(ScimError::new(
+        405,
+        None,
+        format!("{} is not allowed on {}", req.method(), req.path()),
+    )
+    .into())
+}
+
+/// A path under `/scim` that names no organization.
+pub async fn no_organization(req: HttpRequest) -> ApiResult<HttpResponse> {
+    Err(ScimError::not_found(format!(
+        "no SCIM endpoint at {}; the SCIM Base URL of an organization is /scim/v2.0/organizations/{{ORG_UID}}",
+        req.path()
+    ))
+    .into())
+}
+
+async fn not_found(req: HttpRequest) -> ApiResult<HttpResponse> {
+    Err(ScimError::not_found(format!("no SCIM endpoint at {}", req.path())).into())
+}
+
+fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError(ScimError::invalid_value(format!(
+        "the query string is invalid: {err}"
+    )))
+    .into()
+}
+
+fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError(ScimError::not_found(format!("invalid path: {err}"))).into()
+}
+
+/// Turns any error response that is not already a SCIM Error (one actix produced itself, such as a
+/// body over the payload limit) into one with the same status.
+fn as_scim_error<B: actix_web::body::MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_scim = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|c| c.as_bytes().starts_with(SCIM_JSON.as_bytes()));
+    if is_scim || !(res.status().is_client_error() || res.status().is_server_error()) {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let detail = status
+        .canonical_reason()
+        .unwrap_or("request failed")
+        .to_owned();
+    let error = ApiError(ScimError::new(status.as_u16(), None, detail));
+    let (req, _) = res.into_parts();
+    let res = ServiceResponse::new(req, actix_web::ResponseError::error_response(&error));
+    Ok(ErrorHandlerResponse::Response(res.map_into_right_body()))
+}
+
+/// The routes of one organization under `prefix`.
+pub fn scope(
+    prefix: &str,
+    api: Api,
+    settings: &ScimSettings,
+) -> impl actix_web::dev::HttpServiceFactory + use<> {
+    use web::{delete, get, patch, post, put, resource, to};
+    let deny = || to(method_not_allowed);
+    web::scope(prefix)
+        .app_data(api)
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .app_data(web::PayloadConfig::new(
+            settings.max_payload.max(settings.bulk_max_payload),
+        ))
+        .wrap(ErrorHandlers::new().default_handler(as_scim_error))
+        .service(
+            resource("/Users")
+                .route(get().to(list_users))
+                .route(post().to(create_user))
+                .default_service(deny()),
+        )
+        .service(
+            resource("/Users/.search")
+                .route(post().to(search_users))
+                .default_service(deny()),
+        )
+        .service(
+            resource("/Users/{id}")
+                .route(get().to(get_user))
+                .route(put().to(replace_user))
+                .route(patch().to(patch_user))
+                .route(delete().to(delete_user))
+                .default_service(deny()),
+        )
+        .service(
+            resource("/Groups")
+                .route(get().to(list_groups))
+                .route(post().to(create_group))
+                .default_service(deny()),
+        )
+        .service(
+            resource("/Groups/.search")
+                .route(post().to(search_groups))
+                .default_service(deny()),
+        )
+        .service(
+            resource("/Groups/{id}")
+                .route(get().to(get_group))
+                .route(put().to(replace_group))
+                .route(patch().to(patch_group))
+                .route(delete().to(delete_group))
+                .default_service(deny()),
+        )
+        .service(
+            resource("/.search")
+                .route(post().to(search_all))
+                .default_service(deny()),
+        )
+        .service(
+            resource("/Bulk")
+                .route(post().to(bulk::handle))
+                .default_service(deny()),
+        )
+        .service(
+            resource("/ServiceProviderConfig")
+                .route(get().to(discovery::service_provider_config))
+                .default_service(deny()),
+        )
+        .service(
+            resource("/ResourceTypes")
+                .route(get().to(discovery::resource_types))
+                .default_service(deny()),
+        )
+        .service(
+            resource("/ResourceTypes/{id}")
+                .route(get().to(discovery::resource_type))
+                .default_service(deny()),
+        )
+        .service(
+            resource("/Schemas")
+                .route(get().to(discovery::schemas))
+                .default_service(deny()),
+        )
+        .service(
+            resource("/Schemas/{id}")
+                .route(get().to(discovery::schema))
+                .default_service(deny()),
+        )
+        .service(resource("/Me").to(me))
+        .default_service(to(not_found))
+}

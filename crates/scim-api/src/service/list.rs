@@ -1,0 +1,472 @@
+//! Listing and searching: query parameters as IdPs write them, filters translated to SQL where
+//! they can use an index (evaluated in memory over the organization's rows otherwise), stable
+//! paging by `startIndex`/`count` or RFC 9865 cursors, and projection.
+
+use std::collections::HashMap;
+
+use scim_core::error::ScimError;
+use scim_core::filter::{Filter, parse_filter};
+use scim_core::projection::Projection;
+use scim_core::schema::ResourceSchema;
+use serde_json::Value;
+use store::repo::scim_groups::{self, GroupPageRequest, GroupSort};
+use store::repo::scim_users::{self, UserPageRequest, UserSort};
+use store::scim_filter;
+
+use super::Ctx;
+use crate::error::ApiResult;
+use crate::resource::user_resource;
+
+/// Rows read per batch when a filter has to be evaluated in memory.
+const SCAN_BATCH: u64 = 1000;
+
+/// The parameters of a list or `.search` request.
+#[derive(Debug, Clone, Default)]
+pub struct ListRequest {
+    /// `filter`.
+    pub filter: Option<String>,
+    /// `startIndex` (1-based).
+    pub start_index: Option<i64>,
+    /// `count`.
+    pub count: Option<i64>,
+    /// `sortBy`.
+    pub sort_by: Option<String>,
+    /// `sortOrder`.
+    pub sort_order: Option<String>,
+    /// `attributes`.
+    pub attributes: Option<String>,
+    /// `excludedAttributes`.
+    pub excluded_attributes: Option<String>,
+    /// RFC 9865 `cursor` (empty: the first page of a cursor-paged query).
+    pub cursor: Option<String>,
+}
+
+impl ListRequest {
+    /// From a query string's parameters, names matched case-insensitively; unknown parameters
+    /// (such as Entra's `aadOptscim062020`) are ignored.
+    pub fn from_query(params: &HashMap<String, String>) -> ApiResult<Self> {
+        let mut request = Self::default();
+        for (key, value) in params {
+            let value = Some(value.clone());
+            match key.to_ascii_lowercase().as_str() {
+                "filter" => request.filter = value,
+                "startindex" => {
+                    request.start_index = Some(parse_int("startIndex", value.as_deref())?)
+                }
+                "count" => request.count = Some(parse_int("count", value.as_deref())?),
+                "sortby" => request.sort_by = value,
+                "sortorder" => request.sort_order = value,
+                "attributes" => request.attributes = value,
+                "excludedattributes" => request.excluded_attributes = value,
+                "cursor" => request.cursor = value,
+                _ => {}
+            }
+        }
+        Ok(request)
+    }
+
+    /// From a `.search` body (`SearchRequest`).
+    pub fn from_search(body: &Value) -> ApiResult<Self> {
+        let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
+        let list = |key: &str| match body.get(key) {
+            Some(Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let int = |key: &str| -> ApiResult<Option<i64>> {
+            match body.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => v.as_i64().map(Some).ok_or_else(|| {
+                    ScimError::invalid_value(format!("{key} must be an integer")).into()
+                }),
+            }
+        };
+        Ok(Self {
+            filter: text("filter"),
+            start_index: int("startIndex")?,
+            count: int("count")?,
+            sort_by: text("sortBy"),
+            sort_order: text("sortOrder"),
+            attributes: list("attributes"),
+            excluded_attributes: list("excludedAttributes"),
+            cursor: text("cursor"),
+        })
+    }
+
+    /// The projection these parameters ask for.
+    pub fn projection(&self, schema: &ResourceSchema) -> ApiResult<Projection> {
+        Ok(Projection::from_params(
+            self.attributes.as_deref(),
+            self.excluded_attributes.as_deref(),
+            schema,
+        )?)
+    }
+}
+
+fn parse_int(name: &str, value: Option<&str>) -> ApiResult<i64> {
+    value
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer")).into())
+}
+
+/// The page a request asks for: `startIndex` below 1 means 1, a negative `count` means 0, and
+/// `count` is capped at the server's maximum.
+fn window(request: &ListRequest, default_count: u64, max: u64) -> (u64, u64) {
+    let start = request.start_index.unwrap_or(1).max(1);
+    let count = request
+        .count
+        .map_or(default_count, |c| u64::try_from(c.max(0)).unwrap_or(0))
+        .min(max);
+    (u64::try_from(start).unwrap_or(1), count)
+}
+
+fn ascending(request: &ListRequest) -> bool {
+    !request
+        .sort_order
+        .as_deref()
+        .is_some_and(|o| o.eq_ignore_ascii_case("descending"))
+}
+
+fn parsed_filter(request: &ListRequest) -> ApiResult<Option<Filter>> {
+    request
+        .filter
+        .as_deref()
+        .filter(|f| !f.trim().is_empty())
+        .map(parse_filter)
+        .transpose()
+        .map_err(Into::into)
+}
+
+/// One page of resources, already projected.
+#[derive(Debug)]
+pub struct Page {
+    /// Matching resources in all pages.
+    pub total: u64,
+    /// 1-based index of the first resource of this page (index paging).
+    pub start_index: Option<u64>,
+    /// The cursor of the next page (cursor paging; absent on the last page).
+    pub next_cursor: Option<String>,
+    /// This page.
+    pub resources: Vec<Value>,
+}
+
+/// Where a page starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Position {
+    /// 0-based offset into the ordered results.
+    Offset(u64),
+    /// After this row id (keyset: stable while rows are added or removed).
+    AfterId(i64),
+}
+
+/// How the request pages: by `startIndex`, or by cursor.
+#[derive(Debug, Clone, Copy)]
+struct Paging {
+    position: Position,
+    count: u64,
+    cursor: bool,
+}
+
+impl Paging {
+    fn offset(&self) -> u64 {
+        match self.position {
+            Position::Offset(offset) => offset,
+            Position::AfterId(_) => 0,
+        }
+    }
+
+    fn after_id(&self) -> Option<i64> {
+        match self.position {
+            Position::AfterId(id) => Some(id),
+            Position::Offset(_) => None,
+        }
+    }
+}
+
+/// One list request of one resource type: where its cursors come from and go to.
+#[derive(Clone, Copy)]
+struct Listing<'a> {
+    ctx: Ctx<'a>,
+    kind: &'static str,
+    request: &'a ListRequest,
+}
+
+impl Listing<'_> {
+    /// The fingerprint a cursor is bound to: organization, resource type, filter and sort.
+    fn context(&self) -> String {
+        let request = self.request;
+        store::secret::sha256_hex(&format!(
+            "{}|{}|{}|{}|{}",
+            self.ctx.scope().org_uid(),
+            self.kind,
+            request.filter.as_deref().unwrap_or_default(),
+            request.sort_by.as_deref().unwrap_or_default(),
+            request.sort_order.as_deref().unwrap_or_default(),
+        ))
+    }
+
+    /// How the request pages; `keyset` when rows are read in id order, so a cursor can carry
+    /// the last id rather than an offset.
+    fn paging(&self, keyset: bool) -> ApiResult<Paging> {
+        let settings = &self.ctx.api.settings;
+        let (start, count) = window(self.request, settings.default_count, settings.max_results);
+        let Some(cursor) = self.request.cursor.as_deref().map(str::trim) else {
+            return Ok(Paging {
+                position: Position::Offset(start - 1),
+                count,
+                cursor: false,
+            });
+        };
+        let malformed = || ScimError::invalid_cursor("the cursor is malformed");
+        let position = if cursor.is_empty() {
+            if keyset {
+                Position::AfterId(0)
+            } else {
+                Position::Offset(0)
+            }
+        } else {
+            let payload =
+                settings
+                    .cursor
+                    .decode_for(cursor, &self.context(), chrono::Utc::now())?;
+            match payload.position.split_once(':') {
+                Some(("id", id)) => Position::AfterId(id.parse().map_err(|_| malformed())?),
+                Some(("off", offset)) => Position::Offset(offset.parse().map_err(|_| malformed())?),
+                _ => return Err(malformed().into()),
+            }
+        };
+        Ok(Paging {
+            position,
+            count,
+            cursor: true,
+        })
+    }
+
+    /// Finishes a page: the next cursor when cursor paging and more results follow.
+    fn finish(
+        &self,
+        paging: Paging,
+        total: u64,
+        resources: Vec<Value>,
+        last_id: Option<i64>,
+        more: bool,
+    ) -> Page {
+        if !paging.cursor {
+            return Page {
+                total,
+                start_index: Some(paging.offset() + 1),
+                next_cursor: None,
+                resources,
+            };
+        }
+        let next = more.then(|| {
+            let position = match (paging.position, last_id) {
+                (Position::AfterId(_), Some(id)) => format!("id:{id}"),
+                _ => format!("off:{}", paging.offset() + resources.len() as u64),
+            };
+            let payload = scim_core::cursor::CursorPayload {
+                position,
+                context: self.context(),
+            };
+            let settings = &self.ctx.api.settings;
+            settings.cursor.encode(&payload, settings.cursor_ttl)
+        });
+        Page {
+            total,
+            start_index: None,
+            next_cursor: next,
+            resources,
+        }
+    }
+}
+
+fn user_sort(sort_by: Option<&str>) -> UserSort {
+    match sort_by.map(str::to_ascii_lowercase).as_deref() {
+        Some("username") => UserSort::UserName,
+        Some("displayname") => UserSort::DisplayName,
+        Some("externalid") => UserSort::ExternalId,
+        Some("name.familyname") => UserSort::FamilyName,
+        Some("meta.created") => UserSort::Created,
+        Some("meta.lastmodified") => UserSort::LastModified,
+        _ => UserSort::Id,
+    }
+}
+
+fn group_sort(sort_by: Option<&str>) -> GroupSort {
+    match sort_by.map(str::to_ascii_lowercase).as_deref() {
+        Some("displayname") => GroupSort::DisplayName,
+        Some("externalid") => GroupSort::ExternalId,
+        Some("meta.created") => GroupSort::Created,
+        Some("meta.lastmodified") => GroupSort::LastModified,
+        _ => GroupSort::Id,
+    }
+}
+
+/// `GET /Users` and `POST /Users/.search`.
+pub async fn users(ctx: Ctx<'_>, request: &ListRequest) -> ApiResult<Page> {
+    let schema = ResourceSchema::user();
+    let projection = request.projection(schema)?;
+    let filter = parsed_filter(request)?;
+    let base = ctx.base_url();
+    let db = &ctx.api.db;
+    let scope = ctx.scope();
+    let with_groups = projection.wants_attribute("groups");
+    let listing = Listing {
+        ctx,
+        kind: "Users",
+        request,
+    };
+    let sort = (user_sort(request.sort_by.as_deref()), ascending(request));
+
+    let condition = match &filter {
+        None => None,
+        Some(f) => match scim_filter::user_condition(f) {
+            Some(condition) => Some(condition),
+            None => {
+                let paging = listing.paging(false)?;
+                let (total, resources) =
+                    scan_users(ctx, f, &projection, paging, with_groups).await?;
+                let more = paging.offset() + (resources.len() as u64) < total;
+                return Ok(listing.finish(paging, total, resources, None, more));
+            }
+        },
+    };
+    let paging = listing.paging(sort.0 == UserSort::Id && sort.1)?;
+    let page_request = UserPageRequest {
+        condition,
+        sort,
+        offset: paging.offset(),
+        // One row more than asked tells whether another page follows.
+        limit: paging.count + 1,
+        after_id: paging.after_id(),
+    };
+    let (total, mut rows) = scim_users::page(db, scope, &page_request).await?;
+    let more = rows.len() as u64 > paging.count;
+    rows.truncate(usize::try_from(paging.count).unwrap_or(usize::MAX));
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut groups = if with_groups {
+        scim_groups::groups_of_users(db, scope, &ids).await?
+    } else {
+        HashMap::new()
+    };
+    let resources = rows
+        .iter()
+        .map(|row| {
+            let groups = with_groups.then(|| groups.remove(&row.id).unwrap_or_default());
+            projection.apply(&user_resource(row, &base, groups.as_deref()), schema)
+        })
+        .collect();
+    let last_id = rows.last().map(|r| r.id);
+    Ok(listing.finish(paging, total, resources, last_id, more))
+}
+
+async fn scan_users(
+    ctx: Ctx<'_>,
+    filter: &Filter,
+    projection: &Projection,
+    paging: Paging,
+    with_groups: bool,
+) -> ApiResult<(u64, Vec<Value>)> {
+    let schema = ResourceSchema::user();
+    let base = ctx.base_url();
+    let (db, scope) = (&ctx.api.db, ctx.scope());
+    let mut matched = Vec::new();
+    let mut after = 0;
+    loop {
+        let batch = scim_users::batch_after(db, scope, after, SCAN_BATCH).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        let ids: Vec<i64> = batch.iter().map(|r| r.id).collect();
+        let mut groups = if with_groups {
+            scim_groups::groups_of_users(db, scope, &ids).await?
+        } else {
+            HashMap::new()
+        };
+        for row in &batch {
+            let groups = groups.remove(&row.id).unwrap_or_default();
+            let resource = user_resource(row, &base, Some(&groups));
+            if filter.matches(&resource, schema) {
+                matched.push(resource);
+            }
+        }
+    }
+    Ok(paged(matched, paging, |r| projection.apply(&r, schema)))
+}
+
+/// The page of in-memory results that `paging` asks for, with the total.
+fn paged(all: Vec<Value>, paging: Paging, project: impl Fn(Value) -> Value) -> (u64, Vec<Value>) {
+    let total = all.len() as u64;
+    let skip = usize::try_from(paging.offset()).unwrap_or(usize::MAX);
+    let take = usize::try_from(paging.count).unwrap_or(usize::MAX);
+    (
+        total,
+        all.into_iter().skip(skip).take(take).map(project).collect(),
+    )
+}
+
+/// `GET /Groups` and `POST /Groups/.search`. Members are loaded only when the projection wants
+/// them, so `excludedAttributes=members` never touches the member rows.
+pub async fn groups(ctx: Ctx<'_>, request: &ListRequest) -> ApiResult<Page> {
+    let schema = ResourceSchema::group();
+    let projection = request.projection(schema)?;
+    let filter = parsed_filter(request)?;
+    let with_members = projection.wants_attribute("members");
+    let (db, scope) = (&ctx.api.db, ctx.scope());
+    let listing = Listing {
+        ctx,
+        kind: "Groups",
+        request,
+    };
+    let sort = (group_sort(request.sort_by.as_deref()), ascending(request));
+
+    let rows = match &filter {
+        Some(f) if scim_filter::group_condition(f).is_none() => {
+            let paging = listing.paging(false)?;
+            let mut matched = Vec::new();
+            let mut after = 0;
+            loop {
+                let batch = scim_groups::batch_after(db, scope, after, SCAN_BATCH).await?;
+                let Some(last) = batch.last() else { break };
+                after = last.id;
+                for row in batch {
+                    let resource = super::groups::render(ctx, &row, true).await?;
+                    if f.matches(&resource, schema) {
+                        matched.push(resource);
+                    }
+                }
+            }
+            let (total, resources) = paged(matched, paging, |r| projection.apply(&r, schema));
+            let more = paging.offset() + (resources.len() as u64) < total;
+            return Ok(listing.finish(paging, total, resources, None, more));
+        }
+        other => {
+            let paging = listing.paging(sort.0 == GroupSort::Id && sort.1)?;
+            let page_request = GroupPageRequest {
+                condition: other.as_ref().and_then(scim_filter::group_condition),
+                sort,
+                offset: paging.offset(),
+                limit: paging.count + 1,
+                after_id: paging.after_id(),
+            };
+            (paging, scim_groups::page(db, scope, &page_request).await?)
+        }
+    };
+    let (paging, (total, mut rows)) = rows;
+    let more = rows.len() as u64 > paging.count;
+    rows.truncate(usize::try_from(paging.count).unwrap_or(usize::MAX));
+    let mut resources = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let resource = super::groups::render(ctx, row, with_members).await?;
+        resources.push(projection.apply(&resource, schema));
+    }
+    let last_id = rows.last().map(|r| r.id);
+    Ok(listing.finish(paging, total, resources, last_id, more))
+}

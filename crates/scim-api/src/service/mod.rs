@@ -1,0 +1,133 @@
+//! What SCIM requests mean for the SaaS: the services behind the handlers. Each write runs in one
+//! transaction together with its audit row and its outbox events, so a request either happens
+//! whole or not at all.
+
+pub mod groups;
+pub mod list;
+pub mod users;
+
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+use store::repo::audit::{self, AuditEntry};
+use store::repo::roles::RoleChange;
+use store::repo::{accounts, events, stacks};
+use store::{OrgScope, StoreError, StoreResult};
+
+use crate::ScimApi;
+use crate::auth::Caller;
+use crate::error::ApiResult;
+
+/// How often a write is retried after losing a compare-and-swap race to a concurrent writer.
+const CAS_ATTEMPTS: usize = 5;
+
+/// One SCIM request: the API's state and the authenticated caller.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    /// Shared state.
+    pub api: &'a ScimApi,
+    /// Who is calling, for which organization.
+    pub caller: &'a Caller,
+}
+
+impl Ctx<'_> {
+    /// The organization this request acts in.
+    pub fn scope(&self) -> &OrgScope {
+        &self.caller.scope
+    }
+
+    /// The SCIM Base URL of the organization (what `meta.location` starts with).
+    pub fn base_url(&self) -> String {
+        self.api.base_url(self.scope().org_uid())
+    }
+
+    /// Records what this request did, in the caller's transaction.
+    pub async fn audit(
+        &self,
+        conn: &impl ConnectionTrait,
+        action: &'static str,
+        resource_type: &'static str,
+        resource_id: &str,
+        detail: Value,
+    ) -> StoreResult<()> {
+        let entry = AuditEntry {
+            actor: self.caller.actor.clone(),
+            action,
+            resource_type,
+            resource_id: Some(resource_id.to_owned()),
+            request_id: self.caller.request_id.clone(),
+            ip: self.caller.ip.clone(),
+            detail,
+        };
+        audit::record(conn, Some(self.scope()), entry).await
+    }
+}
+
+/// Runs `attempt` again while it loses compare-and-swap races (another request wrote the same
+/// resource in between); each attempt starts from a fresh read in a fresh transaction.
+pub async fn retry_on_conflict<T, F, Fut>(mut attempt: F) -> ApiResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ApiResult<Retry<T>>>,
+{
+    for _ in 0..CAS_ATTEMPTS {
+        match attempt().await? {
+            Retry::Done(value) => return Ok(value),
+            Retry::Again => continue,
+        }
+    }
+    Err(StoreError::VersionMismatch.into())
+}
+
+/// The outcome of one attempt of [`retry_on_conflict`].
+#[derive(Debug)]
+pub enum Retry<T> {
+    /// Finished.
+    Done(T),
+    /// Lost a race; try again.
+    Again,
+}
+
+/// Records a `member.roles_changed` event for every account whose effective roles changed.
+pub async fn record_role_changes(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    changes: &[RoleChange],
+) -> StoreResult<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = changes.iter().map(|c| c.account_id).collect();
+    let accounts = accounts::by_ids(conn, &ids).await?;
+    let stacks: std::collections::HashMap<i64, String> = stacks::list(conn, scope)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.uid))
+        .collect();
+    let stack_roles = |roles: &std::collections::BTreeMap<i64, store::types::StackRole>| -> Value {
+        roles
+            .iter()
+            .filter_map(|(id, role)| Some((stacks.get(id)?.clone(), json!(role.as_str()))))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    for change in changes {
+        let Some(account) = accounts.iter().find(|a| a.id == change.account_id) else {
+            continue;
+        };
+        let payload = json!({
+            "account_id": account.uid,
+            "email": account.email,
+            "before": {"org_role": change.before.org_role.as_str(), "stack_roles": stack_roles(&change.before.stacks)},
+            "after": {"org_role": change.after.org_role.as_str(), "stack_roles": stack_roles(&change.after.stacks)},
+        });
+        events::append(
+            conn,
+            scope,
+            "member.roles_changed",
+            ("account", &account.uid),
+            &payload,
+        )
+        .await?;
+    }
+    Ok(())
+}

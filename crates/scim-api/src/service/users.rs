@@ -1,0 +1,283 @@
+//! Users: provisioning semantics. Creating a SCIM user links (or creates) the SaaS account by email
+//! and adds an *invited* membership; `active: false` suspends the membership and `active: true`
+//! restores it; deleting removes the SCIM user and the membership, never the account.
+
+use scim_core::error::ScimError;
+use scim_core::patch::{PatchRequest, apply_patch};
+use scim_core::schema::ResourceSchema;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+use store::repo::memberships::{self, NewMembership};
+use store::repo::scim_users::{self, ScimUser, UserColumns};
+use store::repo::{accounts, events, scim_groups, stacks};
+use store::types::{Email, MembershipSource, MembershipStatus, OrgRole};
+use store::{OrgScope, StoreError, StoreResult};
+
+use super::{Ctx, Retry, retry_on_conflict};
+use crate::error::ApiResult;
+use crate::resource::{etag, user_columns, user_resource};
+
+/// The account a SCIM user is linked to is found by its primary email, else its `userName` when
+/// that is an address. A user with neither is kept unlinked (no account, no membership) until an
+/// update brings an address.
+fn account_email(columns: &UserColumns) -> Option<Email> {
+    columns
+        .primary_email()
+        .and_then(|e| Email::parse(e).ok())
+        .or_else(|| Email::parse(&columns.user_name).ok())
+}
+
+/// Links an unlinked user to its account (matched or created by email) and invites it into the
+/// organization; a no-op for a linked user or one without an address.
+async fn link_and_invite(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    user: &mut ScimUser,
+    columns: &UserColumns,
+) -> StoreResult<()> {
+    let Some(email) = account_email(columns).filter(|_| user.account_id.is_none()) else {
+        return Ok(());
+    };
+    let account = accounts::ensure(conn, &email, columns.display_name.as_deref()).await?;
+    scim_users::link_account(conn, scope, user.id, account.id).await?;
+    user.account_id = Some(account.id);
+    let status = if columns.active {
+        MembershipStatus::Invited
+    } else {
+        MembershipStatus::Suspended
+    };
+    match memberships::get(conn, scope, account.id).await? {
+        None => {
+            let new = NewMembership {
+                account_id: account.id,
+                role: OrgRole::Member,
+                status,
+                source: MembershipSource::Scim,
+            };
+            memberships::add(conn, scope, new).await?;
+            let payload = json!({"account_id": account.uid, "email": account.email, "scim_user_id": user.uid, "status": status.as_str()});
+            events::append(
+                conn,
+                scope,
+                "membership.invited",
+                ("scim_user", &user.uid),
+                &payload,
+            )
+            .await
+        }
+        // The account was already a member (added by hand): SCIM now manages it, access unchanged
+        // unless the IdP says it is inactive.
+        Some(_) if !columns.active => apply_active(conn, scope, user, true, false).await,
+        Some(_) => Ok(()),
+    }
+}
+
+fn check_if_match(row: &ScimUser, if_match: Option<&str>) -> ApiResult<()> {
+    match if_match {
+        Some(tag) if tag.trim() != "*" && tag.trim() != etag(row.version) => {
+            Err(ScimError::precondition_failed(format!(
+                "If-Match {tag} does not match the current version {}",
+                etag(row.version)
+            ))
+            .into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Applies an `active` transition to the membership and records its event.
+async fn apply_active(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    user: &ScimUser,
+    was_active: bool,
+    now_active: bool,
+) -> StoreResult<()> {
+    let Some(account_id) = user.account_id else {
+        return Ok(());
+    };
+    if was_active == now_active {
+        return Ok(());
+    }
+    let (status, kind) = if now_active {
+        // Someone who had accepted the invitation (has a password) gets access back; everyone
+        // else returns to the invited state.
+        let accepted = accounts::find_by_id(conn, account_id)
+            .await?
+            .is_some_and(|a| a.password_hash.is_some());
+        let status = if accepted {
+            MembershipStatus::Active
+        } else {
+            MembershipStatus::Invited
+        };
+        (status, "membership.restored")
+    } else {
+        (MembershipStatus::Suspended, "membership.suspended")
+    };
+    if memberships::get(conn, scope, account_id).await?.is_none() {
+        return Ok(());
+    }
+    memberships::set_status(conn, scope, account_id, status).await?;
+    let payload = json!({"scim_user_id": user.uid, "status": status.as_str()});
+    events::append(conn, scope, kind, ("scim_user", &user.uid), &payload).await
+}
+
+/// `POST /Users`.
+pub async fn create(ctx: Ctx<'_>, body: Value) -> ApiResult<Value> {
+    let schema = ResourceSchema::user();
+    let resource = scim_core::normalize::normalize_resource(schema, body)?;
+    let columns = user_columns(&resource)?;
+    let scope = ctx.scope();
+    let txn = store::db::begin_write(&ctx.api.db).await?;
+    let mut user = scim_users::insert(&txn, scope, None, &columns).await?;
+    link_and_invite(&txn, scope, &mut user, &columns).await?;
+    ctx.audit(
+        &txn,
+        "scim_user.created",
+        "User",
+        &user.uid,
+        json!({"userName": user.user_name}),
+    )
+    .await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(user_resource(&user, &ctx.base_url(), Some(&[])))
+}
+
+/// `GET /Users/{id}`; `groups` are loaded only when wanted.
+pub async fn get(ctx: Ctx<'_>, uid: &str, with_groups: bool) -> ApiResult<(Value, String)> {
+    let user = scim_users::get(&ctx.api.db, ctx.scope(), uid)
+        .await?
+        .ok_or_else(|| ScimError::not_found(format!("User {uid} not found")))?;
+    let groups = if with_groups {
+        scim_groups::groups_of_users(&ctx.api.db, ctx.scope(), &[user.id])
+            .await?
+            .remove(&user.id)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    Ok((
+        user_resource(
+            &user,
+            &ctx.base_url(),
+            with_groups.then_some(groups.as_slice()),
+        ),
+        etag(user.version),
+    ))
+}
+
+/// A change to one user: from the stored resource, the new one.
+enum Change<'a> {
+    Replace(&'a Value),
+    Patch(&'a PatchRequest),
+}
+
+async fn write(
+    ctx: Ctx<'_>,
+    uid: &str,
+    change: Change<'_>,
+    if_match: Option<&str>,
+) -> ApiResult<Value> {
+    let schema = ResourceSchema::user();
+    let scope = ctx.scope();
+    retry_on_conflict(|| async {
+        let txn = store::db::begin_write(&ctx.api.db).await?;
+        let user = scim_users::get(&txn, scope, uid)
+            .await?
+            .ok_or_else(|| ScimError::not_found(format!("User {uid} not found")))?;
+        check_if_match(&user, if_match)?;
+        let current = user_resource(&user, &ctx.base_url(), None);
+        let resource = match change {
+            Change::Replace(body) => {
+                let mut body = body.clone();
+                if let Some(obj) = body.as_object_mut() {
+                    // Immutable and read-only attributes come from the stored resource.
+                    obj.insert("id".into(), json!(user.uid));
+                }
+                scim_core::normalize::normalize_resource(schema, body)?
+            }
+            Change::Patch(request) => apply_patch(schema, &current, request)?.resource,
+        };
+        let columns = user_columns(&resource)?;
+        let mut updated = match scim_users::update(&txn, scope, &user, &columns).await {
+            Err(StoreError::VersionMismatch) if if_match.is_none() => return Ok(Retry::Again),
+            other => other?,
+        };
+        apply_active(&txn, scope, &updated, user.active, updated.active).await?;
+        link_and_invite(&txn, scope, &mut updated, &columns).await?;
+        ctx.audit(
+            &txn,
+            "scim_user.updated",
+            "User",
+            &updated.uid,
+            json!({"version": updated.version}),
+        )
+        .await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        let groups = scim_groups::groups_of_users(&ctx.api.db, scope, &[updated.id])
+            .await?
+            .remove(&updated.id)
+            .unwrap_or_default();
+        Ok(Retry::Done(user_resource(
+            &updated,
+            &ctx.base_url(),
+            Some(&groups),
+        )))
+    })
+    .await
+}
+
+/// `PUT /Users/{id}`.
+pub async fn replace(
+    ctx: Ctx<'_>,
+    uid: &str,
+    body: &Value,
+    if_match: Option<&str>,
+) -> ApiResult<Value> {
+    write(ctx, uid, Change::Replace(body), if_match).await
+}
+
+/// `PATCH /Users/{id}`.
+pub async fn patch(
+    ctx: Ctx<'_>,
+    uid: &str,
+    request: &PatchRequest,
+    if_match: Option<&str>,
+) -> ApiResult<Value> {
+    write(ctx, uid, Change::Patch(request), if_match).await
+}
+
+/// `DELETE /Users/{id}`: the SCIM user and the membership go; the account stays.
+pub async fn delete(ctx: Ctx<'_>, uid: &str, if_match: Option<&str>) -> ApiResult<()> {
+    let scope = ctx.scope();
+    let txn = store::db::begin_write(&ctx.api.db).await?;
+    let user = scim_users::get(&txn, scope, uid)
+        .await?
+        .ok_or_else(|| ScimError::not_found(format!("User {uid} not found")))?;
+    check_if_match(&user, if_match)?;
+    scim_users::delete(&txn, scope, uid).await?;
+    if let Some(account_id) = user.account_id
+        && memberships::remove(&txn, scope, account_id).await?
+    {
+        stacks::remove_roles_of(&txn, scope, account_id).await?;
+        let payload = json!({"scim_user_id": user.uid, "userName": user.user_name});
+        events::append(
+            &txn,
+            scope,
+            "membership.removed",
+            ("scim_user", &user.uid),
+            &payload,
+        )
+        .await?;
+    }
+    ctx.audit(
+        &txn,
+        "scim_user.deleted",
+        "User",
+        &user.uid,
+        json!({"userName": user.user_name}),
+    )
+    .await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(())
+}
