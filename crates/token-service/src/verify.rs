@@ -64,7 +64,11 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, VerifyError> {
 }
 
 /// Verifies an organization API token: valid, not revoked or expired, and of this organization.
-pub async fn verify_api_token(db: &Database, token: &str, org_uid: &str) -> Result<Principal, VerifyError> {
+pub async fn verify_api_token(
+    db: &Database,
+    token: &str,
+    org_uid: &str,
+) -> Result<Principal, VerifyError> {
     let principal = api_tokens::authenticate(db, token)
         .await?
         .ok_or(VerifyError::Invalid)?;
@@ -106,8 +110,17 @@ mod tests {
         assert_eq!(bearer_token(Some("Bearer abc")).ok(), Some("abc"));
         assert_eq!(bearer_token(Some("bearer  abc ")).ok(), Some("abc"));
         assert!(matches!(bearer_token(None), Err(VerifyError::Missing)));
-        assert!(matches!(bearer_token(Some("Basic abc")), Err(VerifyError::Invalid)));
-        assert!(matches!(bearer_token(Some("Bearer")), Err(VerifyError::Invalid)));
-        assert!(matches!(bearer_token(Some("Bearer ")), Err(VerifyError::Invalid)));
+        assert!(matches!(
+            bearer_token(Some("Basic abc")),
+            Err(VerifyError::Invalid)
+        ));
+        assert!(matches!(
+            bearer_token(Some("Bearer")),
+            Err(VerifyError::Invalid)
+        ));
+        assert!(matches!(
+            bearer_token(Some("Bearer ")),
+            Err(VerifyError::Invalid)
+        ));
     }
 }
