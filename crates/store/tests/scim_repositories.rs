@@ -406,3 +406,75 @@ backend_tests!(
     concurrent_member_adds_lose_nothing,
     mapped_groups_raise_effective_roles,
 );
+
+async fn console_read_models_and_mapping_preview(backend: Backend) {
+    let (_guard, db) = common::open(backend).await;
+    let acme = common::org(&db, "Acme").await;
+    let beta = common::org(&db, "Beta").await;
+    let (ann, ann_account) = provision(&db, &acme, "ann").await;
+    provision(&db, &acme, "andy").await;
+    provision(&db, &acme, "bea").await;
+    provision(&db, &beta, "ann").await;
+    let page = store::repo::directory::users(&db, &acme, Some("AN"), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter()
+            .map(|r| r.user.user_name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["ann", "andy"]
+    );
+    assert_eq!(page[0].status.as_deref(), Some("invited"));
+    let next = store::repo::directory::users(&db, &acme, None, page[0].user.id, 1)
+        .await
+        .unwrap();
+    assert_eq!(next[0].user.user_name, "andy", "keyset paging");
+
+    let group = scim_groups::insert(
+        &db,
+        &acme,
+        &GroupColumns {
+            display_name: "Admins".into(),
+            external_id: None,
+            resource: "{}".into(),
+        },
+    )
+    .await
+    .unwrap();
+    scim_groups::add_members(
+        &db,
+        &acme,
+        group.id,
+        std::slice::from_ref(&ann.uid),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let groups = store::repo::directory::groups(&db, &acme, Some("adm"), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!((groups.len(), groups[0].member_count), (1, 1));
+
+    let grants = Grants {
+        org_role: Some(OrgRole::Admin),
+        stack_roles: vec![],
+    };
+    let preview = group_mappings::preview(&db, &acme, group.id, Some(&grants))
+        .await
+        .unwrap();
+    assert_eq!(preview.len(), 1);
+    assert_eq!(preview[0].after.org_role, OrgRole::Admin);
+    assert!(
+        !group_mappings::is_mapped(&db, &acme, group.id)
+            .await
+            .unwrap(),
+        "a preview writes nothing"
+    );
+    let membership = memberships::get(&db, &acme, ann_account)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(membership.effective_role, "member");
+}
+
+backend_tests!(console_read_models_and_mapping_preview);

@@ -99,3 +99,47 @@ pub async fn list(
         .all(conn)
         .await?)
 }
+
+/// What the console's Activity view filters on.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Actions starting with this (`scim_user.`, `api_token.revoked`).
+    pub action_prefix: Option<String>,
+    /// One kind of actor (`account`, `api_token`, `installation`, `operator`).
+    pub actor_type: Option<String>,
+    /// One resource, by its public id.
+    pub resource_id: Option<String>,
+    /// One HTTP request.
+    pub request_id: Option<String>,
+}
+
+/// The organization's newest entries matching `filter`, older than `before_id` when given.
+pub async fn search(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    filter: &AuditFilter,
+    before_id: Option<i64>,
+    limit: u64,
+) -> StoreResult<Vec<AuditRow>> {
+    let mut query = AuditLog::find().filter(audit_log::Column::OrgId.eq(scope.org_id()));
+    if let Some(before) = before_id {
+        query = query.filter(audit_log::Column::Id.lt(before));
+    }
+    if let Some(prefix) = filter.action_prefix.as_deref().filter(|p| !p.is_empty()) {
+        query = query.filter(audit_log::Column::Action.starts_with(prefix));
+    }
+    if let Some(actor) = filter.actor_type.as_deref().filter(|a| !a.is_empty()) {
+        query = query.filter(audit_log::Column::ActorType.eq(actor));
+    }
+    if let Some(resource) = filter.resource_id.as_deref().filter(|r| !r.is_empty()) {
+        query = query.filter(audit_log::Column::ResourceId.eq(resource));
+    }
+    if let Some(request) = filter.request_id.as_deref().filter(|r| !r.is_empty()) {
+        query = query.filter(audit_log::Column::RequestId.eq(request));
+    }
+    Ok(query
+        .order_by_desc(audit_log::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}

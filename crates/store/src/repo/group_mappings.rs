@@ -148,3 +148,21 @@ pub async fn remove(
     let accounts = scim_groups::member_accounts(conn, scope, group_id).await?;
     roles::recompute(conn, scope, &accounts).await
 }
+
+/// What setting `grants` on a group would change, without changing it: the mapping is written and
+/// roles recomputed inside a transaction that is then rolled back. For the console's "12 users gain
+/// Admin" preview.
+pub async fn preview(
+    db: &crate::Database,
+    scope: &OrgScope,
+    group_id: i64,
+    grants: Option<&Grants>,
+) -> StoreResult<Vec<roles::RoleChange>> {
+    let txn = crate::db::begin_write(db).await?;
+    let changes = match grants {
+        Some(grants) => set(&txn, scope, group_id, grants).await?,
+        None => remove(&txn, scope, group_id).await?,
+    };
+    txn.rollback().await?;
+    Ok(changes)
+}

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod api_tokens;
 pub mod audit;
+pub mod directory;
 pub mod events;
 pub mod group_mappings;
 pub mod memberships;
