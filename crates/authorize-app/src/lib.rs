@@ -1,1 +1,96 @@
-//! placeholder
+//! The browser side of scimgate: login, logout, the authorization endpoint with its consent page
+//! ("Authorize & Install") — and, later, the organization console, which reuses the session,
+//! CSRF and security-header modules here.
+//!
+//! The gateway builds one [`AuthorizeApp`] and mounts it with [`AuthorizeApp::configure`].
+#![deny(missing_docs)]
+
+pub mod authorize;
+pub mod authz_request;
+pub mod csrf;
+mod decision;
+pub mod error;
+pub mod forms;
+pub mod headers;
+mod login;
+pub mod pages;
+pub mod pending;
+pub mod session;
+pub mod settings;
+
+use actix_web::http::header;
+use actix_web::middleware::from_fn;
+use actix_web::{HttpResponse, web};
+use store::Database;
+use store::kv::Kv;
+
+pub use error::PageError;
+pub use session::CurrentAccount;
+pub use settings::AuthorizeSettings;
+
+/// Largest form body a page accepts.
+const FORM_LIMIT: usize = 16 * 1024;
+const STYLESHEET: &str = include_str!("../../../templates/static/app.css");
+
+/// The browser app's state, shared by every worker.
+#[derive(Debug, Clone)]
+pub struct AuthorizeApp {
+    /// The region's database.
+    pub db: Database,
+    /// The key-value store (sessions, pending requests, codes, rate limits).
+    pub kv: Kv,
+    /// Settings.
+    pub settings: AuthorizeSettings,
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(STYLESHEET)
+}
+
+impl AuthorizeApp {
+    /// The app over the region's database and key-value store.
+    pub fn new(db: Database, kv: Kv, settings: AuthorizeSettings) -> Self {
+        Self { db, kv, settings }
+    }
+
+    /// Mounts `/`, `/login`, `/logout`, `/oauth/authorize`, `/oauth/consent` and the stylesheet.
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        let form = || web::PayloadConfig::new(FORM_LIMIT);
+        cfg.app_data(web::Data::new(self.clone()))
+            .service(
+                web::resource("/")
+                    .wrap(from_fn(headers::page_headers))
+                    .route(web::get().to(login::home)),
+            )
+            .service(
+                web::resource("/login")
+                    .wrap(from_fn(headers::page_headers))
+                    .app_data(form())
+                    .route(web::get().to(login::show))
+                    .route(web::post().to(login::submit)),
+            )
+            .service(
+                web::resource("/logout")
+                    .wrap(from_fn(headers::page_headers))
+                    .app_data(form())
+                    .route(web::post().to(login::logout)),
+            )
+            .service(
+                web::resource("/oauth/authorize")
+                    .wrap(from_fn(headers::consent_headers))
+                    .app_data(form())
+                    .route(web::get().to(authorize::authorize))
+                    .route(web::post().to(decision::decide)),
+            )
+            .service(
+                web::resource("/oauth/consent")
+                    .wrap(from_fn(headers::consent_headers))
+                    .route(web::get().to(authorize::consent)),
+            )
+            .route("/static/app.css", web::get().to(stylesheet));
+    }
+}

@@ -11,6 +11,7 @@ use store::types::{Email, MembershipSource, MembershipStatus, OrgRole};
 use store::{Database, OrgScope, StoreError};
 
 use crate::cli::AdminCommand;
+use crate::config::Config;
 
 /// What a command prints: JSON fields, and the human lines for a terminal.
 #[derive(Debug)]
@@ -235,13 +236,75 @@ pub async fn register_client(db: &Database, new: NewClient) -> Result<Output, St
     })
 }
 
+/// Rotates the signing keys (see `token_service::keys::rotate`).
+async fn rotate_keys(db: &Database, config: &Config) -> Result<Output, StoreError> {
+    let access_ttl = std::time::Duration::from_secs(config.oauth.access_token_ttl_secs);
+    let rotation = token_service::keys::rotate(db, access_ttl).await?;
+    let detail = json!({"active_kid": rotation.active_kid, "next_kid": rotation.next_kid,
+        "retired_kid": rotation.retired_kid, "deleted": rotation.deleted});
+    audit::record(
+        db,
+        None,
+        entry(
+            "signing_keys.rotated",
+            "signing_key",
+            &rotation.active_kid,
+            detail.clone(),
+        ),
+    )
+    .await?;
+    Ok(Output {
+        text: format!(
+            "signing with {} (published since the last rotation)\nnext key published: {}\nretired: {}\nexpired keys deleted: {}",
+            rotation.active_kid,
+            rotation.next_kid,
+            rotation.retired_kid.as_deref().unwrap_or("-"),
+            rotation.deleted
+        ),
+        json: detail,
+    })
+}
+
+/// Revokes an installation in the database and in the key-value store's revocation set.
+async fn revoke_installation(
+    db: &Database,
+    config: &Config,
+    org: &str,
+    uid: &str,
+) -> Result<Output, StoreError> {
+    let scope = organizations::operator_scope(db, org).await?;
+    let kv = store::kv::open(&config.kv.url, &config.kv.namespace).await?;
+    let ttl = std::time::Duration::from_secs(config.oauth.access_token_ttl_secs + 120);
+    token_service::service::revoke_installation(db, &kv, &scope, uid, ttl).await?;
+    audit::record(
+        db,
+        Some(&scope),
+        entry("installation.revoked", "installation", uid, json!({})),
+    )
+    .await?;
+    Ok(Output {
+        json: json!({"org_uid": scope.org_uid(), "installation": uid, "revoked": true}),
+        text: format!("revoked installation {uid} of {}", scope.org_uid()),
+    })
+}
+
 /// Runs one admin command; returns what to print and whether `--json` was asked for.
 pub async fn run(
     db: &Database,
-    region: &str,
+    config: &Config,
     command: AdminCommand,
 ) -> Result<(Output, bool), StoreError> {
+    let region = config.region.as_str();
     Ok(match command {
+        AdminCommand::RotateKeys { json } => (rotate_keys(db, config).await?, json),
+        AdminCommand::RevokeInstallation {
+            org,
+            installation,
+            json,
+        } => (
+            revoke_installation(db, config, &org, &installation).await?,
+            json,
+        ),
         AdminCommand::CreateOrg {
             name,
             owner_email,

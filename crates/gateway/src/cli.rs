@@ -171,4 +171,23 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Rotate the JWT signing keys: the published next key starts signing, the active one
+    /// retires (still published until its tokens expire), a new next key is published.
+    RotateKeys {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an organization's OAuth installation: its tokens stop working on every replica.
+    RevokeInstallation {
+        /// Organization UID.
+        #[arg(long)]
+        org: String,
+        /// Installation UID.
+        #[arg(long)]
+        installation: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -25,7 +25,7 @@ pub struct Config {
     pub listen: SocketAddr,
     /// A regions file replacing the built-in one.
     #[serde(default)]
-    pub regions_file: Option<PathBuf>,
+    pub regions_path: Option<PathBuf>,
     /// The database.
     pub database: DatabaseConfig,
     /// The key-value store.
@@ -36,6 +36,54 @@ pub struct Config {
     pub http: HttpConfig,
     /// Secrets shared by every replica of the region.
     pub secrets: SecretsConfig,
+    /// The OAuth authorization server.
+    pub oauth: OAuthConfig,
+    /// How this region finds organizations that live in other regions.
+    pub federation: FederationConfig,
+}
+
+/// `[federation]`
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationConfig {
+    /// The key every region signs its lookups with (at least 32 characters). Empty: this region
+    /// does not ask others, and refuses their lookups.
+    pub key: String,
+    /// How long to wait for another region's answer, in milliseconds.
+    pub peer_timeout_ms: u64,
+}
+
+impl std::fmt::Debug for FederationConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FederationConfig")
+            .field("key", &"<redacted>")
+            .field("peer_timeout_ms", &self.peer_timeout_ms)
+            .finish()
+    }
+}
+
+/// `[oauth]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthConfig {
+    /// Access-token lifetime, seconds.
+    pub access_token_ttl_secs: u64,
+    /// Refresh-token idle lifetime, days.
+    pub refresh_idle_days: u64,
+    /// Refresh grace window, seconds.
+    pub refresh_grace_secs: u64,
+    /// Authorization-code lifetime, seconds.
+    pub code_ttl_secs: u64,
+    /// Browser-session lifetime, seconds.
+    pub session_ttl_secs: u64,
+    /// Signing-key re-read interval, seconds.
+    pub key_refresh_secs: u64,
+    /// Terms version recorded on installations.
+    pub terms_version: String,
+    /// Token-endpoint requests per minute per address and client (0: no limit).
+    pub token_rate_limit_per_minute: u64,
+    /// Login attempts per minute per address (0: no limit).
+    pub login_rate_limit_per_minute: u64,
 }
 
 /// `[secrets]`
@@ -217,6 +265,33 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        let oauth = &self.oauth;
+        let ranges = [
+            (
+                "oauth.access_token_ttl_secs",
+                oauth.access_token_ttl_secs,
+                60,
+                86_400,
+            ),
+            ("oauth.refresh_idle_days", oauth.refresh_idle_days, 1, 3650),
+            ("oauth.refresh_grace_secs", oauth.refresh_grace_secs, 0, 300),
+            ("oauth.code_ttl_secs", oauth.code_ttl_secs, 1, 600),
+            (
+                "oauth.session_ttl_secs",
+                oauth.session_ttl_secs,
+                60,
+                7 * 86_400,
+            ),
+            ("oauth.key_refresh_secs", oauth.key_refresh_secs, 1, 300),
+        ];
+        for (key, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError::new(
+                    key,
+                    format!("{value} is outside {min}..={max}"),
+                ));
+            }
+        }
         let db = self.database.url.as_str();
         if !(db.starts_with("sqlite:")
             || db.starts_with("postgres://")
@@ -246,6 +321,12 @@ impl Config {
                 "must be at least 32 characters (or empty for a per-process key)",
             ));
         }
+        if !self.federation.key.is_empty() && self.federation.key.len() < 32 {
+            return Err(ConfigError::new(
+                "federation.key",
+                "must be at least 32 characters (or empty to turn federation off)",
+            ));
+        }
         if self.http.payload_limit_bytes < 1024 {
             return Err(ConfigError::new(
                 "http.payload_limit_bytes",
@@ -258,16 +339,16 @@ impl Config {
 
     /// Every known region, from the regions file or the built-in list.
     pub fn regions(&self) -> Result<BTreeMap<String, Region>, ConfigError> {
-        let text = match &self.regions_file {
+        let text = match &self.regions_path {
             Some(path) => std::fs::read_to_string(path).map_err(|e| {
                 ConfigError::new(
-                    "regions_file",
+                    "regions_path",
                     format!("cannot read {}: {e}", path.display()),
                 )
             })?,
             None => REGIONS_TOML.to_owned(),
         };
-        toml::from_str(&text).map_err(|e| ConfigError::new("regions_file", e.to_string()))
+        toml::from_str(&text).map_err(|e| ConfigError::new("regions_path", e.to_string()))
     }
 
     /// This deployment's region with its public URLs. Region `local` serves on the listen address.

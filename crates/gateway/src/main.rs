@@ -4,6 +4,7 @@ mod admin;
 mod cli;
 mod config;
 mod demo;
+mod oauth;
 mod server;
 mod telemetry;
 
@@ -80,7 +81,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let database = server::open_database(&config).await?;
             // Admin commands bring the schema up to date, so a fresh database is usable at once.
             store::db::migrate(&database).await?;
-            let (output, json) = admin::run(&database, &config.region, command).await?;
+            let (output, json) = admin::run(&database, &config, command).await?;
             if json {
                 println!("{}", output.json);
             } else {

@@ -141,10 +141,14 @@ async fn request_id_header(
 }
 
 /// The SCIM API of this deployment. Bearer tokens are checked by the token service's verifier.
-fn scim_api(services: &Services, payload_limit: usize, cursor_key: &str) -> scim_api::ScimApi {
-    let verifier = std::sync::Arc::new(token_service::verify::ApiTokenVerifier::new(
-        services.db.clone(),
-    ));
+fn scim_api(
+    services: &Services,
+    payload_limit: usize,
+    cursor_key: &str,
+    tokens: &token_service::TokenService,
+) -> scim_api::ScimApi {
+    // API tokens and OAuth access tokens (JWTs) alike.
+    let verifier = std::sync::Arc::new(tokens.clone());
     let key = if cursor_key.is_empty() {
         store::secret::random_token(32)
     } else {
@@ -153,6 +157,31 @@ fn scim_api(services: &Services, payload_limit: usize, cursor_key: &str) -> scim
     let mut settings = scim_api::ScimSettings::new(&services.region.auth_api_url, key.as_bytes());
     settings.max_payload = payload_limit;
     scim_api::ScimApi::new(services.db.clone(), services.kv.clone(), verifier, settings)
+}
+
+/// This region among the others of the regions file, for pointing requests about organizations
+/// that live elsewhere.
+fn federation(config: &Config, services: &Services) -> anyhow::Result<federation::Federation> {
+    let peers = config
+        .regions()?
+        .into_iter()
+        .map(|(id, region)| federation::Peer {
+            id,
+            app_url: region.app_url,
+            auth_api_url: region.auth_api_url,
+        })
+        .collect();
+    let key = Some(config.federation.key.as_bytes()).filter(|k| !k.is_empty());
+    let timeout = Duration::from_millis(config.federation.peer_timeout_ms);
+    federation::Federation::new(
+        &config.region,
+        peers,
+        key,
+        timeout,
+        services.kv.clone(),
+        services.db.clone(),
+    )
+    .map_err(anyhow::Error::msg)
 }
 
 /// Serves until a shutdown signal.
@@ -172,7 +201,16 @@ pub async fn serve(config: Config, mut services: Services) -> anyhow::Result<()>
             "secrets.cursor_key is not set: SCIM cursors only work on the replica that issued them"
         );
     }
-    let scim = scim_api(&services, payload_limit, &config.secrets.cursor_key);
+    let tokens = crate::oauth::token_service(&config, &services).await?;
+    let browser = crate::oauth::authorize_app(&config, &services);
+    let federation = federation(&config, &services)?;
+    let scim = scim_api(
+        &services,
+        payload_limit,
+        &config.secrets.cursor_key,
+        &tokens,
+    )
+    .with_federation(federation.clone());
     let data = web::Data::new(services);
     let mut server = HttpServer::new(move || {
         App::new()
@@ -182,6 +220,9 @@ pub async fn serve(config: Config, mut services: Services) -> anyhow::Result<()>
             .wrap(actix_web::middleware::from_fn(request_id_header))
             .wrap(TracingLogger::default())
             .configure(|cfg| scim.configure(cfg))
+            .configure(|cfg| tokens.configure(cfg))
+            .configure(|cfg| browser.configure(cfg))
+            .configure(|cfg| federation.configure(cfg))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .default_service(web::to(not_found))

@@ -42,7 +42,14 @@ impl Caller {
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         let token = bearer_token(header)?;
-        let principal = api.verifier.verify(token, &org_uid).await?;
+        let principal = match api.verifier.verify(token, &org_uid).await {
+            Ok(principal) => principal,
+            Err(refused) => {
+                return Err(elsewhere(&api, &org_uid)
+                    .await?
+                    .unwrap_or_else(|| refused.into()));
+            }
+        };
         // Authentication first, then the switch: an unauthenticated caller learns nothing about
         // the organization, not even whether SCIM is on.
         let org = organizations::get(&api.db, &principal.scope).await?;
@@ -62,6 +69,34 @@ impl Caller {
             ip: req.peer_addr().map(|a| a.ip().to_string()),
         })
     }
+}
+
+/// When the organization does not live in this region but another region has it, the error that
+/// sends the IdP there (421 Misdirected Request, naming the organization's SCIM Base URL).
+async fn elsewhere(api: &ScimApi, org_uid: &str) -> Result<Option<ApiError>, ApiError> {
+    let Some(federation) = &api.federation else {
+        return Ok(None);
+    };
+    if organizations::find_by_uid(&api.db, org_uid)
+        .await?
+        .is_some()
+    {
+        return Ok(None);
+    }
+    Ok(federation.locate_organization(org_uid).await.map(|peer| {
+        let base = format!(
+            "{}/scim/v2.0/organizations/{org_uid}",
+            peer.auth_api_url.trim_end_matches('/')
+        );
+        ApiError(ScimError::new(
+            421,
+            None,
+            format!(
+                "organization {org_uid} lives in region {}; send SCIM requests to {base}",
+                peer.id
+            ),
+        ))
+    }))
 }
 
 impl FromRequest for Caller {

@@ -70,6 +70,8 @@ pub struct ScimApi {
     pub verifier: Arc<dyn BearerVerifier>,
     /// Limits and URLs.
     pub settings: Arc<ScimSettings>,
+    /// Finds organizations that live in another region, to point IdPs there.
+    pub federation: Option<federation::Federation>,
 }
 
 impl ScimApi {
@@ -85,7 +87,14 @@ impl ScimApi {
             kv,
             verifier,
             settings: Arc::new(settings),
+            federation: None,
         }
+    }
+
+    /// Points requests for organizations of other regions to their region.
+    pub fn with_federation(mut self, federation: federation::Federation) -> Self {
+        self.federation = Some(federation);
+        self
     }
 
     /// The SCIM Base URL of an organization.

@@ -6,8 +6,10 @@
 pub mod db;
 pub mod entity;
 pub mod error;
+pub mod grants;
 pub mod kv;
 pub mod migration;
+pub mod ratelimit;
 pub mod repo;
 pub mod scim_filter;
 pub mod scope;

@@ -5,6 +5,9 @@
 use store::repo::api_tokens;
 use store::{Database, OrgScope, StoreError};
 
+use crate::jwt::{self, JwtError};
+use crate::service::TokenService;
+
 /// What authenticated the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
@@ -98,6 +101,39 @@ impl ApiTokenVerifier {
 impl BearerVerifier for ApiTokenVerifier {
     async fn verify(&self, token: &str, org_uid: &str) -> Result<Principal, VerifyError> {
         verify_api_token(&self.db, token, org_uid).await
+    }
+}
+
+/// The deployment's verifier: organization API tokens (`sgt_…`) and OAuth access tokens (JWTs
+/// whose signature, `typ`, `iss`, `aud`, `exp` and `kid` check out, whose `org` claim is the
+/// organization in the path, and that no revocation — of the token, its refresh family or its
+/// installation — has reached).
+#[async_trait::async_trait]
+impl BearerVerifier for TokenService {
+    async fn verify(&self, token: &str, org_uid: &str) -> Result<Principal, VerifyError> {
+        if token.starts_with(api_tokens::TOKEN_PREFIX) {
+            return verify_api_token(&self.inner.db, token, org_uid).await;
+        }
+        if !jwt::looks_like_jwt(token) {
+            return Err(VerifyError::Invalid);
+        }
+        let claims = match jwt::verify(&self.inner.keys, self.settings(), token).await {
+            Ok(claims) => claims,
+            Err(JwtError::WrongRegion(region)) => return Err(VerifyError::WrongRegion { region }),
+            Err(JwtError::Store(e)) => return Err(VerifyError::Unavailable(e)),
+            Err(JwtError::Invalid) => return Err(VerifyError::Invalid),
+        };
+        if claims.org != org_uid || self.is_revoked(&claims).await? {
+            return Err(VerifyError::Invalid);
+        }
+        let scope = self
+            .installation_scope(&claims.sub, org_uid)
+            .await?
+            .ok_or(VerifyError::Invalid)?;
+        Ok(Principal {
+            scope,
+            credential: Credential::Installation(claims.sub),
+        })
     }
 }
 

@@ -7,12 +7,15 @@ pub mod audit;
 pub mod directory;
 pub mod events;
 pub mod group_mappings;
+pub mod installations;
 pub mod memberships;
 pub mod oauth_clients;
 pub mod organizations;
+pub mod refresh_tokens;
 pub mod roles;
 pub mod scim_groups;
 pub mod scim_users;
+pub mod signing_keys;
 pub mod stacks;
 
 use chrono::{DateTime, Utc};

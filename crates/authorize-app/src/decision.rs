@@ -1,0 +1,147 @@
+//! `POST /oauth/authorize`: the consent form's decision. Approve (Owner/Admin of an organization
+//! with SCIM enabled, terms accepted — all re-checked here, whatever the page showed) records an
+//! installation and issues a single-use code; deny answers `access_denied`. Both go back to the
+//! client's registered redirect URI with `state` and `iss`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+use store::grants::{self, CodeGrant};
+use store::repo::audit::{self, Actor, AuditEntry};
+use store::repo::installations::{self, NewInstallation};
+use store::repo::{memberships, oauth_clients, organizations};
+use store::{StoreError, secret};
+
+use crate::AuthorizeApp;
+use crate::authorize::{consent_page, error_redirect};
+use crate::error::PageError;
+use crate::forms::{self, redirect_with};
+use crate::pending;
+use crate::session::CurrentAccount;
+
+/// `POST /oauth/authorize`
+pub async fn decide(
+    app: web::Data<AuthorizeApp>,
+    req: HttpRequest,
+    current: CurrentAccount,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let form = forms::fields(&body);
+    current
+        .session
+        .check_csrf(form.get("csrf").map(String::as_str))?;
+    let request_id = form.get("request").cloned().unwrap_or_default();
+    let pending = pending::load(&app, &request_id)
+        .await?
+        .ok_or_else(pending::expired)?;
+    match form.get("decision").map(String::as_str) {
+        Some("deny") => {
+            pending::take(&app, &request_id).await?;
+            tracing::info!(client = %pending.client_id, "authorization denied");
+            return error_redirect(
+                &app,
+                &pending.redirect_uri,
+                "access_denied",
+                None,
+                pending.state.as_deref(),
+            );
+        }
+        Some("approve") => {}
+        _ => {
+            return Err(PageError::BadRequest(
+                "choose Authorize & Install or Deny".into(),
+            ));
+        }
+    }
+    let org_uid = form.get("org").cloned().unwrap_or_default();
+    let scope = match memberships::admin_scope(&app.db, current.account.id, &org_uid).await {
+        Ok(scope) => scope,
+        Err(StoreError::NotFound(_) | StoreError::Forbidden(_)) => {
+            return Err(PageError::Forbidden(
+                "only an active Owner or Admin of the chosen organization can authorize it".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let org = organizations::get(&app.db, &scope).await?;
+    if !org.scim_enabled {
+        return Err(PageError::Forbidden(format!(
+            "SCIM is not enabled for {}; enable it in the organization's SCIM settings first",
+            org.name
+        )));
+    }
+    if form.get("accept_terms").is_none_or(|v| v.is_empty()) {
+        let error = Some("Accept the terms to authorize the installation.".to_owned());
+        return consent_page(
+            &app,
+            &current,
+            &request_id,
+            &pending,
+            error,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
+    // The decision is made once: a second submission of the same form finds nothing.
+    let pending = pending::take(&app, &request_id)
+        .await?
+        .ok_or_else(pending::expired)?;
+    let client = oauth_clients::find(&app.db, &pending.client_id)
+        .await?
+        .ok_or_else(|| PageError::BadRequest("the client is no longer registered".into()))?;
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let ip = forms::client_ip(&req);
+    let txn = store::db::begin_write(&app.db).await?;
+    let installation = installations::create(
+        &txn,
+        &scope,
+        NewInstallation {
+            client_id: client.id,
+            approved_by: current.account.id,
+            scopes: pending.scopes.clone(),
+            terms_version: app.settings.terms_version.clone(),
+            ip: ip.clone(),
+            user_agent,
+        },
+    )
+    .await?;
+    audit::record(
+        &txn,
+        Some(&scope),
+        AuditEntry {
+            actor: Actor::Account(current.account.uid.clone()),
+            action: "installation.created",
+            resource_type: "installation",
+            resource_id: Some(installation.uid.clone()),
+            request_id: None,
+            ip,
+            detail: json!({"client_id": client.client_id, "client_name": client.name,
+                "scopes": pending.scopes, "terms_version": installation.terms_version}),
+        },
+    )
+    .await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    let grant = CodeGrant {
+        client_id: client.client_id.clone(),
+        redirect_uri: pending.redirect_uri.clone(),
+        redirect_uri_given: pending.redirect_uri_given,
+        code_challenge: pending.code_challenge.clone(),
+        org_uid: org.uid.clone(),
+        installation_uid: installation.uid.clone(),
+        scopes: pending.scopes.clone(),
+        family_id: secret::random_token(16),
+    };
+    let code = grants::issue(app.kv.as_ref(), &grant, app.settings.code_ttl).await?;
+    tracing::info!(org = %org.uid, client = %client.client_id, installation = %installation.uid, "installation approved");
+    let mut params = vec![("code", code.as_str())];
+    if let Some(state) = pending.state.as_deref() {
+        params.push(("state", state));
+    }
+    params.push(("iss", app.settings.issuer.as_str()));
+    redirect_with(&pending.redirect_uri, &params)
+}

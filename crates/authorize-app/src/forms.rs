@@ -1,0 +1,61 @@
+//! Small request helpers shared by the page handlers: form bodies, the client address, and
+//! redirects that add parameters to a URI without disturbing its own query.
+
+use std::collections::HashMap;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use url::Url;
+
+use crate::error::PageError;
+
+/// The fields of a urlencoded form body (the first of a repeated field wins).
+pub fn fields(body: &[u8]) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        out.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    out
+}
+
+/// The TCP peer's address: what rate limits key on (a forwarded header could be forged).
+pub fn peer(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The client address for records (audit, installation): the proxy's view when there is one.
+pub fn client_ip(req: &HttpRequest) -> Option<String> {
+    req.connection_info()
+        .realip_remote_addr()
+        .map(str::to_owned)
+}
+
+/// `303 See Other` to a path of this app.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// `303 See Other` to `uri` (a registered redirect URI) with `params` appended to its query.
+pub fn redirect_with(uri: &str, params: &[(&str, &str)]) -> Result<HttpResponse, PageError> {
+    let mut url = Url::parse(uri)
+        .map_err(|_| PageError::BadRequest("the client's redirect URI is not valid".into()))?;
+    {
+        let mut query = url.query_pairs_mut();
+        for (k, v) in params {
+            query.append_pair(k, v);
+        }
+    }
+    Ok(see_other(url.as_str()))
+}
+
+/// True for ids we generate (base64url); anything else is not looked up.
+pub fn plausible_id(id: &str) -> bool {
+    (16..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}

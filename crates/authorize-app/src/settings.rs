@@ -1,0 +1,45 @@
+//! The browser side's settings, built once by the gateway from the region's configuration.
+
+use std::time::Duration;
+
+use store::ratelimit::Limit;
+
+/// How the authorize app behaves in this deployment.
+#[derive(Debug, Clone)]
+pub struct AuthorizeSettings {
+    /// Where browsers reach this app; `https://…` makes the session cookie `Secure`.
+    pub app_url: String,
+    /// The authorization server's issuer (the region's `auth_api_url`), sent as `iss` with every
+    /// authorization response (RFC 9207) and equal to the token service's metadata `issuer`.
+    pub issuer: String,
+    /// The version of the terms an approving admin accepts (recorded on the installation).
+    pub terms_version: String,
+    /// Lifetime of a browser session.
+    pub session_ttl: Duration,
+    /// Lifetime of an authorization code.
+    pub code_ttl: Duration,
+    /// How long a pending authorization request waits for login and consent.
+    pub pending_ttl: Duration,
+    /// Login attempts per client address.
+    pub login_rate_limit: Limit,
+}
+
+impl AuthorizeSettings {
+    /// Defaults: 8-hour sessions, 60-second codes, 15 minutes to log in and consent.
+    pub fn new(app_url: &str, issuer: &str) -> Self {
+        Self {
+            app_url: app_url.trim_end_matches('/').to_owned(),
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            terms_version: "2026-01".to_owned(),
+            session_ttl: Duration::from_secs(8 * 3600),
+            code_ttl: store::grants::DEFAULT_CODE_TTL,
+            pending_ttl: Duration::from_secs(15 * 60),
+            login_rate_limit: Limit::per_minute(20),
+        }
+    }
+
+    /// True when the app is served over https: cookies are then `Secure`.
+    pub fn secure_cookies(&self) -> bool {
+        self.app_url.starts_with("https://")
+    }
+}

@@ -1,0 +1,142 @@
+//! Installations: an organization's authorization of an IdP's OAuth client ("Authorize & Install").
+//! The consent page creates one; every token issued through it points at it, so revoking it stops
+//! them all. An active installation is also one of the credentials that yield an [`OrgScope`].
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+
+use super::{new_uid, now};
+use crate::entity::installations::{self, Entity as Installations};
+use crate::entity::organizations::Entity as Organizations;
+use crate::{OrgScope, StoreError, StoreResult};
+
+/// An installation row.
+pub type Installation = installations::Model;
+
+/// What the consent page records when an Owner/Admin approves.
+#[derive(Debug, Clone)]
+pub struct NewInstallation {
+    /// The OAuth client's internal id.
+    pub client_id: i64,
+    /// The approving account's internal id.
+    pub approved_by: i64,
+    /// Granted scopes, space-separated.
+    pub scopes: String,
+    /// The version of the terms the admin accepted.
+    pub terms_version: String,
+    /// The approving browser's address.
+    pub ip: Option<String>,
+    /// The approving browser's user agent (truncated).
+    pub user_agent: Option<String>,
+}
+
+/// Records an approval for the organization.
+pub async fn create(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    new: NewInstallation,
+) -> StoreResult<Installation> {
+    let row = installations::ActiveModel {
+        uid: Set(new_uid()),
+        org_id: Set(scope.org_id()),
+        client_id: Set(new.client_id),
+        approved_by: Set(Some(new.approved_by)),
+        scopes: Set(new.scopes),
+        terms_version: Set(new.terms_version),
+        ip: Set(new.ip),
+        user_agent: Set(new.user_agent.map(|ua| ua.chars().take(512).collect())),
+        created_at: Set(now()),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+        ..Default::default()
+    };
+    Ok(Installations::insert(row).exec_with_returning(conn).await?)
+}
+
+/// The organization's installations, newest first.
+pub async fn list(conn: &impl ConnectionTrait, scope: &OrgScope) -> StoreResult<Vec<Installation>> {
+    Ok(Installations::find()
+        .filter(installations::Column::OrgId.eq(scope.org_id()))
+        .order_by_desc(installations::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// One installation of the organization by its public UID.
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    uid: &str,
+) -> StoreResult<Installation> {
+    Installations::find()
+        .filter(installations::Column::OrgId.eq(scope.org_id()))
+        .filter(installations::Column::Uid.eq(uid))
+        .one(conn)
+        .await?
+        .ok_or(StoreError::NotFound("installation"))
+}
+
+/// Marks an installation revoked (idempotent). The caller also revokes its refresh tokens and
+/// publishes the revocation to the key-value store so every replica stops its access tokens.
+pub async fn revoke(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    uid: &str,
+) -> StoreResult<Installation> {
+    let existing = get(conn, scope, uid).await?;
+    if existing.revoked_at.is_some() {
+        return Ok(existing);
+    }
+    let mut row: installations::ActiveModel = existing.into();
+    row.revoked_at = Set(Some(now()));
+    Ok(row.update(conn).await?)
+}
+
+/// An installation that is not revoked, by UID, whatever its organization (the token endpoint
+/// looks it up from a code or refresh token it already trusts).
+pub async fn find_active(
+    conn: &impl ConnectionTrait,
+    uid: &str,
+) -> StoreResult<Option<Installation>> {
+    Ok(Installations::find()
+        .filter(installations::Column::Uid.eq(uid))
+        .filter(installations::Column::RevokedAt.is_null())
+        .one(conn)
+        .await?)
+}
+
+/// An installation by internal id, revoked or not.
+pub async fn find_by_id(conn: &impl ConnectionTrait, id: i64) -> StoreResult<Option<Installation>> {
+    Ok(Installations::find_by_id(id).one(conn).await?)
+}
+
+/// The scope an OAuth access token proves: the installation must be active and belong to the
+/// organization `org_uid` names. `None` for anything else (answered alike by the caller).
+pub async fn authenticate(
+    conn: &impl ConnectionTrait,
+    installation_uid: &str,
+    org_uid: &str,
+) -> StoreResult<Option<OrgScope>> {
+    let Some(installation) = find_active(conn, installation_uid).await? else {
+        return Ok(None);
+    };
+    let Some(org) = Organizations::find_by_id(installation.org_id)
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok((org.uid == org_uid).then(|| OrgScope::new(org.id, org.uid)))
+}
+
+/// The organization an installation belongs to.
+pub async fn organization(
+    conn: &impl ConnectionTrait,
+    installation: &Installation,
+) -> StoreResult<Option<crate::repo::organizations::Organization>> {
+    Ok(Organizations::find_by_id(installation.org_id)
+        .one(conn)
+        .await?)
+}

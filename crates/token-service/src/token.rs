@@ -1,0 +1,67 @@
+//! `POST /oauth/token` (RFC 6749 §3.2): rate limit, parse, authenticate the client, dispatch on
+//! `grant_type` (`authorization_code` and `refresh_token` only), answer with `no-store`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use store::ratelimit;
+
+use crate::client_auth::{self, Params};
+use crate::error::{OAuthError, no_store};
+use crate::service::TokenService;
+use crate::{grant_code, grant_refresh};
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// The JWT access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// The rotated refresh token.
+    pub refresh_token: String,
+    /// Granted scopes.
+    pub scope: String,
+}
+
+/// The TCP peer's address: never a forwarded header, which a client could set to dodge limits.
+pub(crate) fn peer(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Counts a request against the token-endpoint limit of this address and presented client.
+pub(crate) async fn rate_limit(
+    svc: &TokenService,
+    req: &HttpRequest,
+    params: &Params,
+) -> Result<(), OAuthError> {
+    let client = params.get("client_id").unwrap_or("-");
+    let key = format!("token:{}:{client}", peer(req));
+    if ratelimit::allow(svc.inner.kv.as_ref(), &key, svc.settings().token_rate_limit).await? {
+        Ok(())
+    } else {
+        Err(OAuthError::SlowDown)
+    }
+}
+
+/// The token endpoint.
+pub async fn token(
+    svc: web::Data<TokenService>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthError> {
+    let params = client_auth::form(&req, &body)?;
+    rate_limit(&svc, &req, &params).await?;
+    let client = client_auth::authenticate(&svc.inner.db, &req, &params).await?;
+    let answer = match params.require("grant_type")? {
+        "authorization_code" => grant_code::exchange(&svc, &client, &params).await?,
+        "refresh_token" => grant_refresh::exchange(&svc, &client, &params).await?,
+        _ => return Err(OAuthError::UnsupportedGrantType),
+    };
+    let mut res = HttpResponse::Ok();
+    no_store(&mut res);
+    Ok(res.content_type("application/json").body(answer))
+}
