@@ -45,6 +45,21 @@ pub async fn authorize(
     let params: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
         .into_owned()
         .collect();
+    // An authorization URL that names the organization (`org=UID`) may reach the wrong region:
+    // send the browser to the organization's region with the request intact.
+    let org_hint = params
+        .iter()
+        .find(|(k, _)| k == "org")
+        .map(|(_, v)| v.as_str());
+    if let Some(home) = match org_hint {
+        Some(org) => app.home_app_url(org).await?,
+        None => None,
+    } {
+        return Ok(see_other(&format!(
+            "{home}/oauth/authorize?{}",
+            req.query_string()
+        )));
+    }
     let pending = match validate(&app, &params).await? {
         Ok(pending) => pending,
         Err(Refusal::Page(message)) => return Err(PageError::BadRequest(message)),

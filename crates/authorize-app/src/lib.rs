@@ -41,6 +41,8 @@ pub struct AuthorizeApp {
     pub kv: Kv,
     /// Settings.
     pub settings: AuthorizeSettings,
+    /// Finds organizations of other regions, to send browsers there.
+    pub federation: Option<federation::Federation>,
 }
 
 async fn stylesheet() -> HttpResponse {
@@ -54,7 +56,36 @@ async fn stylesheet() -> HttpResponse {
 impl AuthorizeApp {
     /// The app over the region's database and key-value store.
     pub fn new(db: Database, kv: Kv, settings: AuthorizeSettings) -> Self {
-        Self { db, kv, settings }
+        Self {
+            db,
+            kv,
+            settings,
+            federation: None,
+        }
+    }
+
+    /// Sends browsers that ask about an organization of another region to that region.
+    pub fn with_federation(mut self, federation: federation::Federation) -> Self {
+        self.federation = Some(federation);
+        self
+    }
+
+    /// The app URL of the region an organization this deployment does not have lives in.
+    pub async fn home_app_url(&self, org_uid: &str) -> Result<Option<String>, PageError> {
+        let Some(federation) = &self.federation else {
+            return Ok(None);
+        };
+        if store::repo::organizations::find_by_uid(&self.db, org_uid)
+            .await
+            .map_err(PageError::from)?
+            .is_some()
+        {
+            return Ok(None);
+        }
+        Ok(federation
+            .locate_organization(org_uid)
+            .await
+            .map(|peer| peer.app_url.trim_end_matches('/').to_owned()))
     }
 
     /// Mounts `/`, `/login`, `/logout`, `/oauth/authorize`, `/oauth/consent` and the stylesheet.

@@ -202,8 +202,9 @@ pub async fn serve(config: Config, mut services: Services) -> anyhow::Result<()>
         );
     }
     let tokens = crate::oauth::token_service(&config, &services).await?;
-    let browser = crate::oauth::authorize_app(&config, &services);
     let federation = federation(&config, &services)?;
+    let browser =
+        crate::oauth::authorize_app(&config, &services).with_federation(federation.clone());
     let scim = scim_api(
         &services,
         payload_limit,

@@ -6,8 +6,10 @@ mod common;
 
 use std::net::TcpListener;
 
+use common::oauth::{self, Browser, PASSWORD, REDIRECT};
 use common::scim::{patch, user};
 use common::{Server, Target};
+use oauth2::AuthType;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use testkit::Backend;
@@ -51,27 +53,33 @@ async fn start_regions(backend: Backend) -> (Region, Region) {
     (na, eu)
 }
 
-/// An EU organization with SCIM on and a token, created through the EU deployment's CLI.
+/// Runs `scimgate admin <args> --json` as the region's operator.
+fn admin(region: &Region, id: &str, args: &[&str]) -> Value {
+    let regions_file = region.target.workdir.path().join("regions.toml");
+    let mut cmd = region.target.command();
+    cmd.env("SCIMGATE_REGIONS_PATH", &regions_file)
+        .env("SCIMGATE_REGION", id);
+    let out = cmd.arg("admin").args(args).arg("--json").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// An EU organization with SCIM on and a token, created through the EU deployment's CLI; its
+/// owner's password is [`PASSWORD`].
 fn eu_org(eu: &Region) -> (String, String) {
-    let regions_file = eu.target.workdir.path().join("regions.toml");
-    let run = |args: &[&str]| -> Value {
-        let mut cmd = eu.target.command();
-        cmd.env("SCIMGATE_REGIONS_PATH", &regions_file)
-            .env("SCIMGATE_REGION", "eu");
-        let out = cmd.arg("admin").args(args).arg("--json").output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
+    let run = |args: &[&str]| admin(eu, "eu", args);
     let org = run(&[
         "create-org",
         "--name",
         "Europa",
         "--owner-email",
         "owner@europa.test",
+        "--owner-password",
+        PASSWORD,
     ]);
     assert_eq!(org["region"], "eu");
     let uid = org["org_uid"].as_str().unwrap().to_owned();
@@ -166,6 +174,127 @@ async fn an_organization_is_served_by_its_home_region_only(backend: Backend) {
         StatusCode::OK,
         "a region that is down does not break the others"
     );
+}
+
+/// The IdP admin was given the NA authorization URL for an EU organization: NA sends the browser
+/// to EU with the request intact, and the flow finishes there. The EU token works in EU only.
+async fn consent_started_in_the_wrong_region_finishes_at_home(backend: Backend) {
+    let (na, eu) = start_regions(backend).await;
+    let (org, _) = eu_org(&eu);
+    let secret = "0123456789abcdef0123456789abcdef-okta";
+    for (region, id) in [(&na, "na"), (&eu, "eu")] {
+        admin(
+            region,
+            id,
+            &[
+                "register-client",
+                "--name",
+                "Okta",
+                "--redirect-uri",
+                REDIRECT,
+                "--client-id",
+                "okta-global",
+                "--client-secret",
+                secret,
+            ],
+        );
+    }
+    let wrong_idp = oauth::idp_for(&na.server, "okta-global", Some(secret), AuthType::BasicAuth);
+    let (url, verifier) = oauth::authorize_url(&wrong_idp, true);
+    let url = format!("{url}&org={org}");
+
+    let browser = Browser::new(&eu.server.base_url);
+    let first = browser.get(&url).await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER);
+    let home = first.location().unwrap();
+    let expected = url.replacen(&na.server.base_url, &eu.server.base_url, 1);
+    assert_eq!(home, expected, "redirected to EU with the request intact");
+
+    let login = browser.get(&home).await;
+    let login_path = login.location().unwrap();
+    let consent_path = browser
+        .login_page(&login_path, "owner@europa.test", PASSWORD)
+        .await
+        .location()
+        .unwrap();
+    let consent = browser.consent(&consent_path).await;
+    let approved = browser.decide(&consent, &org, "approve", true).await;
+    let code = oauth::param(&approved.location().unwrap(), "code").unwrap();
+
+    let home_idp = oauth::idp_for(&eu.server, "okta-global", Some(secret), AuthType::BasicAuth);
+    let tokens = oauth::exchange(&home_idp, &code, verifier).await.unwrap();
+    let access = oauth::access(&tokens);
+    let http = common::http();
+    let path = format!("/scim/v2.0/organizations/{org}/Users");
+    assert_eq!(
+        http.get(eu.server.url(&path))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let at_na = http
+        .get(na.server.url(&path))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        at_na.status().as_u16(),
+        421,
+        "NA refuses the EU token and points to EU"
+    );
+    let body: Value = at_na.json().await.unwrap();
+    assert!(
+        body["detail"].as_str().unwrap().contains("region eu"),
+        "{body}"
+    );
+    let na_org = admin(
+        &na,
+        "na",
+        &[
+            "create-org",
+            "--name",
+            "Nord",
+            "--owner-email",
+            "o@nord.test",
+        ],
+    )["org_uid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    admin(&na, "na", &["enable-scim", "--org", &na_org]);
+    let wrong = http
+        .get(
+            na.server
+                .url(&format!("/scim/v2.0/organizations/{na_org}/Users")),
+        )
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        wrong.status(),
+        StatusCode::UNAUTHORIZED,
+        "an EU token never opens an NA organization"
+    );
+    let detail: Value = wrong.json().await.unwrap();
+    assert!(
+        detail["detail"].as_str().unwrap().contains("region"),
+        "the refusal says why: {detail}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_region_consent_on_sqlite() {
+    consent_started_in_the_wrong_region_finishes_at_home(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_region_consent_on_postgres() {
+    consent_started_in_the_wrong_region_finishes_at_home(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
