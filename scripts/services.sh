@@ -62,6 +62,15 @@ ensure_services() {
   say "PostgreSQL and Redis are up"
 }
 
+# nginx (the replicas-behind-a-load-balancer test runs its own instance on a random port).
+ensure_nginx() {
+  if ! command -v nginx >/dev/null; then
+    install_debian nginx || { say "FAILED: nginx is required for the test suite"; return 1; }
+    # The package starts a default server on port 80; the tests do not use it.
+    service nginx stop >/dev/null 2>&1 || pkill -x nginx || true
+  fi
+}
+
 # Per-test databases are dropped by the tests; this removes what a killed run left behind.
 drop_leftover_test_databases() {
   psql "$PG_URL" -Atqc "select datname from pg_database where datname like 'scimgate\_t\_%'" 2>/dev/null |

@@ -213,9 +213,14 @@ pub fn encode(form: &[(&str, &str)]) -> String {
 }
 
 pub fn idp_for(server: &Server, client_id: &str, secret: Option<&str>, auth: AuthType) -> Idp {
+    idp_at(&server.base_url, client_id, secret, auth)
+}
+
+/// The IdP's client for the deployment (or load balancer) at `base_url`.
+pub fn idp_at(base_url: &str, client_id: &str, secret: Option<&str>, auth: AuthType) -> Idp {
     let mut client = BasicClient::new(ClientId::new(client_id.to_owned()))
-        .set_auth_uri(AuthUrl::new(server.url("/oauth/authorize")).unwrap())
-        .set_token_uri(TokenUrl::new(server.url("/oauth/token")).unwrap())
+        .set_auth_uri(AuthUrl::new(format!("{base_url}/oauth/authorize")).unwrap())
+        .set_token_uri(TokenUrl::new(format!("{base_url}/oauth/token")).unwrap())
         .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap())
         .set_auth_type(auth);
     if let Some(secret) = secret {
