@@ -1,6 +1,6 @@
 //! Two replicas of one region sharing PostgreSQL and Redis behind nginx (round-robin): the whole
 //! OAuth flow and a SCIM sync succeed while consecutive requests land on different replicas.
-#![allow(clippy::unwrap_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -45,7 +45,7 @@ impl Nginx {
         );
         let path = dir.join("nginx.conf");
         std::fs::write(&path, conf).unwrap();
-        let child = Command::new("nginx")
+        let mut child = Command::new("nginx")
             .args(["-c", path.to_str().unwrap(), "-p", dir.to_str().unwrap()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
