@@ -45,15 +45,16 @@ impl Nginx {
         );
         let path = dir.join("nginx.conf");
         std::fs::write(&path, conf).unwrap();
-        let mut child = Command::new("nginx")
+        // Owned by `Self` at once, so every way out of here (return or panic) stops it.
+        let nginx = Self(Command::new("nginx")
             .args(["-c", path.to_str().unwrap(), "-p", dir.to_str().unwrap()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("nginx must be installed for this test (Debian package nginx; scripts/test installs it under CI=true)");
+            .expect("nginx must be installed for this test (Debian package nginx; scripts/test installs it under CI=true)"));
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Self(child);
+                return nginx;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
