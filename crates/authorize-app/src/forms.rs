@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 
+use actix_web::HttpMessage;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
+use store::types::ClientAddr;
 use url::Url;
 
 use crate::error::PageError;
@@ -18,18 +20,16 @@ pub fn fields(body: &[u8]) -> HashMap<String, String> {
     out
 }
 
-/// The TCP peer's address: what rate limits key on (a forwarded header could be forged).
+/// The client's address: what rate limits key on. Forwarded headers count only from the trusted
+/// proxies the gateway is configured with (it records the result as a [`ClientAddr`]).
 pub fn peer(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    client_ip(req).unwrap_or_else(|| "unknown".into())
 }
 
-/// The client address for records (audit, installation): the proxy's view when there is one.
+/// The client address for records (audit, installation).
 pub fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.connection_info()
-        .realip_remote_addr()
-        .map(str::to_owned)
+    ClientAddr::resolve(req.extensions().get::<ClientAddr>(), req.peer_addr())
+        .map(|ip| ip.to_string())
 }
 
 /// `303 See Other` to a path of this app.

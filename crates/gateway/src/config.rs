@@ -153,6 +153,10 @@ pub struct HttpConfig {
     pub shutdown_timeout_secs: u64,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
+    /// Reverse proxies (addresses or networks) whose `X-Forwarded-For` is believed; from anyone
+    /// else the header is ignored and the TCP peer is the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// One region's public URLs.

@@ -2,6 +2,7 @@
 
 mod admin;
 mod cli;
+mod client_addr;
 mod config;
 mod demo;
 mod oauth;

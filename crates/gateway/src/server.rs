@@ -213,9 +213,14 @@ pub async fn serve(config: Config, mut services: Services) -> anyhow::Result<()>
     )
     .with_federation(federation.clone());
     let data = web::Data::new(services);
+    let trusted = web::Data::new(crate::client_addr::TrustedProxies(
+        config.http.trusted_proxies.clone(),
+    ));
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(trusted.clone())
+            .wrap(actix_web::middleware::from_fn(crate::client_addr::record))
             .app_data(web::PayloadConfig::new(payload_limit))
             .app_data(web::JsonConfig::default().limit(payload_limit))
             .wrap(actix_web::middleware::from_fn(request_id_header))

@@ -701,3 +701,58 @@ backend_tests!(
     bulk_resolves_references_and_enforces_limits,
     discovery_documents,
 );
+
+/// Behind a trusted proxy the audit log records the forwarded client; from anyone else a forwarded
+/// header is ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_addresses_count_only_from_trusted_proxies() {
+    let target = common::Target::new(Backend::Sqlite).await;
+    let org = target.admin(&[
+        "create-org",
+        "--name",
+        "Acme",
+        "--owner-email",
+        "o@acme.test",
+    ])["org_uid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    target.admin(&["enable-scim", "--org", &org]);
+    let token = target.admin(&["create-token", "--org", &org])["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let http = common::http();
+    for (trusted, name, expected) in [
+        ("[\"127.0.0.1/32\"]", "via-proxy", "203.0.113.9"),
+        ("[]", "direct", "127.0.0.1"),
+    ] {
+        let mut cmd = target.command();
+        cmd.env("SCIMGATE_HTTP__TRUSTED_PROXIES", trusted).args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ]);
+        let server = common::Server::start(cmd);
+        let res = http
+            .post(server.url(&format!("/scim/v2.0/organizations/{org}/Users")))
+            .bearer_auth(&token)
+            .header("content-type", "application/scim+json")
+            .header("x-forwarded-for", "203.0.113.9")
+            .body(user(name).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let db = store::connect(&target.db.url, &Default::default())
+            .await
+            .unwrap();
+        let scope = store::repo::organizations::operator_scope(&db, &org)
+            .await
+            .unwrap();
+        let rows = store::repo::audit::list(&db, &scope, None, 1)
+            .await
+            .unwrap();
+        assert_eq!(rows[0].ip.as_deref(), Some(expected), "{name}");
+    }
+}

@@ -66,7 +66,8 @@ impl Caller {
             scope: principal.scope,
             actor,
             request_id: req.extensions().get::<RequestId>().map(ToString::to_string),
-            ip: req.peer_addr().map(|a| a.ip().to_string()),
+            ip: store::types::ClientAddr::resolve(req.extensions().get(), req.peer_addr())
+                .map(|ip| ip.to_string()),
         })
     }
 }

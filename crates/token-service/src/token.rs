@@ -25,11 +25,16 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
-/// The TCP peer's address: never a forwarded header, which a client could set to dodge limits.
+/// The client's address: the TCP peer, or what a trusted proxy forwarded (the gateway records it as
+/// a [`ClientAddr`]); never a forwarded header from anyone else, which a client could set to dodge
+/// limits.
 pub(crate) fn peer(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    use actix_web::HttpMessage;
+    store::types::ClientAddr::resolve(
+        req.extensions().get::<store::types::ClientAddr>(),
+        req.peer_addr(),
+    )
+    .map_or_else(|| "unknown".into(), |ip| ip.to_string())
 }
 
 /// Counts a request against the token-endpoint limit of this address and presented client.
