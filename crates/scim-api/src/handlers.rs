@@ -144,151 +144,126 @@ fn wants(query: &Query, schema: &ResourceSchema, attribute: &str) -> ApiResult<b
         .wants_attribute(attribute))
 }
 
-async fn list_users(api: Api, caller: Caller, query: Query) -> ApiResult<HttpResponse> {
-    let ctx = Ctx {
-        api: &api,
-        caller: &caller,
-    };
-    Ok(list_response(
-        list::users(ctx, &ListRequest::from_query(&query)?).await?,
-    ))
+/// A resource type as the handlers see it: its schema, the relation kept as rows (`groups` of a
+/// user, `members` of a group, loaded only when the projection wants it), and its service.
+trait Kind: 'static {
+    const RELATED: &'static str;
+    fn schema() -> &'static ResourceSchema;
+    async fn list(ctx: Ctx<'_>, request: &ListRequest) -> ApiResult<Page>;
+    async fn create(ctx: Ctx<'_>, body: Value) -> ApiResult<Value>;
+    async fn get(ctx: Ctx<'_>, id: &str, related: bool) -> ApiResult<(Value, String)>;
+    async fn replace(
+        ctx: Ctx<'_>,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        related: bool,
+    ) -> ApiResult<Value>;
+    async fn patch(
+        ctx: Ctx<'_>,
+        id: &str,
+        patch: &PatchRequest,
+        if_match: Option<&str>,
+        related: bool,
+    ) -> ApiResult<Value>;
+    async fn delete(ctx: Ctx<'_>, id: &str, if_match: Option<&str>) -> ApiResult<()>;
 }
 
-async fn search_users(
-    api: Api,
-    caller: Caller,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> ApiResult<HttpResponse> {
-    let request = ListRequest::from_search(&parse_body(&req, &body)?)?;
-    Ok(list_response(
-        list::users(
-            Ctx {
-                api: &api,
-                caller: &caller,
-            },
-            &request,
-        )
-        .await?,
-    ))
-}
+/// `/Users`.
+struct Users;
+/// `/Groups`.
+struct Groups;
 
-async fn create_user(
-    api: Api,
-    caller: Caller,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> ApiResult<HttpResponse> {
-    let resource = users::create(
-        Ctx {
-            api: &api,
-            caller: &caller,
-        },
-        parse_body(&req, &body)?,
-    )
-    .await?;
-    Ok(created(&resource))
-}
-
-async fn get_user(
-    api: Api,
-    caller: Caller,
-    req: HttpRequest,
-    id: web::Path<(String, String)>,
-    query: Query,
-) -> ApiResult<HttpResponse> {
-    let schema = ResourceSchema::user();
-    let with_groups = wants(&query, schema, "groups")?;
-    let (resource, etag) = users::get(
-        Ctx {
-            api: &api,
-            caller: &caller,
-        },
-        &id.1,
-        with_groups,
-    )
-    .await?;
-    get_response(&req, resource, &etag, schema, &query)
-}
-
-async fn replace_user(
-    api: Api,
-    caller: Caller,
-    req: HttpRequest,
-    id: web::Path<(String, String)>,
-    query: Query,
-    body: web::Bytes,
-) -> ApiResult<HttpResponse> {
-    let body = parse_body(&req, &body)?;
-    let if_match = header_text(&req, header::IF_MATCH);
-    let resource = users::replace(
-        Ctx {
-            api: &api,
-            caller: &caller,
-        },
-        &id.1,
-        &body,
-        if_match,
-    )
-    .await?;
-    write_response(resource, ResourceSchema::user(), &query)
-}
-
-async fn patch_user(
-    api: Api,
-    caller: Caller,
-    req: HttpRequest,
-    id: web::Path<(String, String)>,
-    query: Query,
-    body: web::Bytes,
-) -> ApiResult<HttpResponse> {
-    let patch = parse_patch(&req, &body)?;
-    let if_match = header_text(&req, header::IF_MATCH);
-    let resource = users::patch(
-        Ctx {
-            api: &api,
-            caller: &caller,
-        },
-        &id.1,
-        &patch,
-        if_match,
-    )
-    .await?;
-    if wants_minimal(&req) {
-        return Ok(with_etag(HttpResponse::NoContent().finish(), &resource));
+impl Kind for Users {
+    const RELATED: &'static str = "groups";
+    fn schema() -> &'static ResourceSchema {
+        ResourceSchema::user()
     }
-    write_response(resource, ResourceSchema::user(), &query)
+    async fn list(ctx: Ctx<'_>, request: &ListRequest) -> ApiResult<Page> {
+        list::users(ctx, request).await
+    }
+    async fn create(ctx: Ctx<'_>, body: Value) -> ApiResult<Value> {
+        users::create(ctx, body).await
+    }
+    async fn get(ctx: Ctx<'_>, id: &str, related: bool) -> ApiResult<(Value, String)> {
+        users::get(ctx, id, related).await
+    }
+    // A user's groups are few: writes always answer with them.
+    async fn replace(
+        ctx: Ctx<'_>,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        _: bool,
+    ) -> ApiResult<Value> {
+        users::replace(ctx, id, body, if_match).await
+    }
+    async fn patch(
+        ctx: Ctx<'_>,
+        id: &str,
+        patch: &PatchRequest,
+        if_match: Option<&str>,
+        _: bool,
+    ) -> ApiResult<Value> {
+        users::patch(ctx, id, patch, if_match).await
+    }
+    async fn delete(ctx: Ctx<'_>, id: &str, if_match: Option<&str>) -> ApiResult<()> {
+        users::delete(ctx, id, if_match).await
+    }
 }
 
-async fn delete_user(
+impl Kind for Groups {
+    const RELATED: &'static str = "members";
+    fn schema() -> &'static ResourceSchema {
+        ResourceSchema::group()
+    }
+    async fn list(ctx: Ctx<'_>, request: &ListRequest) -> ApiResult<Page> {
+        list::groups(ctx, request).await
+    }
+    async fn create(ctx: Ctx<'_>, body: Value) -> ApiResult<Value> {
+        groups::create(ctx, body).await
+    }
+    async fn get(ctx: Ctx<'_>, id: &str, related: bool) -> ApiResult<(Value, String)> {
+        groups::get(ctx, id, related).await
+    }
+    async fn replace(
+        ctx: Ctx<'_>,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        related: bool,
+    ) -> ApiResult<Value> {
+        groups::replace(ctx, id, body, if_match, related).await
+    }
+    async fn patch(
+        ctx: Ctx<'_>,
+        id: &str,
+        patch: &PatchRequest,
+        if_match: Option<&str>,
+        related: bool,
+    ) -> ApiResult<Value> {
+        groups::patch(ctx, id, patch, if_match, related).await
+    }
+    async fn delete(ctx: Ctx<'_>, id: &str, if_match: Option<&str>) -> ApiResult<()> {
+        groups::delete(ctx, id, if_match).await
+    }
+}
+
+async fn list_resources<K: Kind>(
     api: Api,
     caller: Caller,
-    req: HttpRequest,
-    id: web::Path<(String, String)>,
+    query: Query,
 ) -> ApiResult<HttpResponse> {
-    users::delete(
-        Ctx {
-            api: &api,
-            caller: &caller,
-        },
-        &id.1,
-        header_text(&req, header::IF_MATCH),
-    )
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-async fn list_groups(api: Api, caller: Caller, query: Query) -> ApiResult<HttpResponse> {
     let ctx = Ctx {
         api: &api,
         caller: &caller,
     };
     Ok(list_response(
-        list::groups(ctx, &ListRequest::from_query(&query)?).await?,
+        K::list(ctx, &ListRequest::from_query(&query)?).await?,
     ))
 }
 
-async fn search_groups(
+async fn search_resources<K: Kind>(
     api: Api,
     caller: Caller,
     req: HttpRequest,
@@ -296,7 +271,7 @@ async fn search_groups(
 ) -> ApiResult<HttpResponse> {
     let request = ListRequest::from_search(&parse_body(&req, &body)?)?;
     Ok(list_response(
-        list::groups(
+        K::list(
             Ctx {
                 api: &api,
                 caller: &caller,
@@ -307,13 +282,13 @@ async fn search_groups(
     ))
 }
 
-async fn create_group(
+async fn create_resource<K: Kind>(
     api: Api,
     caller: Caller,
     req: HttpRequest,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let resource = groups::create(
+    let resource = K::create(
         Ctx {
             api: &api,
             caller: &caller,
@@ -324,28 +299,27 @@ async fn create_group(
     Ok(created(&resource))
 }
 
-async fn get_group(
+async fn get_resource<K: Kind>(
     api: Api,
     caller: Caller,
     req: HttpRequest,
     id: web::Path<(String, String)>,
     query: Query,
 ) -> ApiResult<HttpResponse> {
-    let schema = ResourceSchema::group();
-    let with_members = wants(&query, schema, "members")?;
-    let (resource, etag) = groups::get(
+    let related = wants(&query, K::schema(), K::RELATED)?;
+    let (resource, etag) = K::get(
         Ctx {
             api: &api,
             caller: &caller,
         },
         &id.1,
-        with_members,
+        related,
     )
     .await?;
-    get_response(&req, resource, &etag, schema, &query)
+    get_response(&req, resource, &etag, K::schema(), &query)
 }
 
-async fn replace_group(
+async fn replace_resource<K: Kind>(
     api: Api,
     caller: Caller,
     req: HttpRequest,
@@ -353,11 +327,10 @@ async fn replace_group(
     query: Query,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let schema = ResourceSchema::group();
     let body = parse_body(&req, &body)?;
-    let with_members = wants(&query, schema, "members")?;
+    let related = wants(&query, K::schema(), K::RELATED)?;
     let if_match = header_text(&req, header::IF_MATCH);
-    let resource = groups::replace(
+    let resource = K::replace(
         Ctx {
             api: &api,
             caller: &caller,
@@ -365,13 +338,13 @@ async fn replace_group(
         &id.1,
         &body,
         if_match,
-        with_members,
+        related,
     )
     .await?;
-    write_response(resource, schema, &query)
+    write_response(resource, K::schema(), &query)
 }
 
-async fn patch_group(
+async fn patch_resource<K: Kind>(
     api: Api,
     caller: Caller,
     req: HttpRequest,
@@ -379,12 +352,11 @@ async fn patch_group(
     query: Query,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let schema = ResourceSchema::group();
     let patch = parse_patch(&req, &body)?;
     let minimal = wants_minimal(&req);
-    let with_members = !minimal && wants(&query, schema, "members")?;
+    let related = !minimal && wants(&query, K::schema(), K::RELATED)?;
     let if_match = header_text(&req, header::IF_MATCH);
-    let resource = groups::patch(
+    let resource = K::patch(
         Ctx {
             api: &api,
             caller: &caller,
@@ -392,22 +364,22 @@ async fn patch_group(
         &id.1,
         &patch,
         if_match,
-        with_members,
+        related,
     )
     .await?;
     if minimal {
         return Ok(with_etag(HttpResponse::NoContent().finish(), &resource));
     }
-    write_response(resource, schema, &query)
+    write_response(resource, K::schema(), &query)
 }
 
-async fn delete_group(
+async fn delete_resource<K: Kind>(
     api: Api,
     caller: Caller,
     req: HttpRequest,
     id: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
-    groups::delete(
+    K::delete(
         Ctx {
             api: &api,
             caller: &caller,
@@ -417,6 +389,32 @@ async fn delete_group(
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The routes of one resource type under `/{name}`.
+fn resource_routes<K: Kind>(
+    name: &str,
+) -> (
+    actix_web::Resource,
+    actix_web::Resource,
+    actix_web::Resource,
+) {
+    use web::{delete, get, patch, post, put, resource, to};
+    (
+        resource(format!("/{name}"))
+            .route(get().to(list_resources::<K>))
+            .route(post().to(create_resource::<K>))
+            .default_service(to(method_not_allowed)),
+        resource(format!("/{name}/.search"))
+            .route(post().to(search_resources::<K>))
+            .default_service(to(method_not_allowed)),
+        resource(format!("/{name}/{{id}}"))
+            .route(get().to(get_resource::<K>))
+            .route(put().to(replace_resource::<K>))
+            .route(patch().to(patch_resource::<K>))
+            .route(delete().to(delete_resource::<K>))
+            .default_service(to(method_not_allowed)),
+    )
 }
 
 /// `POST /.search` at the root: searches Users and Groups together, Users first.
@@ -530,7 +528,7 @@ pub fn scope(
     api: Api,
     settings: &ScimSettings,
 ) -> impl actix_web::dev::HttpServiceFactory + use<> {
-    use web::{delete, get, patch, post, put, resource, to};
+    use web::{get, post, resource, to};
     let deny = || to(method_not_allowed);
     web::scope(prefix)
         .app_data(api)
@@ -540,44 +538,8 @@ pub fn scope(
             settings.max_payload.max(settings.bulk_max_payload),
         ))
         .wrap(ErrorHandlers::new().default_handler(as_scim_error))
-        .service(
-            resource("/Users")
-                .route(get().to(list_users))
-                .route(post().to(create_user))
-                .default_service(deny()),
-        )
-        .service(
-            resource("/Users/.search")
-                .route(post().to(search_users))
-                .default_service(deny()),
-        )
-        .service(
-            resource("/Users/{id}")
-                .route(get().to(get_user))
-                .route(put().to(replace_user))
-                .route(patch().to(patch_user))
-                .route(delete().to(delete_user))
-                .default_service(deny()),
-        )
-        .service(
-            resource("/Groups")
-                .route(get().to(list_groups))
-                .route(post().to(create_group))
-                .default_service(deny()),
-        )
-        .service(
-            resource("/Groups/.search")
-                .route(post().to(search_groups))
-                .default_service(deny()),
-        )
-        .service(
-            resource("/Groups/{id}")
-                .route(get().to(get_group))
-                .route(put().to(replace_group))
-                .route(patch().to(patch_group))
-                .route(delete().to(delete_group))
-                .default_service(deny()),
-        )
+        .service(resource_routes::<Users>("Users"))
+        .service(resource_routes::<Groups>("Groups"))
         .service(
             resource("/.search")
                 .route(post().to(search_all))

@@ -17,26 +17,13 @@ use store::repo::roles;
 use store::repo::scim_groups::{self, ScimGroup};
 use store::{StoreError, StoreResult};
 
-use super::{Ctx, Retry, record_role_changes, retry_on_conflict};
+use super::{Ctx, Retry, check_if_match, record_role_changes, retry_on_conflict};
 use crate::error::ApiResult;
 use crate::resource::{etag, group_columns, group_resource};
 use scim_core::normalize::take_members_with_display;
 
 /// The largest number of members a GET returns inline (beyond it, use the console or filter).
 pub const MAX_INLINE_MEMBERS: u64 = 100_000;
-
-fn check_if_match(row: &ScimGroup, if_match: Option<&str>) -> ApiResult<()> {
-    match if_match {
-        Some(tag) if tag.trim() != "*" && tag.trim() != etag(row.version) => {
-            Err(ScimError::precondition_failed(format!(
-                "If-Match {tag} does not match the current version {}",
-                etag(row.version)
-            ))
-            .into())
-        }
-        _ => Ok(()),
-    }
-}
 
 /// Member ids in order, and the displays the client sent with some of them.
 fn split_members(
@@ -172,7 +159,7 @@ pub async fn replace(
         let group = scim_groups::get(&txn, scope, uid)
             .await?
             .ok_or_else(|| ScimError::not_found(format!("Group {uid} not found")))?;
-        check_if_match(&group, if_match)?;
+        check_if_match(group.version, if_match)?;
         let updated = match scim_groups::update(&txn, scope, &group, &columns).await {
             Err(StoreError::VersionMismatch) if if_match.is_none() => return Ok(Retry::Again),
             other => other?,
@@ -208,7 +195,7 @@ pub async fn patch(
         let group = scim_groups::get(&txn, scope, uid)
             .await?
             .ok_or_else(|| ScimError::not_found(format!("Group {uid} not found")))?;
-        check_if_match(&group, if_match)?;
+        check_if_match(group.version, if_match)?;
         // The engine sees the group without its members: member operations come back as a
         // change set, never as a list to write back.
         let current = group_resource(&group, &ctx.base_url(), None);
@@ -259,7 +246,7 @@ pub async fn delete(ctx: Ctx<'_>, uid: &str, if_match: Option<&str>) -> ApiResul
     let group = scim_groups::get(&txn, scope, uid)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("Group {uid} not found")))?;
-    check_if_match(&group, if_match)?;
+    check_if_match(group.version, if_match)?;
     let affected = if group_mappings::is_mapped(&txn, scope, group.id).await? {
         scim_groups::member_accounts(&txn, scope, group.id).await?
     } else {

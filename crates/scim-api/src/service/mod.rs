@@ -17,6 +17,20 @@ use crate::ScimApi;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 
+/// Refuses a write whose `If-Match` names another version than the stored one (`*` matches any).
+pub fn check_if_match(version: i64, if_match: Option<&str>) -> ApiResult<()> {
+    let current = crate::resource::etag(version);
+    match if_match.map(str::trim) {
+        Some(tag) if tag != "*" && tag != current => {
+            Err(scim_core::error::ScimError::precondition_failed(format!(
+                "If-Match {tag} does not match the current version {current}"
+            ))
+            .into())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// How often a write is retried after losing a compare-and-swap race to a concurrent writer.
 const CAS_ATTEMPTS: usize = 5;
 

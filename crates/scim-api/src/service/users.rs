@@ -13,7 +13,7 @@ use store::repo::{accounts, events, scim_groups, stacks};
 use store::types::{Email, MembershipSource, MembershipStatus, OrgRole};
 use store::{OrgScope, StoreError, StoreResult};
 
-use super::{Ctx, Retry, retry_on_conflict};
+use super::{Ctx, Retry, check_if_match, retry_on_conflict};
 use crate::error::ApiResult;
 use crate::resource::{etag, user_columns, user_resource};
 
@@ -69,19 +69,6 @@ async fn link_and_invite(
         // unless the IdP says it is inactive.
         Some(_) if !columns.active => apply_active(conn, scope, user, true, false).await,
         Some(_) => Ok(()),
-    }
-}
-
-fn check_if_match(row: &ScimUser, if_match: Option<&str>) -> ApiResult<()> {
-    match if_match {
-        Some(tag) if tag.trim() != "*" && tag.trim() != etag(row.version) => {
-            Err(ScimError::precondition_failed(format!(
-                "If-Match {tag} does not match the current version {}",
-                etag(row.version)
-            ))
-            .into())
-        }
-        _ => Ok(()),
     }
 }
 
@@ -185,7 +172,7 @@ async fn write(
         let user = scim_users::get(&txn, scope, uid)
             .await?
             .ok_or_else(|| ScimError::not_found(format!("User {uid} not found")))?;
-        check_if_match(&user, if_match)?;
+        check_if_match(user.version, if_match)?;
         let current = user_resource(&user, &ctx.base_url(), None);
         let resource = match change {
             Change::Replace(body) => {
@@ -254,7 +241,7 @@ pub async fn delete(ctx: Ctx<'_>, uid: &str, if_match: Option<&str>) -> ApiResul
     let user = scim_users::get(&txn, scope, uid)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("User {uid} not found")))?;
-    check_if_match(&user, if_match)?;
+    check_if_match(user.version, if_match)?;
     scim_users::delete(&txn, scope, uid).await?;
     if let Some(account_id) = user.account_id
         && memberships::remove(&txn, scope, account_id).await?

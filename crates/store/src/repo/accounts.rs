@@ -23,6 +23,24 @@ fn display_name(email: &Email, name: Option<&str>) -> String {
         .unwrap_or_else(|| email.as_str().to_owned())
 }
 
+fn new_row(
+    email: &Email,
+    name: Option<&str>,
+    password_hash: Option<String>,
+) -> accounts::ActiveModel {
+    let at = now();
+    accounts::ActiveModel {
+        uid: Set(new_uid()),
+        email: Set(email.as_str().to_owned()),
+        email_normalized: Set(email.normalized()),
+        name: Set(display_name(email, name)),
+        password_hash: Set(password_hash),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    }
+}
+
 /// Creates an account; a second account with the same email in any letter case is a conflict.
 pub async fn create(
     conn: &impl ConnectionTrait,
@@ -37,18 +55,7 @@ pub async fn create(
         }
         None => None,
     };
-    let at = now();
-    let row = accounts::ActiveModel {
-        uid: Set(new_uid()),
-        email: Set(email.as_str().to_owned()),
-        email_normalized: Set(email.normalized()),
-        name: Set(display_name(email, name)),
-        password_hash: Set(password_hash),
-        created_at: Set(at),
-        updated_at: Set(at),
-        ..Default::default()
-    };
-    Accounts::insert(row)
+    Accounts::insert(new_row(email, name, password_hash))
         .exec_with_returning(conn)
         .await
         .map_err(|e| StoreError::from_db_unique(e, "account"))
@@ -61,18 +68,7 @@ pub async fn ensure(
     email: &Email,
     name: Option<&str>,
 ) -> StoreResult<Account> {
-    let at = now();
-    let row = accounts::ActiveModel {
-        uid: Set(new_uid()),
-        email: Set(email.as_str().to_owned()),
-        email_normalized: Set(email.normalized()),
-        name: Set(display_name(email, name)),
-        password_hash: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-        ..Default::default()
-    };
-    Accounts::insert(row)
+    Accounts::insert(new_row(email, name, None))
         .on_conflict_do_nothing_on([accounts::Column::EmailNormalized])
         .exec(conn)
         .await?;
