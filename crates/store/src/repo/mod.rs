@@ -27,6 +27,18 @@ pub(crate) fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
 
+/// The total of a listing whose first page came back short: it already holds every match, so the
+/// COUNT query (a scan of the matches) is not needed — the common case of an IdP's `eq` lookup.
+pub(crate) fn complete_total(
+    offset: u64,
+    after_id: Option<i64>,
+    limit: u64,
+    returned: usize,
+) -> Option<u64> {
+    let returned = returned as u64;
+    (offset == 0 && after_id.is_none() && returned < limit).then_some(returned)
+}
+
 /// A new public identifier: UUID v7, time-ordered so indexes stay compact.
 pub(crate) fn new_uid() -> String {
     uuid::Uuid::now_v7().to_string()

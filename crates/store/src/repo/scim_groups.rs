@@ -10,7 +10,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationDef,
 };
 
-use super::{new_uid, now};
+use super::{complete_total, new_uid, now};
 use crate::entity::scim_group_members::{self, Entity as Members};
 use crate::entity::scim_groups::{self, Entity as ScimGroups};
 use crate::entity::scim_users::{self, Entity as ScimUsers};
@@ -236,7 +236,7 @@ pub async fn page(
     if let Some(condition) = condition {
         base = base.filter(condition);
     }
-    let total = base.clone().count(conn).await?;
+    let counter = base.clone();
     if let Some(after) = after_id {
         base = base.filter(scim_groups::Column::Id.gt(after));
     }
@@ -258,6 +258,10 @@ pub async fn page(
         .limit(limit)
         .all(conn)
         .await?;
+    let total = match complete_total(offset, after_id, limit, rows.len()) {
+        Some(total) => total,
+        None => counter.count(conn).await?,
+    };
     Ok((total, rows))
 }
 

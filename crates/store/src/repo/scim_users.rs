@@ -8,7 +8,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::{new_uid, now};
+use super::{complete_total, new_uid, now};
 use crate::entity::scim_user_emails::{self, Entity as UserEmails};
 use crate::entity::scim_users::{self, Entity as ScimUsers};
 use crate::types::normalize_key;
@@ -292,7 +292,7 @@ pub async fn page(
     if let Some(condition) = &request.condition {
         base = base.filter(condition.clone());
     }
-    let total = base.clone().count(conn).await?;
+    let counter = base.clone();
     let mut query = base;
     if let Some(after) = request.after_id {
         query = query.filter(scim_users::Column::Id.gt(after));
@@ -312,6 +312,10 @@ pub async fn page(
         .limit(request.limit)
         .all(conn)
         .await?;
+    let total = match complete_total(request.offset, request.after_id, request.limit, rows.len()) {
+        Some(total) => total,
+        None => counter.count(conn).await?,
+    };
     Ok((total, rows))
 }
 
