@@ -1,25 +1,45 @@
-//! `loadtest`: drives a running scimgate over HTTP and reports rates and latencies. Every loop is
-//! bounded in count and time, and traffic goes only to the base URL given (loopback in our runs).
+//! `loadtest`: drives a running scimgate over HTTP and reports rates and latencies.
 //!
-//! Scenarios: `create-users` (POST /Users rate), `filtered-get` (GET /Users?filter=userName eq …:
-//! rate, p50, p99), `list-pages` (GET /Users?startIndex=…&count=100 rate), `group-patch` (time of
-//! one add + one remove of a member at several group sizes), `provision` (N users then G groups).
+//! Every loop is bounded in count and in time (a per-request timeout, a duration for the timed
+//! scenarios and an overall `--max-seconds`), the concurrency is bounded (`buffer_unordered`), and
+//! traffic goes only to the base URL given — which must be a loopback address unless
+//! `--allow-remote` is passed.
+//!
+//! Scenarios:
+//! - `create-users`: POST /Users rate (p50/p99).
+//! - `filtered-get`: `GET /Users?filter=<attr> eq "…"` on random existing users (rate, p50/p99).
+//! - `list-pages`: `GET /Users?startIndex=…&count=100` at random offsets, or a cursor walk.
+//! - `group-patch`: time of one PATCH adding and one PATCH removing a member at several group
+//!   sizes (with `?excludedAttributes=members`), growing the group by PATCHes of ~1,000 members.
+//! - `provision`: N users, then G groups created with their members; total wall time.
+//! - `races`: concurrent POSTs of one userName (exactly one 201) and concurrent PATCHes of one
+//!   group (no member lost).
+//!
+//! Results are printed as a table, or as JSON with `--json`.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use rand::Rng;
+use reqwest::Method;
 use serde_json::{Value, json};
+
+const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 #[derive(Debug, Parser)]
 #[command(name = "loadtest", about)]
 struct Cli {
-    /// The organization's SCIM Base URL (…/scim/v2.0/organizations/ORG_UID).
+    /// The organization's SCIM Base URL (http://127.0.0.1:PORT/scim/v2.0/organizations/ORG_UID).
     #[arg(long)]
     base: String,
     /// A bearer token of the organization.
@@ -28,20 +48,55 @@ struct Cli {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Per-request timeout, in seconds.
+    #[arg(long, default_value_t = 60)]
+    timeout_secs: u64,
+    /// The whole scenario is abandoned (with an error) after this many seconds.
+    #[arg(long, default_value_t = 3600)]
+    max_seconds: u64,
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json_out: Option<std::path::PathBuf>,
+    /// Allow a base URL that is not a loopback address.
+    #[arg(long)]
+    allow_remote: bool,
     #[command(subcommand)]
     scenario: Scenario,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FilterAttr {
+    /// `userName eq "{prefix}{i}"`
+    UserName,
+    /// `externalId eq "ext-{prefix}{i}"`
+    ExternalId,
+    /// `emails.value eq "{prefix}{i}@load.example"`
+    Emails,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Paging {
+    /// `startIndex` at a random offset, `count=100`.
+    Offset,
+    /// Each worker walks the whole list with RFC 9865 cursors, 100 per page.
+    Cursor,
+}
+
 #[derive(Debug, Subcommand)]
 enum Scenario {
-    /// Create `count` users named `{prefix}{i}`.
+    /// Create users `{prefix}{from}..{prefix}{from+count}`.
     CreateUsers {
         #[arg(long)]
         count: usize,
+        #[arg(long, default_value_t = 0)]
+        from: usize,
         #[arg(long, default_value = "load")]
         prefix: String,
     },
-    /// Look up random users of `0..users` by userName filter for `seconds`.
+    /// Look up random users of `{prefix}0..{prefix}{users}` by a filter for `seconds`.
     FilteredGet {
         #[arg(long)]
         users: usize,
@@ -49,31 +104,137 @@ enum Scenario {
         prefix: String,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        #[arg(long, value_enum, default_value = "user-name")]
+        attribute: FilterAttr,
     },
-    /// Read random pages of 100 users for `seconds`.
+    /// Read pages of 100 users for `seconds`.
     ListPages {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        #[arg(long, value_enum, default_value = "offset")]
+        paging: Paging,
     },
-    /// Grow one group to each size (members taken from the users `{prefix}0..`), and time one add
-    /// plus one remove of a member at each size.
+    /// Grow one group to each size (members are the users `{prefix}0..`, added by PATCHes of
+    /// `chunk` members) and time PATCHes adding and removing one more member at each size.
     GroupPatch {
-        #[arg(long, value_delimiter = ',', default_value = "10,1000,10000")]
+        #[arg(long, value_delimiter = ',', default_value = "10,10000,100000")]
         sizes: Vec<usize>,
         #[arg(long, default_value = "load")]
         prefix: String,
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 50)]
         samples: usize,
+        #[arg(long, default_value_t = 1000)]
+        chunk: usize,
     },
-    /// Create `users` users, then `groups` groups of `users / groups * 10` members each.
+    /// Create `users` users, then `groups` groups of `members_per_group` members each (POST
+    /// /Groups with the members inline, `chunk` at most per request, the rest by PATCH).
     Provision {
         #[arg(long)]
         users: usize,
         #[arg(long)]
         groups: usize,
+        #[arg(long, default_value_t = 100)]
+        members_per_group: usize,
+        #[arg(long, default_value_t = 1000)]
+        chunk: usize,
         #[arg(long, default_value = "prov")]
         prefix: String,
     },
+    /// Races: `rounds` × `writers` concurrent POSTs of one new userName (exactly one 201, the
+    /// rest 409); `patches` concurrent one-member PATCHes on one group (members from
+    /// `{prefix}0..`), then concurrent removes of half of them mixed with adds of others.
+    Races {
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+        #[arg(long, default_value_t = 16)]
+        writers: usize,
+        #[arg(long, default_value_t = 400)]
+        patches: usize,
+        #[arg(long, default_value = "load")]
+        prefix: String,
+    },
+}
+
+/// One line of the results.
+#[derive(Debug, Default)]
+struct Row {
+    scenario: String,
+    what: String,
+    requests: u64,
+    seconds: f64,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+    max_ms: Option<f64>,
+    note: String,
+}
+
+impl Row {
+    fn new(scenario: &str, what: impl Into<String>) -> Self {
+        Self {
+            scenario: scenario.to_owned(),
+            what: what.into(),
+            ..Self::default()
+        }
+    }
+
+    fn timed(mut self, requests: u64, elapsed: Duration) -> Self {
+        self.requests = requests;
+        self.seconds = elapsed.as_secs_f64();
+        self
+    }
+
+    fn latencies(mut self, h: &Histogram<u64>) -> Self {
+        if !h.is_empty() {
+            self.p50_ms = Some(h.value_at_quantile(0.5) as f64 / 1000.0);
+            self.p99_ms = Some(h.value_at_quantile(0.99) as f64 / 1000.0);
+            self.max_ms = Some(h.max() as f64 / 1000.0);
+        }
+        self
+    }
+
+    fn note(mut self, note: impl Into<String>) -> Self {
+        self.note = note.into();
+        self
+    }
+
+    fn rate(&self) -> Option<f64> {
+        (self.requests > 0 && self.seconds > 0.0).then(|| self.requests as f64 / self.seconds)
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "scenario": self.scenario, "what": self.what, "requests": self.requests,
+            "seconds": self.seconds, "rate_per_s": self.rate(), "p50_ms": self.p50_ms,
+            "p99_ms": self.p99_ms, "max_ms": self.max_ms, "note": self.note,
+        })
+    }
+}
+
+fn print_table(rows: &[Row]) {
+    let ms = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
+    let mut out = format!(
+        "{:<13} {:<44} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8}  note\n",
+        "scenario", "what", "requests", "seconds", "rate/s", "p50 ms", "p99 ms", "max ms"
+    );
+    for r in rows {
+        let rate = r
+            .rate()
+            .map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"));
+        let _ = writeln!(
+            out,
+            "{:<13} {:<44} {:>8} {:>8.2} {:>9} {:>8} {:>8} {:>8}  {}",
+            r.scenario,
+            r.what,
+            r.requests,
+            r.seconds,
+            rate,
+            ms(r.p50_ms),
+            ms(r.p99_ms),
+            ms(r.max_ms),
+            r.note
+        );
+    }
+    print!("{out}");
 }
 
 struct Client {
@@ -85,7 +246,7 @@ struct Client {
 impl Client {
     async fn send(
         &self,
-        method: reqwest::Method,
+        method: Method,
         path: &str,
         body: Option<&Value>,
     ) -> anyhow::Result<(u16, Value)> {
@@ -101,52 +262,75 @@ impl Client {
         let res = req.send().await?;
         let status = res.status().as_u16();
         let bytes = res.bytes().await?;
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
         Ok((status, body))
     }
 
     async fn expect(
         &self,
-        method: reqwest::Method,
+        method: Method,
         path: &str,
         body: Option<&Value>,
         want: u16,
     ) -> anyhow::Result<Value> {
         let (status, reply) = self.send(method.clone(), path, body).await?;
         if status != want {
-            bail!("{method} {path}: expected {want}, got {status}: {reply}");
+            let sent = body.map(|b| truncate(&b.to_string())).unwrap_or_default();
+            bail!(
+                "{method} {path} {sent}: expected {want}, got {status}: {}",
+                truncate(&reply.to_string())
+            );
         }
         Ok(reply)
     }
 }
 
+fn truncate(s: &str) -> String {
+    if s.len() <= 400 {
+        return s.to_owned();
+    }
+    let mut end = 400;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// `"` → `%22`, space → `%20`, and the few other characters our names could contain.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
 fn user(name: &str) -> Value {
     json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "schemas": [USER_SCHEMA],
         "userName": name,
+        "externalId": format!("ext-{name}"),
         "name": {"givenName": "Load", "familyName": "Test"},
         "emails": [{"value": format!("{name}@load.example"), "type": "work", "primary": true}],
         "active": true,
     })
 }
 
-fn report(name: &str, count: usize, elapsed: Duration, histogram: Option<&Histogram<u64>>) {
-    let rate = count as f64 / elapsed.as_secs_f64();
-    match histogram {
-        Some(h) => println!(
-            "{name:<14} {count:>8} requests in {:>7.2} s = {rate:>8.0}/s   p50 {:>6.2} ms   p99 {:>6.2} ms",
-            elapsed.as_secs_f64(),
-            h.value_at_quantile(0.5) as f64 / 1000.0,
-            h.value_at_quantile(0.99) as f64 / 1000.0
-        ),
-        None => println!(
-            "{name:<14} {count:>8} requests in {:>7.2} s = {rate:>8.0}/s",
-            elapsed.as_secs_f64()
-        ),
-    }
+fn members_patch(op: &str, ids: &[String]) -> Value {
+    let members: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
+    json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": op, "path": "members", "value": members}]})
 }
 
-/// Runs `make(i)` for `i` in `0..count` with bounded concurrency; latencies in µs.
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Runs `make(i)` for `i` in `0..count`, `concurrency` at a time; latencies in µs.
 async fn run_many<F, Fut>(
     count: usize,
     concurrency: usize,
@@ -154,7 +338,7 @@ async fn run_many<F, Fut>(
 ) -> anyhow::Result<(Duration, Histogram<u64>)>
 where
     F: Fn(usize) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<()>>,
+    Fut: Future<Output = anyhow::Result<()>>,
 {
     let mut histogram = Histogram::<u64>::new(3)?;
     let start = Instant::now();
@@ -166,26 +350,25 @@ where
                 fut.await.map(|()| t.elapsed())
             }
         })
-        .buffer_unordered(concurrency);
+        .buffer_unordered(concurrency.max(1));
     while let Some(result) = results.next().await {
-        histogram.record(u64::try_from(result?.as_micros()).unwrap_or(u64::MAX))?;
+        histogram.record(micros(result?))?;
     }
     Ok((start.elapsed(), histogram))
 }
 
-/// Runs `make()` repeatedly for `seconds` with bounded concurrency.
+/// Runs `make()` repeatedly for `seconds`, `concurrency` at a time (at most 200,000 per second
+/// of duration, so the loop is bounded even against a server that answers instantly).
 async fn run_for<F, Fut>(
     seconds: u64,
     concurrency: usize,
     make: F,
-) -> anyhow::Result<(usize, Duration, Histogram<u64>)>
+) -> anyhow::Result<(u64, Duration, Histogram<u64>)>
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<()>>,
+    Fut: Future<Output = anyhow::Result<()>>,
 {
     let deadline = Instant::now() + Duration::from_secs(seconds);
-    let done = Arc::new(AtomicUsize::new(0));
-    // A generous upper bound on iterations keeps the loop bounded even against a very fast server.
     let bound = usize::try_from(seconds)
         .unwrap_or(usize::MAX)
         .saturating_mul(200_000);
@@ -195,54 +378,53 @@ where
         .take_while(|_| std::future::ready(Instant::now() < deadline))
         .map(|_| {
             let fut = make();
-            let done = done.clone();
             async move {
                 let t = Instant::now();
-                let result = fut.await.map(|()| t.elapsed());
-                done.fetch_add(1, Ordering::Relaxed);
-                result
+                fut.await.map(|()| t.elapsed())
             }
         })
-        .buffer_unordered(concurrency);
+        .buffer_unordered(concurrency.max(1));
+    let mut done = 0;
     while let Some(result) = results.next().await {
-        histogram.record(u64::try_from(result?.as_micros()).unwrap_or(u64::MAX))?;
+        histogram.record(micros(result?))?;
+        done += 1;
     }
-    Ok((done.load(Ordering::Relaxed), start.elapsed(), histogram))
+    Ok((done, start.elapsed(), histogram))
 }
 
+/// Creates users `{prefix}{from..from+count}`; their ids in order.
 async fn create_users(
     client: &Client,
     prefix: &str,
     from: usize,
     count: usize,
     concurrency: usize,
-) -> anyhow::Result<Vec<String>> {
-    let ids = Arc::new(std::sync::Mutex::new(vec![String::new(); count]));
-    let (elapsed, histogram) = run_many(count, concurrency, |i| {
-        let ids = ids.clone();
-        async move {
-            let reply = client
-                .expect(
-                    reqwest::Method::POST,
-                    "/Users",
-                    Some(&user(&format!("{prefix}{}", from + i))),
-                    201,
-                )
-                .await?;
-            let id = reply["id"].as_str().context("no id")?.to_owned();
-            if let Ok(mut ids) = ids.lock() {
-                ids[i] = id;
-            }
-            Ok(())
+) -> anyhow::Result<(Vec<String>, Row)> {
+    let ids = Mutex::new(vec![String::new(); count]);
+    let ids_ref = &ids;
+    let (elapsed, histogram) = run_many(count, concurrency, |i| async move {
+        let reply = client
+            .expect(
+                Method::POST,
+                "/Users",
+                Some(&user(&format!("{prefix}{}", from + i))),
+                201,
+            )
+            .await?;
+        let id = reply["id"].as_str().context("no id")?.to_owned();
+        if let Ok(mut ids) = ids_ref.lock() {
+            ids[i] = id;
         }
+        Ok(())
     })
     .await?;
-    report("create-users", count, elapsed, Some(&histogram));
-    let ids = ids.lock().map(|ids| ids.clone()).unwrap_or_default();
-    Ok(ids)
+    let row = Row::new("create-users", format!("POST /Users ({count} users)"))
+        .timed(count as u64, elapsed)
+        .latencies(&histogram);
+    Ok((ids.into_inner().unwrap_or_default(), row))
 }
 
-/// User ids of `{prefix}{from..from+count}`, looked up by filter.
+/// The ids of users `{prefix}{from..from+count}`, looked up by filter.
 async fn user_ids(
     client: &Client,
     prefix: &str,
@@ -250,34 +432,165 @@ async fn user_ids(
     count: usize,
     concurrency: usize,
 ) -> anyhow::Result<Vec<String>> {
-    let ids = Arc::new(std::sync::Mutex::new(vec![String::new(); count]));
-    run_many(count, concurrency, |i| {
-        let ids = ids.clone();
+    let ids = Mutex::new(vec![String::new(); count]);
+    let ids_ref = &ids;
+    run_many(count, concurrency, |i| async move {
+        let path = format!(
+            "/Users?filter={}&attributes=id",
+            encode(&format!("userName eq \"{prefix}{}\"", from + i))
+        );
+        let reply = client.expect(Method::GET, &path, None, 200).await?;
+        let id = reply["Resources"][0]["id"]
+            .as_str()
+            .with_context(|| format!("user {prefix}{} not found: create it first", from + i))?
+            .to_owned();
+        if let Ok(mut ids) = ids_ref.lock() {
+            ids[i] = id;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(ids.into_inner().unwrap_or_default())
+}
+
+async fn create_group(client: &Client, name: &str) -> anyhow::Result<String> {
+    let group = client
+        .expect(
+            Method::POST,
+            "/Groups?excludedAttributes=members",
+            Some(&json!({"schemas": [GROUP_SCHEMA], "displayName": name})),
+            201,
+        )
+        .await?;
+    Ok(group["id"].as_str().context("no group id")?.to_owned())
+}
+
+/// The group's member ids (inline up to the server's limit).
+async fn group_members(client: &Client, gid: &str) -> anyhow::Result<Vec<String>> {
+    let group = client
+        .expect(Method::GET, &format!("/Groups/{gid}"), None, 200)
+        .await?;
+    Ok(group["members"]
+        .as_array()
+        .map(|members| {
+            members
+                .iter()
+                .filter_map(|m| m["value"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+async fn filtered_get(
+    client: &Client,
+    users: usize,
+    prefix: &str,
+    seconds: u64,
+    attribute: FilterAttr,
+    concurrency: usize,
+) -> anyhow::Result<Row> {
+    let (count, elapsed, histogram) = run_for(seconds, concurrency, || {
+        let i = rand::rng().random_range(0..users.max(1));
+        let filter = match attribute {
+            FilterAttr::UserName => format!("userName eq \"{prefix}{i}\""),
+            FilterAttr::ExternalId => format!("externalId eq \"ext-{prefix}{i}\""),
+            FilterAttr::Emails => format!("emails.value eq \"{prefix}{i}@load.example\""),
+        };
+        let path = format!("/Users?filter={}", encode(&filter));
         async move {
-            let path = format!(
-                "/Users?filter=userName+eq+%22{prefix}{}%22&attributes=id",
-                from + i
-            );
-            let reply = client
-                .expect(reqwest::Method::GET, &path, None, 200)
-                .await?;
-            let id = reply["Resources"][0]["id"]
-                .as_str()
-                .context("user not found: run create-users first")?
-                .to_owned();
-            if let Ok(mut ids) = ids.lock() {
-                ids[i] = id;
+            let reply = client.expect(Method::GET, &path, None, 200).await?;
+            if reply["totalResults"] != 1 {
+                bail!(
+                    "GET {path}: expected one user, got {}",
+                    truncate(&reply.to_string())
+                );
             }
             Ok(())
         }
     })
     .await?;
-    Ok(ids.lock().map(|ids| ids.clone()).unwrap_or_default())
+    let what = match attribute {
+        FilterAttr::UserName => "GET /Users?filter=userName eq",
+        FilterAttr::ExternalId => "GET /Users?filter=externalId eq",
+        FilterAttr::Emails => "GET /Users?filter=emails.value eq",
+    };
+    Ok(Row::new("filtered-get", what)
+        .timed(count, elapsed)
+        .latencies(&histogram)
+        .note(format!("random of {users} users")))
 }
 
-fn members_patch(op: &str, ids: &[String]) -> Value {
-    let members: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
-    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": op, "path": "members", "value": members}]})
+async fn list_pages(
+    client: &Client,
+    seconds: u64,
+    paging: Paging,
+    concurrency: usize,
+) -> anyhow::Result<Row> {
+    let total = client
+        .expect(Method::GET, "/Users?count=0", None, 200)
+        .await?["totalResults"]
+        .as_u64()
+        .unwrap_or(0);
+    match paging {
+        Paging::Offset => {
+            let (count, elapsed, histogram) = run_for(seconds, concurrency, || {
+                let start = 1 + rand::rng().random_range(0..total.max(1));
+                let path = format!("/Users?startIndex={start}&count=100");
+                async move {
+                    let reply = client.expect(Method::GET, &path, None, 200).await?;
+                    let got = reply["Resources"].as_array().map_or(0, Vec::len);
+                    let want = usize::try_from(total.saturating_sub(start - 1).min(100))?;
+                    if got != want {
+                        bail!("GET {path}: expected {want} users, got {got}");
+                    }
+                    Ok(())
+                }
+            })
+            .await?;
+            Ok(
+                Row::new("list-pages", "GET /Users?startIndex=random&count=100")
+                    .timed(count, elapsed)
+                    .latencies(&histogram)
+                    .note(format!("{total} users in the org")),
+            )
+        }
+        Paging::Cursor => {
+            // Each worker walks the list from the start; pages are timed one by one.
+            let deadline = Instant::now() + Duration::from_secs(seconds);
+            let histogram = Mutex::new(Histogram::<u64>::new(3)?);
+            let histogram_ref = &histogram;
+            let max_pages = total / 100 + 2;
+            let start = Instant::now();
+            run_many(concurrency, concurrency, |_| async move {
+                let mut cursor = String::new();
+                for _ in 0..max_pages {
+                    if Instant::now() >= deadline {
+                        break;
+                    }
+                    let path = format!("/Users?count=100&cursor={}", encode(&cursor));
+                    let t = Instant::now();
+                    let reply = client.expect(Method::GET, &path, None, 200).await?;
+                    if let Ok(mut h) = histogram_ref.lock() {
+                        h.record(micros(t.elapsed()))?;
+                    }
+                    match reply["nextCursor"].as_str() {
+                        Some(next) => next.clone_into(&mut cursor),
+                        None => cursor.clear(),
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+            let elapsed = start.elapsed();
+            let histogram = histogram.into_inner().unwrap_or_else(|e| e.into_inner());
+            Ok(
+                Row::new("list-pages", "GET /Users?count=100&cursor=… (walk)")
+                    .timed(histogram.len(), elapsed)
+                    .latencies(&histogram)
+                    .note(format!("{total} users in the org")),
+            )
+        }
+    }
 }
 
 async fn group_patch(
@@ -285,152 +598,412 @@ async fn group_patch(
     prefix: &str,
     sizes: &[usize],
     samples: usize,
+    chunk: usize,
     concurrency: usize,
-) -> anyhow::Result<()> {
-    let largest = sizes.iter().copied().max().unwrap_or(0);
-    let ids = user_ids(client, prefix, 0, largest + 1, concurrency).await?;
-    let (probe, pool) = ids.split_last().context("no users")?;
-    let name = format!("loadtest-group-{}", rand::rng().random::<u32>());
-    let group = client
-        .expect(reqwest::Method::POST, "/Groups", Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name})), 201)
-        .await?;
-    let gid = group["id"].as_str().context("no group id")?.to_owned();
+) -> anyhow::Result<Vec<Row>> {
+    let mut sizes = sizes.to_vec();
+    sizes.sort_unstable();
+    let largest = sizes.last().copied().unwrap_or(0);
+    let lookup = Instant::now();
+    let ids = user_ids(client, prefix, 0, largest + samples.max(1), concurrency).await?;
+    let mut rows = vec![
+        Row::new("group-patch", "user id lookups (setup)")
+            .timed(ids.len() as u64, lookup.elapsed())
+            .note("GET /Users?filter=userName eq …&attributes=id"),
+    ];
+    let (probes, pool) = ids.split_at(samples.max(1));
+    let nonce: u32 = rand::rng().random();
+    let gid = create_group(client, &format!("loadtest-group-{nonce}")).await?;
     let path = format!("/Groups/{gid}?excludedAttributes=members");
     let mut size = 0;
-    for &target in sizes {
-        for chunk in pool[size..target].chunks(1000) {
-            client
-                .expect(
-                    reqwest::Method::PATCH,
-                    &path,
-                    Some(&members_patch("add", chunk)),
-                    200,
-                )
-                .await?;
-        }
-        size = target;
-        let mut histogram = Histogram::<u64>::new(3)?;
-        let probe = std::slice::from_ref(probe);
-        for _ in 0..samples {
+    for &target in &sizes {
+        // Grow the group (sequentially, so the chunk times show the cost at each size).
+        let mut grow = Histogram::<u64>::new(3)?;
+        let grow_start = Instant::now();
+        let chunks = pool[size..target].chunks(chunk.max(1));
+        let chunk_count = chunks.len();
+        for members in chunks {
             let t = Instant::now();
             client
                 .expect(
-                    reqwest::Method::PATCH,
+                    Method::PATCH,
+                    &path,
+                    Some(&members_patch("add", members)),
+                    200,
+                )
+                .await?;
+            grow.record(micros(t.elapsed()))?;
+        }
+        if chunk_count > 0 {
+            rows.push(
+                Row::new(
+                    "group-patch",
+                    format!("grow {size} → {target}: PATCH add ≤{chunk} members"),
+                )
+                .timed(chunk_count as u64, grow_start.elapsed())
+                .latencies(&grow),
+            );
+        }
+        size = target;
+        // One member in, one member out, `samples` times (different members each time).
+        let mut add = Histogram::<u64>::new(3)?;
+        let mut remove = Histogram::<u64>::new(3)?;
+        let mut get = Histogram::<u64>::new(3)?;
+        let started = Instant::now();
+        for probe in probes {
+            let probe = std::slice::from_ref(probe);
+            let t = Instant::now();
+            client
+                .expect(
+                    Method::PATCH,
                     &path,
                     Some(&members_patch("add", probe)),
                     200,
                 )
                 .await?;
+            add.record(micros(t.elapsed()))?;
+            let t = Instant::now();
             client
                 .expect(
-                    reqwest::Method::PATCH,
+                    Method::PATCH,
                     &path,
                     Some(&members_patch("remove", probe)),
                     200,
                 )
                 .await?;
-            histogram.record(u64::try_from(t.elapsed().as_micros() / 2).unwrap_or(u64::MAX))?;
+            remove.record(micros(t.elapsed()))?;
+            let t = Instant::now();
+            client.expect(Method::GET, &path, None, 200).await?;
+            get.record(micros(t.elapsed()))?;
         }
-        println!(
-            "group-patch    size {size:>7}: one member add or remove p50 {:>6.2} ms   p99 {:>6.2} ms",
-            histogram.value_at_quantile(0.5) as f64 / 1000.0,
-            histogram.value_at_quantile(0.99) as f64 / 1000.0
+        let elapsed = started.elapsed();
+        let n = probes.len() as u64;
+        let per_op = elapsed / 3;
+        rows.push(
+            Row::new("group-patch", format!("size {size}: PATCH add 1 member"))
+                .timed(n, per_op)
+                .latencies(&add)
+                .note("sequential, ?excludedAttributes=members"),
         );
+        rows.push(
+            Row::new("group-patch", format!("size {size}: PATCH remove 1 member"))
+                .timed(n, per_op)
+                .latencies(&remove)
+                .note("sequential, ?excludedAttributes=members"),
+        );
+        rows.push(
+            Row::new("group-patch", format!("size {size}: GET group"))
+                .timed(n, per_op)
+                .latencies(&get)
+                .note("sequential, ?excludedAttributes=members"),
+        );
+    }
+    // The group is left in place: deleting a 100k-member group is not what is measured here.
+    Ok(rows)
+}
+
+async fn provision(
+    client: &Client,
+    users: usize,
+    groups: usize,
+    members_per_group: usize,
+    chunk: usize,
+    prefix: &str,
+    concurrency: usize,
+) -> anyhow::Result<Vec<Row>> {
+    let start = Instant::now();
+    let (ids, users_row) = create_users(client, prefix, 0, users, concurrency).await?;
+    let mut rows = vec![users_row];
+    let per_group = members_per_group.min(ids.len());
+    let chunk = chunk.max(1);
+    let ids = &ids;
+    let stride = ids.len().checked_div(groups).map_or(0, |s| s.max(1));
+    let requests = std::sync::atomic::AtomicU64::new(0);
+    let requests_ref = &requests;
+    let groups_start = Instant::now();
+    let (elapsed, histogram) = run_many(groups, concurrency, |g| async move {
+        // Group g's members: `per_group` consecutive users from g × stride, wrapping around, so
+        // every user is in about `groups × per_group / users` groups.
+        let members: Vec<String> = ids
+            .iter()
+            .cycle()
+            .skip(g * stride)
+            .take(per_group)
+            .cloned()
+            .collect();
+        let (first, rest) = members.split_at(chunk.min(members.len()));
+        let inline: Vec<Value> = first.iter().map(|id| json!({"value": id})).collect();
+        let body = json!({"schemas": [GROUP_SCHEMA], "displayName": format!("{prefix}-group-{g}"), "members": inline});
+        let reply = client
+            .expect(
+                Method::POST,
+                "/Groups?excludedAttributes=members",
+                Some(&body),
+                201,
+            )
+            .await?;
+        requests_ref.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let gid = reply["id"].as_str().context("no group id")?;
+        for more in rest.chunks(chunk) {
+            client
+                .expect(
+                    Method::PATCH,
+                    &format!("/Groups/{gid}?excludedAttributes=members"),
+                    Some(&members_patch("add", more)),
+                    200,
+                )
+                .await?;
+            requests_ref.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    })
+    .await?;
+    let memberships = groups * per_group;
+    rows.push(
+        Row::new(
+            "provision",
+            format!("{groups} groups × {per_group} members (POST /Groups)"),
+        )
+        .timed(requests.into_inner(), elapsed)
+        .latencies(&histogram)
+        .note(format!(
+            "{memberships} memberships, {:.0} memberships/s; latency per group",
+            memberships as f64 / groups_start.elapsed().as_secs_f64()
+        )),
+    );
+    let total = start.elapsed();
+    rows.push(
+        Row::new(
+            "provision",
+            format!("TOTAL {users} users + {groups} groups"),
+        )
+        .timed(0, total)
+        .note(format!("wall time; users alone {:.1} s", rows[0].seconds)),
+    );
+    Ok(rows)
+}
+
+async fn races(
+    client: &Client,
+    rounds: usize,
+    writers: usize,
+    patches: usize,
+    prefix: &str,
+    concurrency: usize,
+) -> anyhow::Result<Vec<Row>> {
+    let nonce: u32 = rand::rng().random();
+    let mut rows = Vec::new();
+
+    // 1. Concurrent POSTs of one userName.
+    let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
+    let mut bad_rounds = Vec::new();
+    let started = Instant::now();
+    for round in 0..rounds {
+        let name = format!("race-{nonce}-{round}");
+        let body = user(&name);
+        let body = &body;
+        let replies: Vec<anyhow::Result<(u16, Value)>> = futures_util::stream::iter(0..writers)
+            .map(|_| client.send(Method::POST, "/Users", Some(body)))
+            .buffer_unordered(writers.max(1))
+            .collect()
+            .await;
+        let mut created = 0;
+        let mut other = Vec::new();
+        for reply in replies {
+            let (status, body) = reply?;
+            *statuses.entry(status).or_default() += 1;
+            match status {
+                201 => created += 1,
+                409 => {}
+                _ => other.push(format!("{status}: {}", truncate(&body.to_string()))),
+            }
+        }
+        if created != 1 || !other.is_empty() {
+            bad_rounds.push(format!("{name}: {created}×201, others {other:?}"));
+        }
+    }
+    let summary: Vec<String> = statuses.iter().map(|(s, n)| format!("{n}×{s}")).collect();
+    rows.push(
+        Row::new(
+            "races",
+            format!("{rounds} rounds × {writers} POSTs of one userName"),
+        )
+        .timed((rounds * writers) as u64, started.elapsed())
+        .note(if bad_rounds.is_empty() {
+            format!("PASS: one 201 per round ({})", summary.join(", "))
+        } else {
+            format!("FAIL: {}", bad_rounds.join("; "))
+        }),
+    );
+
+    // 2. Concurrent one-member PATCH adds on one group, then removes of the first half mixed
+    //    with adds of as many others.
+    let ids = user_ids(client, prefix, 0, patches + patches / 2, concurrency).await?;
+    let (first, second) = ids.split_at(patches);
+    let gid = create_group(client, &format!("race-group-{nonce}")).await?;
+    let path = format!("/Groups/{gid}?excludedAttributes=members");
+    let path = &path;
+    let (elapsed, histogram) = run_many(patches, writers, |i| async move {
+        client
+            .expect(
+                Method::PATCH,
+                path,
+                Some(&members_patch("add", std::slice::from_ref(&first[i]))),
+                200,
+            )
+            .await
+            .map(|_| ())
+    })
+    .await?;
+    let mut members = group_members(client, &gid).await?;
+    members.sort_unstable();
+    let mut want = first.to_vec();
+    want.sort_unstable();
+    let lost = want.len().saturating_sub(members.len());
+    rows.push(
+        Row::new(
+            "races",
+            format!("{patches} concurrent PATCH add, 1 member each"),
+        )
+        .timed(patches as u64, elapsed)
+        .latencies(&histogram)
+        .note(if members == want {
+            format!("PASS: {} members", members.len())
+        } else {
+            format!(
+                "FAIL: {} members, expected {} ({lost} lost)",
+                members.len(),
+                want.len()
+            )
+        }),
+    );
+    let half = patches / 2;
+    let (elapsed, histogram) = run_many(half * 2, writers, |i| async move {
+        let (op, id) = if i % 2 == 0 {
+            ("remove", &first[i / 2])
+        } else {
+            ("add", &second[i / 2])
+        };
+        client
+            .expect(
+                Method::PATCH,
+                path,
+                Some(&members_patch(op, std::slice::from_ref(id))),
+                200,
+            )
+            .await
+            .map(|_| ())
+    })
+    .await?;
+    let mut members = group_members(client, &gid).await?;
+    members.sort_unstable();
+    let mut want: Vec<String> = first[half..]
+        .iter()
+        .chain(&second[..half])
+        .cloned()
+        .collect();
+    want.sort_unstable();
+    rows.push(
+        Row::new(
+            "races",
+            format!("{} concurrent PATCH, {half} remove + {half} add", half * 2),
+        )
+        .timed((half * 2) as u64, elapsed)
+        .latencies(&histogram)
+        .note(if members == want {
+            format!("PASS: {} members, exactly the expected ones", members.len())
+        } else {
+            format!("FAIL: {} members, expected {}", members.len(), want.len())
+        }),
+    );
+    Ok(rows)
+}
+
+fn check_loopback(base: &str) -> anyhow::Result<()> {
+    let url = reqwest::Url::parse(base).context("--base is not a URL")?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    };
+    if !loopback {
+        bail!("--base {base} is not a loopback address (pass --allow-remote to allow it)");
     }
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn run(cli: Cli) -> anyhow::Result<Vec<Row>> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(cli.concurrency)
-        .timeout(Duration::from_secs(60))
+        .timeout(Duration::from_secs(cli.timeout_secs))
+        .no_proxy()
         .build()?;
     let client = Client {
         http,
         base: cli.base.trim_end_matches('/').to_owned(),
         token: cli.token,
     };
+    let client = &client;
     let c = cli.concurrency;
-    match cli.scenario {
-        Scenario::CreateUsers { count, prefix } => {
-            create_users(&client, &prefix, 0, count, c).await?;
-        }
+    Ok(match cli.scenario {
+        Scenario::CreateUsers {
+            count,
+            from,
+            prefix,
+        } => vec![create_users(client, &prefix, from, count, c).await?.1],
         Scenario::FilteredGet {
             users,
             prefix,
             seconds,
-        } => {
-            let client = &client;
-            let (count, elapsed, histogram) = run_for(seconds, c, || {
-                let i = rand::rng().random_range(0..users.max(1));
-                let path = format!("/Users?filter=userName+eq+%22{prefix}{i}%22");
-                async move {
-                    let reply = client
-                        .expect(reqwest::Method::GET, &path, None, 200)
-                        .await?;
-                    if reply["totalResults"] != 1 {
-                        bail!("{path}: expected one user, got {reply}");
-                    }
-                    Ok(())
-                }
-            })
-            .await?;
-            report("filtered-get", count, elapsed, Some(&histogram));
-        }
-        Scenario::ListPages { seconds } => {
-            let client = &client;
-            let total = client
-                .expect(reqwest::Method::GET, "/Users?count=0", None, 200)
-                .await?["totalResults"]
-                .as_u64()
-                .unwrap_or(0);
-            let (count, elapsed, histogram) = run_for(seconds, c, || {
-                let start = 1 + rand::rng().random_range(0..total.max(1));
-                let path = format!("/Users?startIndex={start}&count=100");
-                async move {
-                    client
-                        .expect(reqwest::Method::GET, &path, None, 200)
-                        .await
-                        .map(|_| ())
-                }
-            })
-            .await?;
-            report("list-pages", count, elapsed, Some(&histogram));
+            attribute,
+        } => vec![filtered_get(client, users, &prefix, seconds, attribute, c).await?],
+        Scenario::ListPages { seconds, paging } => {
+            vec![list_pages(client, seconds, paging, c).await?]
         }
         Scenario::GroupPatch {
             sizes,
             prefix,
             samples,
-        } => group_patch(&client, &prefix, &sizes, samples, c).await?,
+            chunk,
+        } => group_patch(client, &prefix, &sizes, samples, chunk, c).await?,
         Scenario::Provision {
             users,
             groups,
+            members_per_group,
+            chunk,
             prefix,
-        } => {
-            let start = Instant::now();
-            let ids = create_users(&client, &prefix, 0, users, c).await?;
-            let per_group = (users / groups.max(1) * 10).clamp(1, users.max(1));
-            let client = &client;
-            let ids = &ids;
-            let prefix = &prefix;
-            let (elapsed, _) = run_many(groups, c, |g| async move {
-                let offset = (g * per_group / 10) % ids.len().max(1);
-                let members: Vec<Value> = ids.iter().cycle().skip(offset).take(per_group).map(|id| json!({"value": id})).collect();
-                let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("{prefix}-group-{g}"), "members": members});
-                client.expect(reqwest::Method::POST, "/Groups?excludedAttributes=members", Some(&body), 201).await.map(|_| ())
-            })
-            .await?;
-            println!(
-                "provision      {groups} groups of {per_group} members in {:.2} s",
-                elapsed.as_secs_f64()
-            );
-            println!(
-                "provision      {users} users + {groups} groups in {:.2} s total",
-                start.elapsed().as_secs_f64()
-            );
-        }
+        } => provision(client, users, groups, members_per_group, chunk, &prefix, c).await?,
+        Scenario::Races {
+            rounds,
+            writers,
+            patches,
+            prefix,
+        } => races(client, rounds, writers, patches, &prefix, c).await?,
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if !cli.allow_remote {
+        check_loopback(&cli.base)?;
+    }
+    let (print_json, json_out) = (cli.json, cli.json_out.clone());
+    let limit = Duration::from_secs(cli.max_seconds);
+    let rows = tokio::time::timeout(limit, run(cli))
+        .await
+        .with_context(|| format!("gave up after --max-seconds {}", limit.as_secs()))??;
+    let rows_json =
+        serde_json::to_string_pretty(&rows.iter().map(Row::to_json).collect::<Vec<_>>())?;
+    if let Some(path) = json_out {
+        std::fs::write(&path, format!("{rows_json}\n"))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if print_json {
+        println!("{rows_json}");
+    } else {
+        print_table(&rows);
     }
     Ok(())
 }
