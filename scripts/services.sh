@@ -71,6 +71,16 @@ ensure_nginx() {
   fi
 }
 
+# Chromium and its driver, from Debian (the browser tests start chromedriver on a random port).
+ensure_chromium() {
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    install_debian chromium chromium-driver ||
+      { say "FAILED: chromium and chromium-driver are required for the test suite"; return 1; }
+  fi
+  command -v chromium >/dev/null && command -v chromedriver >/dev/null ||
+    { say "FAILED: chromium or chromedriver still missing after installing"; return 1; }
+}
+
 # Per-test databases are dropped by the tests; this removes what a killed run left behind.
 drop_leftover_test_databases() {
   psql "$PG_URL" -Atqc "select datname from pg_database where datname like 'scimgate\_t\_%'" 2>/dev/null |

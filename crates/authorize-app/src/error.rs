@@ -1,5 +1,7 @@
 //! `PageError`: every failure of a browser page, rendered in one place as a real HTML page with
-//! the right status (askama's derived responder would always answer 200).
+//! the right status (askama's derived responder would always answer 200). A store error is mapped
+//! here too: the caller's mistakes (bad input, a name taken, something not found) get a page that
+//! says so; only a failing database or key-value store is "temporarily unavailable".
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -11,24 +13,50 @@ use crate::pages::{ErrorPage, render};
 /// What went wrong, in words a person can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum PageError {
-    /// A malformed or unacceptable request (unknown client, wrong redirect URI, …).
+    /// A malformed or unacceptable request (unknown client, wrong redirect URI, bad form value).
     #[error("{0}")]
     BadRequest(String),
     /// Signed in, but not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// What the page is about does not exist (or not for this account).
+    #[error("{0}")]
+    NotFound(String),
+    /// The change conflicts with what exists (a name already taken, a concurrent change).
+    #[error("{0}")]
+    Conflict(String),
     /// The form's CSRF token is missing or wrong (or the session expired).
     #[error("this form has expired or did not come from this site; go back, reload and try again")]
     Csrf,
     /// Not signed in: go to the login page.
     #[error("please sign in")]
     LoginRequired,
+    /// The organization lives in another region: the browser is sent to this URL there.
+    #[error("this organization is served by another region")]
+    OtherRegion(String),
     /// Too many attempts from this address.
     #[error("too many attempts; wait a minute and try again")]
     TooManyRequests,
     /// The data layer failed.
     #[error("the service is temporarily unavailable; try again shortly")]
-    Unavailable(#[from] StoreError),
+    Unavailable(StoreError),
+}
+
+impl From<StoreError> for PageError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Invalid(message) => PageError::BadRequest(message),
+            StoreError::Forbidden(message) => PageError::Forbidden(message),
+            StoreError::NotFound(what) => PageError::NotFound(format!("{what} not found")),
+            StoreError::Conflict(what) => {
+                PageError::Conflict(format!("{what} already exists; choose another name"))
+            }
+            StoreError::VersionMismatch => PageError::Conflict(
+                "someone changed this at the same time; reload the page and try again".into(),
+            ),
+            other => PageError::Unavailable(other),
+        }
+    }
 }
 
 impl PageError {
@@ -36,8 +64,11 @@ impl PageError {
         match self {
             PageError::BadRequest(_) => "This request cannot be completed",
             PageError::Forbidden(_) => "Not allowed",
+            PageError::NotFound(_) => "Not found",
+            PageError::Conflict(_) => "That conflicts with what exists",
             PageError::Csrf => "Form expired",
             PageError::LoginRequired => "Sign in required",
+            PageError::OtherRegion(_) => "Another region",
             PageError::TooManyRequests => "Slow down",
             PageError::Unavailable(_) => "Temporarily unavailable",
         }
@@ -49,23 +80,28 @@ impl ResponseError for PageError {
         match self {
             PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
             PageError::Forbidden(_) | PageError::Csrf => StatusCode::FORBIDDEN,
-            PageError::LoginRequired => StatusCode::SEE_OTHER,
+            PageError::NotFound(_) => StatusCode::NOT_FOUND,
+            PageError::Conflict(_) => StatusCode::CONFLICT,
+            PageError::LoginRequired | PageError::OtherRegion(_) => StatusCode::SEE_OTHER,
             PageError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             PageError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        match self {
-            PageError::LoginRequired => {
-                return HttpResponse::SeeOther()
-                    .insert_header((header::LOCATION, "/login"))
-                    .finish();
-            }
+        let location = match self {
+            PageError::LoginRequired => Some("/login"),
+            PageError::OtherRegion(url) => Some(url.as_str()),
             PageError::Unavailable(e) => {
-                tracing::error!(error = %e, "page failed on the data layer")
+                tracing::error!(error = %e, "page failed on the data layer");
+                None
             }
-            _ => {}
+            _ => None,
+        };
+        if let Some(location) = location {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location))
+                .finish();
         }
         render(
             self.status_code(),

@@ -12,7 +12,8 @@ use actix_web::middleware::Next;
 const BASE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
                         frame-ancestors 'none'; base-uri 'none'";
 const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
-                        frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+                        script-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
+                        form-action 'self'";
 
 fn apply<B>(res: &mut ServiceResponse<B>, csp: &'static str) {
     let headers = res.headers_mut();

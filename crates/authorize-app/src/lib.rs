@@ -1,12 +1,13 @@
 //! The browser side of scimgate: login, logout, the authorization endpoint with its consent page
-//! ("Authorize & Install") — and, later, the organization console, which reuses the session,
-//! CSRF and security-header modules here.
+//! ("Authorize & Install"), and the organization console (the SCIM tab), which share the
+//! session, CSRF and security-header modules here.
 //!
 //! The gateway builds one [`AuthorizeApp`] and mounts it with [`AuthorizeApp::configure`].
 #![deny(missing_docs)]
 
 pub mod authorize;
 pub mod authz_request;
+pub mod console;
 pub mod csrf;
 mod decision;
 pub mod error;
@@ -31,6 +32,7 @@ pub use settings::AuthorizeSettings;
 /// Largest form body a page accepts.
 const FORM_LIMIT: usize = 16 * 1024;
 const STYLESHEET: &str = include_str!("../../../templates/static/app.css");
+const CONSOLE_SCRIPT: &str = include_str!("../../../templates/static/console.js");
 
 /// The browser app's state, shared by every worker.
 #[derive(Debug, Clone)]
@@ -45,12 +47,20 @@ pub struct AuthorizeApp {
     pub federation: Option<federation::Federation>,
 }
 
-async fn stylesheet() -> HttpResponse {
+fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
+        .content_type(content_type)
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .body(STYLESHEET)
+        .body(body)
+}
+
+async fn stylesheet() -> HttpResponse {
+    asset("text/css; charset=utf-8", STYLESHEET)
+}
+
+async fn console_script() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", CONSOLE_SCRIPT)
 }
 
 impl AuthorizeApp {
@@ -88,14 +98,15 @@ impl AuthorizeApp {
             .map(|peer| peer.app_url.trim_end_matches('/').to_owned()))
     }
 
-    /// Mounts `/`, `/login`, `/logout`, `/oauth/authorize`, `/oauth/consent` and the stylesheet.
+    /// Mounts `/`, `/login`, `/logout`, `/oauth/authorize`, `/oauth/consent`, the console under
+    /// `/orgs/{org}/…`, and the stylesheet and script.
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         let form = || web::PayloadConfig::new(FORM_LIMIT);
         cfg.app_data(web::Data::new(self.clone()))
             .service(
                 web::resource("/")
                     .wrap(from_fn(headers::page_headers))
-                    .route(web::get().to(login::home)),
+                    .route(web::get().to(console::orgs)),
             )
             .service(
                 web::resource("/login")
@@ -122,6 +133,8 @@ impl AuthorizeApp {
                     .wrap(from_fn(headers::consent_headers))
                     .route(web::get().to(authorize::consent)),
             )
-            .route("/static/app.css", web::get().to(stylesheet));
+            .route("/static/app.css", web::get().to(stylesheet))
+            .route("/static/console.js", web::get().to(console_script));
+        console::configure(cfg, FORM_LIMIT);
     }
 }

@@ -10,7 +10,7 @@ use store::repo::accounts;
 use crate::AuthorizeApp;
 use crate::error::PageError;
 use crate::forms::{self, see_other};
-use crate::pages::{HomePage, LoginPage, render};
+use crate::pages::{LoginPage, render};
 use crate::pending;
 use crate::session::{CurrentAccount, Session};
 
@@ -129,16 +129,4 @@ pub async fn logout(
     res.add_cookie(&Session::removal(&app))
         .map_err(|e| PageError::BadRequest(e.to_string()))?;
     Ok(res)
-}
-
-/// `GET /`: who is signed in (the console will live here).
-pub async fn home(app: web::Data<AuthorizeApp>, current: CurrentAccount) -> HttpResponse {
-    let _ = app;
-    render(
-        StatusCode::OK,
-        &HomePage {
-            email: current.account.email,
-            csrf: current.session.data.csrf,
-        },
-    )
 }

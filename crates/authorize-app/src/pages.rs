@@ -86,13 +86,3 @@ pub struct ConsentPage {
     /// Why the last submission was refused.
     pub error: Option<String>,
 }
-
-/// The signed-in landing page.
-#[derive(Template)]
-#[template(path = "home.html")]
-pub struct HomePage {
-    /// The account's email.
-    pub email: String,
-    /// The session's CSRF token.
-    pub csrf: String,
-}

@@ -22,6 +22,11 @@ pub struct AuthorizeSettings {
     pub pending_ttl: Duration,
     /// Login attempts per client address.
     pub login_rate_limit: Limit,
+    /// The region this deployment serves (shown in the console).
+    pub region: String,
+    /// How long a revoked installation stays in the revocation set: longer than an access token
+    /// lives.
+    pub revocation_ttl: Duration,
 }
 
 impl AuthorizeSettings {
@@ -35,7 +40,14 @@ impl AuthorizeSettings {
             code_ttl: store::grants::DEFAULT_CODE_TTL,
             pending_ttl: Duration::from_secs(15 * 60),
             login_rate_limit: Limit::per_minute(20),
+            region: "local".to_owned(),
+            revocation_ttl: Duration::from_secs(3600 + 120),
         }
+    }
+
+    /// The region's auth API URL (the issuer): Site URL, token endpoint and SCIM live there.
+    pub fn auth_api_url(&self) -> &str {
+        &self.issuer
     }
 
     /// True when the app is served over https: cookies are then `Secure`.

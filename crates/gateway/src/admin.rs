@@ -1,12 +1,12 @@
 //! `scimgate admin …`: the operator's commands. Each runs in one transaction, records an audit row,
 //! and prints either a human summary or, with `--json`, one JSON object.
 
-use chrono::{Duration, Utc};
+use authorize_app::console::service::{self, Who};
 use serde_json::{Value, json};
-use store::repo::audit::{self, Actor, AuditEntry};
+use store::repo::audit;
 use store::repo::memberships::NewMembership;
 use store::repo::oauth_clients::NewClient;
-use store::repo::{accounts, api_tokens, memberships, oauth_clients, organizations};
+use store::repo::{accounts, memberships, oauth_clients, organizations};
 use store::types::{Email, MembershipSource, MembershipStatus, OrgRole};
 use store::{Database, OrgScope, StoreError};
 
@@ -20,23 +20,6 @@ pub struct Output {
     pub json: Value,
     /// The plain-text rendering.
     pub text: String,
-}
-
-fn entry(
-    action: &'static str,
-    resource_type: &'static str,
-    resource_id: &str,
-    detail: Value,
-) -> AuditEntry {
-    AuditEntry {
-        actor: Actor::Operator,
-        action,
-        resource_type,
-        resource_id: Some(resource_id.to_owned()),
-        request_id: None,
-        ip: None,
-        detail,
-    }
 }
 
 /// A password for a new account nobody chose one for.
@@ -85,7 +68,7 @@ pub async fn create_org(
     audit::record(
         &txn,
         Some(&scope),
-        entry(
+        Who::operator().entry(
             "organization.created",
             "organization",
             &org.uid,
@@ -108,21 +91,8 @@ pub async fn create_org(
 }
 
 async fn set_scim(db: &Database, org: &str, enabled: bool) -> Result<Output, StoreError> {
-    let txn = store::db::begin_write(db).await?;
-    let scope = organizations::operator_scope(&txn, org).await?;
-    let org = organizations::set_scim_enabled(&txn, &scope, enabled).await?;
-    let action = if enabled {
-        "scim.enabled"
-    } else {
-        "scim.disabled"
-    };
-    audit::record(
-        &txn,
-        Some(&scope),
-        entry(action, "organization", &org.uid, json!({})),
-    )
-    .await?;
-    txn.commit().await?;
+    let scope = organizations::operator_scope(db, org).await?;
+    let org = service::set_scim_enabled(db, &scope, enabled, &Who::operator()).await?;
     let state = if enabled { "enabled" } else { "disabled" };
     Ok(Output {
         json: json!({"org_uid": org.uid, "scim_enabled": enabled}),
@@ -158,7 +128,7 @@ async fn add_member(
     audit::record(
         &txn,
         Some(&scope),
-        entry(
+        Who::operator().entry(
             "membership.added",
             "account",
             &account.uid,
@@ -180,28 +150,29 @@ pub async fn create_token(
     name: &str,
     expires_in_days: Option<u32>,
 ) -> Result<Output, StoreError> {
-    let expires_at = expires_in_days.map(|days| Utc::now() + Duration::days(i64::from(days)));
-    let txn = store::db::begin_write(db).await?;
-    let scope = organizations::operator_scope(&txn, org).await?;
-    let issued = api_tokens::create(&txn, &scope, name, None, expires_at).await?;
-    audit::record(
-        &txn,
-        Some(&scope),
-        entry(
-            "api_token.created",
-            "api_token",
-            &issued.row.uid,
-            json!({"name": issued.row.name, "prefix": issued.row.prefix}),
-        ),
-    )
-    .await?;
-    txn.commit().await?;
+    let scope = organizations::operator_scope(db, org).await?;
+    let issued = service::create_token(db, &scope, name, expires_in_days, &Who::operator()).await?;
     Ok(Output {
         json: json!({"token": issued.token, "token_id": issued.row.uid, "prefix": issued.row.prefix,
             "expires_at": issued.row.expires_at}),
         text: format!(
             "token (shown once): {}\nid: {}",
             issued.token, issued.row.uid
+        ),
+    })
+}
+
+/// Creates a stack.
+async fn create_stack(db: &Database, org: &str, name: &str) -> Result<Output, StoreError> {
+    let scope = organizations::operator_scope(db, org).await?;
+    let stack = service::create_stack(db, &scope, name, &Who::operator()).await?;
+    Ok(Output {
+        json: json!({"org_uid": scope.org_uid(), "stack_uid": stack.uid, "name": stack.name}),
+        text: format!(
+            "created stack {} ({}) in {}",
+            stack.name,
+            stack.uid,
+            scope.org_uid()
         ),
     })
 }
@@ -216,7 +187,7 @@ pub async fn register_client(db: &Database, new: NewClient) -> Result<Output, St
     audit::record(
         &txn,
         None,
-        entry(
+        Who::operator().entry(
             "oauth_client.registered",
             "oauth_client",
             &registered.row.client_id,
@@ -245,7 +216,7 @@ async fn rotate_keys(db: &Database, config: &Config) -> Result<Output, StoreErro
     audit::record(
         db,
         None,
-        entry(
+        Who::operator().entry(
             "signing_keys.rotated",
             "signing_key",
             &rotation.active_kid,
@@ -275,13 +246,8 @@ async fn revoke_installation(
     let scope = organizations::operator_scope(db, org).await?;
     let kv = store::kv::open(&config.kv.url, &config.kv.namespace).await?;
     let ttl = std::time::Duration::from_secs(config.oauth.access_token_ttl_secs + 120);
-    token_service::service::revoke_installation(db, &kv, &scope, uid, ttl).await?;
-    audit::record(
-        db,
-        Some(&scope),
-        entry("installation.revoked", "installation", uid, json!({})),
-    )
-    .await?;
+    let audit = Who::operator().entry("installation.revoked", "installation", uid, json!({}));
+    store::repo::installations::revoke_everywhere(db, &kv, &scope, uid, ttl, audit).await?;
     Ok(Output {
         json: json!({"org_uid": scope.org_uid(), "installation": uid, "revoked": true}),
         text: format!("revoked installation {uid} of {}", scope.org_uid()),
@@ -332,6 +298,9 @@ pub async fn run(
             expires_in_days,
             json,
         } => (create_token(db, &org, &name, expires_in_days).await?, json),
+        AdminCommand::CreateStack { org, name, json } => {
+            (create_stack(db, &org, &name).await?, json)
+        }
         AdminCommand::RegisterClient {
             name,
             redirect_uris,

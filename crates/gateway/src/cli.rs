@@ -146,6 +146,18 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Create a stack (workspace) in an organization, for group mappings to grant roles on.
+    CreateStack {
+        /// Organization UID.
+        #[arg(long)]
+        org: String,
+        /// The stack's name (unique in the organization, ignoring case).
+        #[arg(long)]
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Register an identity provider's OAuth client (secret shown once).
     RegisterClient {
         /// Name shown on the consent page.

@@ -131,6 +131,17 @@ async fn scim_switch_members_and_tokens(backend: Backend) {
 
     let err = target.admin_fails(&["enable-scim", "--org", "no-such-org"]);
     assert!(err.contains("organization not found"), "{err}");
+
+    let stack = target.admin(&["create-stack", "--org", uid, "--name", "Marketing"]);
+    assert_eq!(stack["name"], "Marketing");
+    assert!(stack["stack_uid"].as_str().is_some_and(|s| !s.is_empty()));
+    let err = target.admin_fails(&["create-stack", "--org", uid, "--name", "MARKETING"]);
+    assert!(
+        err.contains("already exists"),
+        "names are unique ignoring case: {err}"
+    );
+    let err = target.admin_fails(&["create-stack", "--org", uid, "--name", "  "]);
+    assert!(err.contains("name"), "{err}");
 }
 
 async fn register_client_enforces_redirect_rules(backend: Backend) {

@@ -287,6 +287,38 @@ async fn consent_started_in_the_wrong_region_finishes_at_home(backend: Backend) 
     );
 }
 
+async fn console_of_another_regions_org_redirects_there(backend: Backend) {
+    let (na, eu) = start_regions(backend).await;
+    let (org, _) = eu_org(&eu);
+    let path = format!("/orgs/{org}/settings/scim/users?q=ann");
+    let browser = Browser::new(&na.server.base_url);
+    let sent = browser.get(&path).await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    assert_eq!(
+        sent.location().unwrap(),
+        format!("{}{path}", eu.server.base_url),
+        "the same page, query intact, in EU"
+    );
+    // At home the page asks for EU's sign-in, then serves it.
+    let home = Browser::new(&eu.server.base_url);
+    assert_eq!(home.get(&path).await.location().as_deref(), Some("/login"));
+    home.login("owner@europa.test", PASSWORD).await;
+    assert_eq!(home.get(&path).await.status, StatusCode::OK);
+    // An organization no region knows is simply not found (after sign-in at NA).
+    let unknown = browser.get("/orgs/no-such-org/settings/scim").await;
+    assert_eq!(unknown.location().as_deref(), Some("/login"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_region_console_on_sqlite() {
+    console_of_another_regions_org_redirects_there(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_region_console_on_postgres() {
+    console_of_another_regions_org_redirects_there(Backend::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_region_consent_on_sqlite() {
     consent_started_in_the_wrong_region_finishes_at_home(Backend::Sqlite).await;

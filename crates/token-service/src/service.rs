@@ -44,11 +44,6 @@ pub(crate) fn family_key(family: &str) -> String {
     format!("fam:{family}")
 }
 
-/// Revocation-set key of an installation. `authorize-app`'s console and the CLI write it too.
-pub fn installation_key(uid: &str) -> String {
-    format!("inst:{uid}")
-}
-
 impl TokenService {
     /// A service over the region's database and key-value store.
     pub fn new(db: Database, kv: Kv, settings: TokenSettings) -> Self {
@@ -101,7 +96,9 @@ impl TokenService {
         let kv = &self.inner.kv;
         Ok(kv.is_revoked(&jti_key(&claims.jti)).await?
             || kv.is_revoked(&family_key(&claims.fam)).await?
-            || kv.is_revoked(&installation_key(&claims.sub)).await?)
+            || kv
+                .is_revoked(&installations::revocation_key(&claims.sub))
+                .await?)
     }
 
     /// The scope an installation's token proves for `org_uid`, from a short-lived cache.
@@ -125,32 +122,4 @@ impl TokenService {
         }
         Ok(scope)
     }
-
-    /// Revokes an installation everywhere: the database row, its refresh tokens, and — through
-    /// the revocation set — every access token issued for it, on every replica.
-    pub async fn revoke_installation(&self, scope: &OrgScope, uid: &str) -> StoreResult<()> {
-        revoke_installation(
-            &self.inner.db,
-            &self.inner.kv,
-            scope,
-            uid,
-            self.revocation_ttl(),
-        )
-        .await
-    }
-}
-
-/// [`TokenService::revoke_installation`] for callers without a service (the CLI).
-pub async fn revoke_installation(
-    db: &Database,
-    kv: &Kv,
-    scope: &OrgScope,
-    uid: &str,
-    ttl: Duration,
-) -> StoreResult<()> {
-    let txn = store::db::begin_write(db).await?;
-    let installation = installations::revoke(&txn, scope, uid).await?;
-    refresh_tokens::revoke_installation(&txn, installation.id).await?;
-    txn.commit().await?;
-    kv.revoke(&installation_key(uid), ttl).await
 }

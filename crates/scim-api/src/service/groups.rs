@@ -17,10 +17,11 @@ use store::repo::roles;
 use store::repo::scim_groups::{self, ScimGroup};
 use store::{StoreError, StoreResult};
 
-use super::{Ctx, Retry, check_if_match, record_role_changes, retry_on_conflict};
+use super::{Ctx, Retry, check_if_match, retry_on_conflict};
 use crate::error::ApiResult;
 use crate::resource::{etag, group_columns, group_resource};
 use scim_core::normalize::take_members_with_display;
+use store::repo::events::record_role_changes;
 
 /// The largest number of members a GET returns inline (beyond it, use the console or filter).
 pub const MAX_INLINE_MEMBERS: u64 = 100_000;

@@ -7,10 +7,8 @@ pub mod list;
 pub mod users;
 
 use sea_orm::ConnectionTrait;
-use serde_json::{Value, json};
+use serde_json::Value;
 use store::repo::audit::{self, AuditEntry};
-use store::repo::roles::RoleChange;
-use store::repo::{accounts, events, stacks};
 use store::{OrgScope, StoreError, StoreResult};
 
 use crate::ScimApi;
@@ -99,49 +97,4 @@ pub enum Retry<T> {
     Done(T),
     /// Lost a race; try again.
     Again,
-}
-
-/// Records a `member.roles_changed` event for every account whose effective roles changed.
-pub async fn record_role_changes(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    changes: &[RoleChange],
-) -> StoreResult<()> {
-    if changes.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<i64> = changes.iter().map(|c| c.account_id).collect();
-    let accounts = accounts::by_ids(conn, &ids).await?;
-    let stacks: std::collections::HashMap<i64, String> = stacks::list(conn, scope)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.uid))
-        .collect();
-    let stack_roles = |roles: &std::collections::BTreeMap<i64, store::types::StackRole>| -> Value {
-        roles
-            .iter()
-            .filter_map(|(id, role)| Some((stacks.get(id)?.clone(), json!(role.as_str()))))
-            .collect::<serde_json::Map<_, _>>()
-            .into()
-    };
-    for change in changes {
-        let Some(account) = accounts.iter().find(|a| a.id == change.account_id) else {
-            continue;
-        };
-        let payload = json!({
-            "account_id": account.uid,
-            "email": account.email,
-            "before": {"org_role": change.before.org_role.as_str(), "stack_roles": stack_roles(&change.before.stacks)},
-            "after": {"org_role": change.after.org_role.as_str(), "stack_roles": stack_roles(&change.after.stacks)},
-        });
-        events::append(
-            conn,
-            scope,
-            "member.roles_changed",
-            ("account", &account.uid),
-            &payload,
-        )
-        .await?;
-    }
-    Ok(())
 }

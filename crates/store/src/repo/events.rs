@@ -5,7 +5,10 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
+
+use super::roles::RoleChange;
+use super::{accounts, stacks};
 
 use super::{new_uid, now};
 use crate::entity::events::{self, Entity as Events};
@@ -50,4 +53,49 @@ pub async fn list_after(
         .limit(limit)
         .all(conn)
         .await?)
+}
+
+/// Records a `member.roles_changed` event for every account whose effective roles changed.
+pub async fn record_role_changes(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    changes: &[RoleChange],
+) -> StoreResult<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = changes.iter().map(|c| c.account_id).collect();
+    let accounts = accounts::by_ids(conn, &ids).await?;
+    let stacks: std::collections::HashMap<i64, String> = stacks::list(conn, scope)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.uid))
+        .collect();
+    let stack_roles = |roles: &std::collections::BTreeMap<i64, crate::types::StackRole>| -> Value {
+        roles
+            .iter()
+            .filter_map(|(id, role)| Some((stacks.get(id)?.clone(), json!(role.as_str()))))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    for change in changes {
+        let Some(account) = accounts.iter().find(|a| a.id == change.account_id) else {
+            continue;
+        };
+        let payload = json!({
+            "account_id": account.uid,
+            "email": account.email,
+            "before": {"org_role": change.before.org_role.as_str(), "stack_roles": stack_roles(&change.before.stacks)},
+            "after": {"org_role": change.after.org_role.as_str(), "stack_roles": stack_roles(&change.after.stacks)},
+        });
+        append(
+            conn,
+            scope,
+            "member.roles_changed",
+            ("account", &account.uid),
+            &payload,
+        )
+        .await?;
+    }
+    Ok(())
 }

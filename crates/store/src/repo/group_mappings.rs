@@ -166,3 +166,48 @@ pub async fn preview(
     txn.rollback().await?;
     Ok(changes)
 }
+
+/// The grants of every mapped group among `group_ids` (all of the organization's when `None`):
+/// group id → grants.
+pub async fn grants_of(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    group_ids: Option<&[i64]>,
+) -> StoreResult<std::collections::HashMap<i64, Grants>> {
+    let mut query = GroupMappings::find().filter(group_mappings::Column::OrgId.eq(scope.org_id()));
+    if let Some(ids) = group_ids {
+        query = query.filter(group_mappings::Column::GroupId.is_in(ids.iter().copied()));
+    }
+    let mappings = query
+        .order_by_asc(group_mappings::Column::GroupId)
+        .all(conn)
+        .await?;
+    let by_id: std::collections::HashMap<i64, i64> =
+        mappings.iter().map(|m| (m.id, m.group_id)).collect();
+    let mut out = std::collections::HashMap::new();
+    for mapping in &mappings {
+        let org_role = mapping.org_role.as_deref().map(str::parse).transpose()?;
+        out.insert(
+            mapping.group_id,
+            Grants {
+                org_role,
+                stack_roles: Vec::new(),
+            },
+        );
+    }
+    if by_id.is_empty() {
+        return Ok(out);
+    }
+    let rows = MappingStackRoles::find()
+        .filter(group_mapping_stack_roles::Column::OrgId.eq(scope.org_id()))
+        .filter(group_mapping_stack_roles::Column::MappingId.is_in(by_id.keys().copied()))
+        .order_by_asc(group_mapping_stack_roles::Column::StackId)
+        .all(conn)
+        .await?;
+    for row in rows {
+        if let Some(grants) = by_id.get(&row.mapping_id).and_then(|g| out.get_mut(g)) {
+            grants.stack_roles.push((row.stack_id, row.role.parse()?));
+        }
+    }
+    Ok(out)
+}

@@ -142,6 +142,11 @@ pub async fn find(
         .await?)
 }
 
+/// Finds a client by its row id (an installation points at it).
+pub async fn find_by_id(conn: &impl ConnectionTrait, id: i64) -> StoreResult<Option<OauthClient>> {
+    Ok(OauthClients::find_by_id(id).one(conn).await?)
+}
+
 /// The client's exact redirect URIs.
 pub fn redirect_uris(client: &OauthClient) -> Vec<String> {
     serde_json::from_str(&client.redirect_uris).unwrap_or_default()

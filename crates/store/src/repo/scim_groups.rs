@@ -142,6 +142,19 @@ pub async fn get(
         .await?)
 }
 
+/// A group of the organization by its row id.
+pub async fn by_id(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    id: i64,
+) -> StoreResult<Option<ScimGroup>> {
+    Ok(ScimGroups::find()
+        .filter(scim_groups::Column::OrgId.eq(scope.org_id()))
+        .filter(scim_groups::Column::Id.eq(id))
+        .one(conn)
+        .await?)
+}
+
 /// Replaces a group's columns if its version is still the one read; bumps the version.
 pub async fn update(
     conn: &impl ConnectionTrait,

@@ -161,3 +161,30 @@ pub async fn remove_roles_of(
         .await?;
     Ok(result.rows_affected)
 }
+
+/// The effective stack roles of each of `account_ids`: account → (stack id, role), for listings.
+pub async fn effective_roles_of(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    account_ids: &[i64],
+) -> StoreResult<std::collections::HashMap<i64, Vec<(i64, StackRole)>>> {
+    let mut out: std::collections::HashMap<i64, Vec<(i64, StackRole)>> =
+        std::collections::HashMap::new();
+    for chunk in account_ids.chunks(500) {
+        let rows = StackRoles::find()
+            .filter(stack_roles::Column::OrgId.eq(scope.org_id()))
+            .filter(stack_roles::Column::AccountId.is_in(chunk.iter().copied()))
+            .filter(stack_roles::Column::EffectiveRole.is_not_null())
+            .order_by_asc(stack_roles::Column::StackId)
+            .all(conn)
+            .await?;
+        for row in rows {
+            if let Some(role) = row.effective_role.as_deref().and_then(|r| r.parse().ok()) {
+                out.entry(row.account_id)
+                    .or_default()
+                    .push((row.stack_id, role));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,221 @@
+//! The organization console: the SCIM tab where Owners and Admins enable SCIM, see the region's
+//! connection details, manage bearer tokens and connected IdPs, map SCIM groups to roles and
+//! verify what the IdP synced — plus the stacks page the mappings point at.
+//!
+//! Handlers are thin: [`OrgAdmin`] proves the caller may act in the organization (and sends a
+//! browser asking about another region's organization there), a handler parses its form, calls
+//! [`service`], and renders a page from [`views`]. Every POST checks the session's CSRF token.
+
+pub mod activity;
+pub mod groups;
+pub mod scim_tab;
+pub mod service;
+pub mod stacks;
+pub mod tokens;
+pub mod users;
+pub mod views;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::StatusCode;
+use actix_web::middleware::from_fn;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use store::OrgScope;
+use store::StoreError;
+use store::repo::audit::Actor;
+use store::repo::memberships;
+use store::repo::organizations::{self, Organization};
+
+use crate::AuthorizeApp;
+use crate::error::PageError;
+use crate::forms;
+use crate::pages::render;
+use crate::session::CurrentAccount;
+use service::Who;
+use views::{ConfirmPage, Nav};
+
+pub use scim_tab::orgs;
+
+/// A signed-in Owner or Admin of the organization named in the path, with the proof.
+#[derive(Debug, Clone)]
+pub struct OrgAdmin {
+    /// The signed-in account and its session.
+    pub current: CurrentAccount,
+    /// The organization the account may act in.
+    pub scope: OrgScope,
+    /// The organization.
+    pub org: Organization,
+    /// Who acts, for audit rows.
+    pub who: Who,
+}
+
+impl OrgAdmin {
+    /// The session's CSRF token, for forms.
+    pub fn csrf(&self) -> String {
+        self.current.session.data.csrf.clone()
+    }
+
+    /// The navigation bar of a page of this organization, with `tab` highlighted.
+    pub fn nav(&self, tab: &'static str) -> Nav {
+        Nav {
+            org_uid: self.org.uid.clone(),
+            org_name: self.org.name.clone(),
+            account_email: self.current.account.email.clone(),
+            csrf: self.csrf(),
+            tab,
+        }
+    }
+
+    /// Checks the submitted form's CSRF token and returns its fields.
+    pub fn form(&self, body: &[u8]) -> Result<HashMap<String, String>, PageError> {
+        let fields = forms::fields(body);
+        self.current
+            .session
+            .check_csrf(fields.get(crate::csrf::FIELD).map(String::as_str))?;
+        Ok(fields)
+    }
+
+    /// The path of a page of this organization's SCIM tab.
+    pub fn scim_path(&self, rest: &str) -> String {
+        format!("/orgs/{}/settings/scim{rest}", self.org.uid)
+    }
+
+    async fn load(app: &AuthorizeApp, req: &HttpRequest) -> Result<Self, PageError> {
+        let org_uid = req.match_info().get("org").unwrap_or_default().to_owned();
+        // Another region's organization: the same page there, before asking anyone to sign in
+        // here (their account lives there too).
+        if let Some(home) = app.home_app_url(&org_uid).await? {
+            let query = req.query_string();
+            let query = if query.is_empty() {
+                String::new()
+            } else {
+                format!("?{query}")
+            };
+            return Err(PageError::OtherRegion(format!(
+                "{home}{}{query}",
+                req.path()
+            )));
+        }
+        let current = CurrentAccount::load(app, req)
+            .await?
+            .ok_or(PageError::LoginRequired)?;
+        let scope = match memberships::admin_scope(&app.db, current.account.id, &org_uid).await {
+            Ok(scope) => scope,
+            Err(StoreError::NotFound(_)) => {
+                return Err(PageError::NotFound(
+                    "there is no such organization, or you are not a member of it".into(),
+                ));
+            }
+            Err(StoreError::Forbidden(_)) => {
+                return Err(PageError::Forbidden(
+                    "only an active Owner or Admin of this organization can manage its SCIM \
+                     settings and stacks; ask one of them to change your role"
+                        .into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let org = organizations::get(&app.db, &scope).await?;
+        let who = Who {
+            actor: Actor::Account(current.account.uid.clone()),
+            account_id: Some(current.account.id),
+            request_id: forms::request_id(req),
+            ip: forms::client_ip(req),
+        };
+        Ok(OrgAdmin {
+            current,
+            scope,
+            org,
+            who,
+        })
+    }
+}
+
+impl FromRequest for OrgAdmin {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, PageError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let app = req
+                .app_data::<web::Data<AuthorizeApp>>()
+                .ok_or_else(|| PageError::BadRequest("the authorize app is not mounted".into()))?;
+            OrgAdmin::load(app, &req).await
+        })
+    }
+}
+
+/// Renders a confirmation page (or an impact preview).
+pub fn confirm(page: &ConfirmPage) -> HttpResponse {
+    render(StatusCode::OK, page)
+}
+
+/// The paging cursor of a listing (`after` / `before` ids in the query): absent or bad is "from
+/// the start".
+pub fn cursor(value: Option<&str>) -> Option<i64> {
+    value.and_then(|v| v.parse::<i64>().ok()).filter(|v| *v > 0)
+}
+
+/// Mounts the console's pages (all with the ordinary page headers and a form size limit).
+pub fn configure(cfg: &mut web::ServiceConfig, form_limit: usize) {
+    let scim = "/settings/scim";
+    cfg.service(
+        web::scope("/orgs/{org}")
+            .wrap(from_fn(crate::headers::page_headers))
+            .app_data(web::PayloadConfig::new(form_limit))
+            .route(scim, web::get().to(scim_tab::overview))
+            .route("", web::get().to(scim_tab::org_root))
+            .route(
+                &format!("{scim}/{{switch:enable|disable}}"),
+                web::get().to(scim_tab::confirm_switch),
+            )
+            .route(
+                &format!("{scim}/{{switch:enable|disable}}"),
+                web::post().to(scim_tab::switch),
+            )
+            .route(&format!("{scim}/tokens"), web::get().to(tokens::list))
+            .route(&format!("{scim}/tokens"), web::post().to(tokens::create))
+            .route(
+                &format!("{scim}/tokens/{{id}}/revoke"),
+                web::get().to(tokens::confirm_revoke),
+            )
+            .route(
+                &format!("{scim}/tokens/{{id}}/revoke"),
+                web::post().to(tokens::revoke),
+            )
+            .route(
+                &format!("{scim}/installations"),
+                web::get().to(tokens::installations),
+            )
+            .route(
+                &format!("{scim}/installations/{{id}}/revoke"),
+                web::get().to(tokens::confirm_revoke_installation),
+            )
+            .route(
+                &format!("{scim}/installations/{{id}}/revoke"),
+                web::post().to(tokens::revoke_installation),
+            )
+            .route(&format!("{scim}/mappings"), web::get().to(groups::mappings))
+            .route(&format!("{scim}/groups"), web::get().to(groups::list))
+            .route(
+                &format!("{scim}/groups/{{id}}"),
+                web::get().to(groups::show),
+            )
+            .route(
+                &format!("{scim}/groups/{{id}}/mapping"),
+                web::post().to(groups::mapping),
+            )
+            .route(&format!("{scim}/users"), web::get().to(users::list))
+            .route(&format!("{scim}/activity"), web::get().to(activity::list))
+            .route("/stacks", web::get().to(stacks::list))
+            .route("/stacks", web::post().to(stacks::create))
+            .route(
+                "/stacks/{id}/{action:rename|delete}",
+                web::post().to(stacks::change),
+            )
+            .route("/stacks/{id}/delete", web::get().to(stacks::confirm_delete)),
+    );
+}

@@ -1,0 +1,252 @@
+//! Bearer tokens (create → shown once; list; revoke) and connected IdPs (OAuth installations:
+//! list; revoke, which stops their tokens at once on every replica).
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+use store::repo::{accounts, api_tokens, installations, oauth_clients};
+
+use super::views::{
+    ConfirmPage, InstallationLine, InstallationsPage, TokenLine, TokensPage, when, when_or,
+};
+use super::{OrgAdmin, confirm, service};
+use crate::AuthorizeApp;
+use crate::error::PageError;
+use crate::forms::see_other;
+use crate::pages::render;
+
+/// Expiry choices of the create form, in days (empty: never).
+const EXPIRY_CHOICES: [u32; 4] = [30, 90, 180, 365];
+
+/// Account id → email, for "created by" / "authorized by" columns.
+async fn emails(
+    app: &AuthorizeApp,
+    ids: impl Iterator<Item = i64>,
+) -> Result<HashMap<i64, String>, PageError> {
+    let mut ids: Vec<i64> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(accounts::by_ids(&app.db, &ids)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.email))
+        .collect())
+}
+
+async fn tokens_page(
+    app: &AuthorizeApp,
+    admin: &OrgAdmin,
+    new_token: Option<(String, String)>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let rows = api_tokens::list(&app.db, &admin.scope).await?;
+    let creators = emails(app, rows.iter().filter_map(|t| t.created_by)).await?;
+    let now = Utc::now();
+    let tokens = rows
+        .into_iter()
+        .map(|t| TokenLine {
+            state: if t.revoked_at.is_some() {
+                "revoked"
+            } else if t.expires_at.is_some_and(|at| at <= now) {
+                "expired"
+            } else {
+                "active"
+            },
+            creator: t
+                .created_by
+                .and_then(|id| creators.get(&id).cloned())
+                .unwrap_or_else(|| "operator (CLI)".to_owned()),
+            created: when(t.created_at),
+            last_used: when_or(t.last_used_at, "never"),
+            expires: when_or(t.expires_at, "never"),
+            uid: t.uid,
+            name: t.name,
+            prefix: t.prefix,
+        })
+        .collect();
+    Ok(render(
+        status,
+        &TokensPage {
+            nav: admin.nav("tokens"),
+            tokens,
+            new_token,
+            error,
+            scim_enabled: admin.org.scim_enabled,
+        },
+    ))
+}
+
+/// `GET …/tokens`
+pub async fn list(
+    app: web::Data<AuthorizeApp>,
+    admin: OrgAdmin,
+) -> Result<HttpResponse, PageError> {
+    tokens_page(&app, &admin, None, None, StatusCode::OK).await
+}
+
+/// `POST …/tokens`: creates a token and shows it once.
+pub async fn create(
+    app: web::Data<AuthorizeApp>,
+    admin: OrgAdmin,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let form = admin.form(&body)?;
+    let name = form.get("name").map(|n| n.trim()).unwrap_or_default();
+    let expires = match form.get("expires_in_days").map(String::as_str) {
+        None | Some("") => None,
+        Some(days) => match days.parse::<u32>() {
+            Ok(days) if EXPIRY_CHOICES.contains(&days) => Some(days),
+            _ => {
+                let error = Some("Choose one of the offered expiry periods.".to_owned());
+                return tokens_page(&app, &admin, None, error, StatusCode::BAD_REQUEST).await;
+            }
+        },
+    };
+    match service::create_token(&app.db, &admin.scope, name, expires, &admin.who).await {
+        Ok(issued) => {
+            let shown = Some((issued.row.name, issued.token));
+            tokens_page(&app, &admin, shown, None, StatusCode::OK).await
+        }
+        Err(store::StoreError::Invalid(message)) => {
+            tokens_page(&app, &admin, None, Some(message), StatusCode::BAD_REQUEST).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET …/tokens/{id}/revoke`: the confirmation.
+pub async fn confirm_revoke(
+    app: web::Data<AuthorizeApp>,
+    admin: OrgAdmin,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let (_, id) = path.into_inner();
+    let token = api_tokens::list(&app.db, &admin.scope)
+        .await?
+        .into_iter()
+        .find(|t| t.uid == id)
+        .ok_or_else(|| PageError::NotFound("this organization has no such token".into()))?;
+    Ok(confirm(&ConfirmPage {
+        nav: admin.nav("tokens"),
+        title: format!("Revoke the token “{}”?", token.name),
+        message: format!(
+            "Every SCIM request with the token {}… is refused from now on. An IdP that uses it \
+             stops provisioning until it is given a new token. This cannot be undone.",
+            token.prefix
+        ),
+        items: Vec::new(),
+        action: admin.scim_path(&format!("/tokens/{id}/revoke")),
+        button: "Revoke token",
+        hidden: Vec::new(),
+        cancel: admin.scim_path("/tokens"),
+    }))
+}
+
+/// `POST …/tokens/{id}/revoke`
+pub async fn revoke(
+    app: web::Data<AuthorizeApp>,
+    admin: OrgAdmin,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    admin.form(&body)?;
+    let (_, id) = path.into_inner();
+    service::revoke_token(&app.db, &admin.scope, &id, &admin.who).await?;
+    Ok(see_other(&admin.scim_path("/tokens")))
+}
+
+/// `GET …/installations`
+pub async fn installations(
+    app: web::Data<AuthorizeApp>,
+    admin: OrgAdmin,
+) -> Result<HttpResponse, PageError> {
+    let rows = installations::list(&app.db, &admin.scope).await?;
+    let approvers = emails(&app, rows.iter().filter_map(|i| i.approved_by)).await?;
+    let mut clients: HashMap<i64, String> = HashMap::new();
+    for id in rows.iter().map(|i| i.client_id) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = clients.entry(id) {
+            let name = oauth_clients::find_by_id(&app.db, id)
+                .await?
+                .map_or_else(|| "(removed client)".to_owned(), |c| c.name);
+            slot.insert(name);
+        }
+    }
+    let rows = rows
+        .into_iter()
+        .map(|i| InstallationLine {
+            client: clients.get(&i.client_id).cloned().unwrap_or_default(),
+            approved_by: i
+                .approved_by
+                .and_then(|id| approvers.get(&id).cloned())
+                .unwrap_or_else(|| "(account removed)".to_owned()),
+            created: when(i.created_at),
+            scopes: i.scopes.clone(),
+            last_used: when_or(i.last_used_at, "never"),
+            state: if i.revoked_at.is_some() {
+                "revoked"
+            } else {
+                "active"
+            },
+            uid: i.uid,
+        })
+        .collect();
+    Ok(render(
+        StatusCode::OK,
+        &InstallationsPage {
+            nav: admin.nav("installations"),
+            rows,
+        },
+    ))
+}
+
+/// `GET …/installations/{id}/revoke`: the confirmation.
+pub async fn confirm_revoke_installation(
+    app: web::Data<AuthorizeApp>,
+    admin: OrgAdmin,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let (_, id) = path.into_inner();
+    let installation = installations::get(&app.db, &admin.scope, &id).await?;
+    let client = oauth_clients::find_by_id(&app.db, installation.client_id)
+        .await?
+        .map_or_else(|| "this IdP".to_owned(), |c| c.name);
+    Ok(confirm(&ConfirmPage {
+        nav: admin.nav("installations"),
+        title: format!("Disconnect {client}?"),
+        message: format!(
+            "{client} loses access to this organization at once: its access tokens stop working \
+             within a second on every server and its refresh tokens are revoked. Provisioned \
+             users and groups stay. To reconnect, an Owner or Admin authorizes it again from the \
+             IdP (Authenticate → Authorize & Install)."
+        ),
+        items: Vec::new(),
+        action: admin.scim_path(&format!("/installations/{id}/revoke")),
+        button: "Revoke installation",
+        hidden: Vec::new(),
+        cancel: admin.scim_path("/installations"),
+    }))
+}
+
+/// `POST …/installations/{id}/revoke`
+pub async fn revoke_installation(
+    app: web::Data<AuthorizeApp>,
+    admin: OrgAdmin,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    admin.form(&body)?;
+    let (_, id) = path.into_inner();
+    service::revoke_installation(
+        &app.db,
+        &app.kv,
+        &admin.scope,
+        &id,
+        app.settings.revocation_ttl,
+        &admin.who,
+    )
+    .await?;
+    Ok(see_other(&admin.scim_path("/installations")))
+}

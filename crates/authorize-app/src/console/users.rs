@@ -1,0 +1,102 @@
+//! The Users tab: what the IdP provisioned, with membership status, effective org role, stack
+//! roles and groups. Searched by userName/email prefix and paged by id (keyset), so a page costs
+//! the same at 100,000 users as at 10.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use store::repo::{directory, scim_groups, stacks};
+
+use super::groups::{ListQuery, next_link};
+use super::views::{UserLine, UsersPage};
+use super::{OrgAdmin, cursor};
+use crate::AuthorizeApp;
+use crate::error::PageError;
+use crate::pages::render;
+
+const PAGE: u64 = 50;
+
+/// `GET …/users`
+pub async fn list(
+    app: web::Data<AuthorizeApp>,
+    admin: OrgAdmin,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, PageError> {
+    let q = query
+        .q
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    let after = cursor(query.after.as_deref()).unwrap_or(0);
+    let rows = directory::users(&app.db, &admin.scope, Some(q.as_str()), after, PAGE).await?;
+    let next = (rows.len() as u64 == PAGE)
+        .then(|| rows.last().map(|r| r.user.id))
+        .flatten()
+        .map(|last| next_link(&admin.scim_path("/users"), &q, last));
+    let user_ids: Vec<i64> = rows.iter().map(|r| r.user.id).collect();
+    let account_ids: Vec<i64> = rows.iter().filter_map(|r| r.user.account_id).collect();
+    let groups = scim_groups::groups_of_users(&app.db, &admin.scope, &user_ids).await?;
+    let roles = stacks::effective_roles_of(&app.db, &admin.scope, &account_ids).await?;
+    let stack_names: HashMap<i64, String> = stacks::list(&app.db, &admin.scope)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    let rows = rows
+        .into_iter()
+        .map(|row| {
+            let user = row.user;
+            let stack_roles = user
+                .account_id
+                .and_then(|a| roles.get(&a))
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|(id, role)| {
+                            Some(format!("{}: {}", stack_names.get(id)?, role.as_str()))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            let name = [user.given_name.as_deref(), user.family_name.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            UserLine {
+                groups: groups
+                    .get(&user.id)
+                    .map(|g| {
+                        g.iter()
+                            .map(|(_, name)| name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default(),
+                name: if name.is_empty() {
+                    user.display_name.clone().unwrap_or_default()
+                } else {
+                    name
+                },
+                email: user.primary_email.clone().unwrap_or_default(),
+                status: row.status.unwrap_or_else(|| "not linked".to_owned()),
+                active: user.active,
+                effective_role: row.effective_role.unwrap_or_default(),
+                stack_roles,
+                uid: user.uid,
+                user_name: user.user_name,
+            }
+        })
+        .collect();
+    Ok(render(
+        StatusCode::OK,
+        &UsersPage {
+            nav: admin.nav("users"),
+            q,
+            rows,
+            next,
+        },
+    ))
+}

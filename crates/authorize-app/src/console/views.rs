@@ -1,0 +1,389 @@
+//! The console's askama pages and the small view rows they list. Rows hold display-ready
+//! strings; the handlers build them from store rows.
+
+use askama::Template;
+
+/// The navigation bar of an organization's pages.
+#[derive(Debug, Clone)]
+pub struct Nav {
+    /// The organization's UID.
+    pub org_uid: String,
+    /// Its name.
+    pub org_name: String,
+    /// Who is signed in.
+    pub account_email: String,
+    /// The session's CSRF token (the sign-out form).
+    pub csrf: String,
+    /// The tab to highlight.
+    pub tab: &'static str,
+}
+
+impl Nav {
+    /// `aria-current` for a tab link.
+    pub fn current(&self, tab: &str) -> &'static str {
+        if self.tab == tab { "page" } else { "false" }
+    }
+}
+
+/// An organization on the landing page.
+#[derive(Debug, Clone)]
+pub struct OrgLine {
+    /// UID.
+    pub uid: String,
+    /// Name.
+    pub name: String,
+    /// The account's effective role there.
+    pub role: String,
+    /// The account's membership status.
+    pub status: String,
+    /// Whether SCIM is on.
+    pub scim_enabled: bool,
+    /// Whether the account may open its SCIM settings.
+    pub manages: bool,
+}
+
+/// `/`: the account's organizations.
+#[derive(Template)]
+#[template(path = "console/orgs.html")]
+pub struct OrgsPage {
+    /// Who is signed in.
+    pub email: String,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// Its organizations.
+    pub orgs: Vec<OrgLine>,
+}
+
+/// A value an IdP admin copies into the IdP.
+#[derive(Debug, Clone)]
+pub struct ConnectionValue {
+    /// Element id.
+    pub id: &'static str,
+    /// Label.
+    pub label: &'static str,
+    /// The value.
+    pub value: String,
+    /// Where it goes.
+    pub hint: &'static str,
+}
+
+/// The SCIM tab's overview.
+#[derive(Template)]
+#[template(path = "console/overview.html")]
+pub struct OverviewPage {
+    /// Navigation.
+    pub nav: Nav,
+    /// Whether SCIM is on.
+    pub scim_enabled: bool,
+    /// The region this deployment serves.
+    pub region: String,
+    /// Site URL, Authorization URL, SCIM Base URL, Organization UID.
+    pub values: Vec<ConnectionValue>,
+    /// The region's auth API URL (for the guides).
+    pub site_url: String,
+    /// `{app_url}/oauth/authorize?org=…`.
+    pub authorization_url: String,
+    /// The SCIM Base URL.
+    pub scim_base_url: String,
+    /// `{auth_api_url}/oauth/token`.
+    pub token_url: String,
+    /// How many active bearer tokens and installations there are.
+    pub active_tokens: usize,
+    /// Active installations.
+    pub active_installations: usize,
+}
+
+/// A confirmation step (or an impact preview): what will happen, and one button that does it.
+#[derive(Template)]
+#[template(path = "console/confirm.html")]
+pub struct ConfirmPage {
+    /// Navigation.
+    pub nav: Nav,
+    /// Heading.
+    pub title: String,
+    /// What will happen.
+    pub message: String,
+    /// Itemized effects (`ul#impact`), when there are any to list.
+    pub items: Vec<String>,
+    /// Where the form posts.
+    pub action: String,
+    /// The button's label.
+    pub button: &'static str,
+    /// Hidden fields carried to the POST.
+    pub hidden: Vec<(String, String)>,
+    /// Where "Cancel" goes.
+    pub cancel: String,
+}
+
+/// A bearer token row.
+#[derive(Debug, Clone)]
+pub struct TokenLine {
+    /// Public id.
+    pub uid: String,
+    /// Name.
+    pub name: String,
+    /// Display prefix.
+    pub prefix: String,
+    /// Who created it.
+    pub creator: String,
+    /// When.
+    pub created: String,
+    /// Last use.
+    pub last_used: String,
+    /// Expiry.
+    pub expires: String,
+    /// `active`, `revoked` or `expired`.
+    pub state: &'static str,
+}
+
+/// The tokens page.
+#[derive(Template)]
+#[template(path = "console/tokens.html")]
+pub struct TokensPage {
+    /// Navigation.
+    pub nav: Nav,
+    /// The tokens.
+    pub tokens: Vec<TokenLine>,
+    /// A token just created: shown this once.
+    pub new_token: Option<(String, String)>,
+    /// Why the last submission was refused.
+    pub error: Option<String>,
+    /// Whether SCIM is on (tokens work only then).
+    pub scim_enabled: bool,
+}
+
+/// An installation row.
+#[derive(Debug, Clone)]
+pub struct InstallationLine {
+    /// Public id.
+    pub uid: String,
+    /// The IdP client's name.
+    pub client: String,
+    /// Who approved it.
+    pub approved_by: String,
+    /// When.
+    pub created: String,
+    /// Scopes.
+    pub scopes: String,
+    /// Last token use.
+    pub last_used: String,
+    /// `active` or `revoked`.
+    pub state: &'static str,
+}
+
+/// Connected IdPs.
+#[derive(Template)]
+#[template(path = "console/installations.html")]
+pub struct InstallationsPage {
+    /// Navigation.
+    pub nav: Nav,
+    /// The installations.
+    pub rows: Vec<InstallationLine>,
+}
+
+/// A group row.
+#[derive(Debug, Clone)]
+pub struct GroupLine {
+    /// SCIM id.
+    pub uid: String,
+    /// displayName.
+    pub name: String,
+    /// externalId.
+    pub external_id: String,
+    /// Member count.
+    pub member_count: u64,
+    /// What it grants, in words (empty: not mapped).
+    pub mapping: String,
+}
+
+/// The Groups tab (and the mapping page's group search).
+#[derive(Template)]
+#[template(path = "console/groups.html")]
+pub struct GroupsPage {
+    /// Navigation.
+    pub nav: Nav,
+    /// The search term.
+    pub q: String,
+    /// The groups.
+    pub rows: Vec<GroupLine>,
+    /// The next page's link.
+    pub next: Option<String>,
+}
+
+/// A group member.
+#[derive(Debug, Clone)]
+pub struct MemberLine {
+    /// The user's SCIM id.
+    pub uid: String,
+    /// Display name or userName.
+    pub display: String,
+}
+
+/// A stack in the mapping form.
+#[derive(Debug, Clone)]
+pub struct StackChoice {
+    /// UID (the select's name is `stack:{uid}`).
+    pub uid: String,
+    /// Name.
+    pub name: String,
+    /// The role the mapping grants now (empty: none).
+    pub current: String,
+}
+
+/// A group: members, mapping, the mapping form.
+#[derive(Template)]
+#[template(path = "console/group.html")]
+pub struct GroupPage {
+    /// Navigation.
+    pub nav: Nav,
+    /// The group.
+    pub group: GroupLine,
+    /// A page of members.
+    pub members: Vec<MemberLine>,
+    /// The members page's offset.
+    pub offset: u64,
+    /// The previous members page.
+    pub prev: Option<String>,
+    /// The next members page.
+    pub next: Option<String>,
+    /// The org role the mapping grants now (empty: none).
+    pub org_role: String,
+    /// The stacks, with the role the mapping grants on each.
+    pub stacks: Vec<StackChoice>,
+    /// Whether the group is mapped.
+    pub mapped: bool,
+}
+
+/// A mapping row.
+#[derive(Debug, Clone)]
+pub struct MappingLine {
+    /// The group's SCIM id.
+    pub group_uid: String,
+    /// Its name.
+    pub group_name: String,
+    /// What it grants, in words.
+    pub grants: String,
+}
+
+/// Every group mapping, and a group search to add one.
+#[derive(Template)]
+#[template(path = "console/mappings.html")]
+pub struct MappingsPage {
+    /// Navigation.
+    pub nav: Nav,
+    /// The mappings.
+    pub rows: Vec<MappingLine>,
+    /// The search term.
+    pub q: String,
+    /// Groups matching it.
+    pub results: Vec<GroupLine>,
+}
+
+/// A provisioned user row.
+#[derive(Debug, Clone)]
+pub struct UserLine {
+    /// SCIM id.
+    pub uid: String,
+    /// userName.
+    pub user_name: String,
+    /// Name.
+    pub name: String,
+    /// Primary email.
+    pub email: String,
+    /// Membership status.
+    pub status: String,
+    /// Whether the IdP has it active.
+    pub active: bool,
+    /// Effective org role.
+    pub effective_role: String,
+    /// Effective stack roles, in words.
+    pub stack_roles: String,
+    /// Groups, by name.
+    pub groups: String,
+}
+
+/// The Users tab.
+#[derive(Template)]
+#[template(path = "console/users.html")]
+pub struct UsersPage {
+    /// Navigation.
+    pub nav: Nav,
+    /// The search term.
+    pub q: String,
+    /// The users.
+    pub rows: Vec<UserLine>,
+    /// The next page's link.
+    pub next: Option<String>,
+}
+
+/// An audit row.
+#[derive(Debug, Clone)]
+pub struct AuditLine {
+    /// When.
+    pub at: String,
+    /// Who (kind and id).
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub resource: String,
+    /// The request's id.
+    pub request_id: String,
+    /// The client address.
+    pub ip: String,
+    /// The rest, as JSON.
+    pub detail: String,
+}
+
+/// The Activity tab.
+#[derive(Template)]
+#[template(path = "console/activity.html")]
+pub struct ActivityPage {
+    /// Navigation.
+    pub nav: Nav,
+    /// Filter: action prefix.
+    pub action: String,
+    /// Filter: actor kind.
+    pub actor: String,
+    /// Filter: resource id.
+    pub resource: String,
+    /// Filter: request id.
+    pub request: String,
+    /// The entries.
+    pub rows: Vec<AuditLine>,
+    /// The next (older) page's link.
+    pub next: Option<String>,
+}
+
+/// A stack row.
+#[derive(Debug, Clone)]
+pub struct StackLine {
+    /// UID.
+    pub uid: String,
+    /// Name.
+    pub name: String,
+    /// When it was created.
+    pub created: String,
+}
+
+/// The stacks page.
+#[derive(Template)]
+#[template(path = "console/stacks.html")]
+pub struct StacksPage {
+    /// Navigation.
+    pub nav: Nav,
+    /// The stacks.
+    pub rows: Vec<StackLine>,
+    /// Why the last submission was refused.
+    pub error: Option<String>,
+}
+
+/// A date as the console shows it.
+pub fn when(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// An optional date, or "never".
+pub fn when_or(at: Option<chrono::DateTime<chrono::Utc>>, none: &str) -> String {
+    at.map_or_else(|| none.to_owned(), when)
+}
