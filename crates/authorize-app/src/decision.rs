@@ -136,7 +136,13 @@ pub async fn decide(
         scopes: pending.scopes.clone(),
         family_id: secret::random_token(16),
     };
-    let code = grants::issue(app.kv.as_ref(), &grant, app.settings.code_ttl).await?;
+    let code = grants::issue(
+        app.kv.as_ref(),
+        &app.settings.region,
+        &grant,
+        app.settings.code_ttl,
+    )
+    .await?;
     tracing::info!(org = %org.uid, client = %client.client_id, installation = %installation.uid, "installation approved");
     let mut params = vec![("code", code.as_str())];
     if let Some(state) = pending.state.as_deref() {

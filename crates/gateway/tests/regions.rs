@@ -178,6 +178,15 @@ async fn an_organization_is_served_by_its_home_region_only(backend: Backend) {
 
 /// The IdP admin was given the NA authorization URL for an EU organization: NA sends the browser
 /// to EU with the request intact, and the flow finishes there. The EU token works in EU only.
+fn error_description(err: &oauth::TokenError) -> String {
+    match err {
+        oauth2::RequestTokenError::ServerResponse(r) => {
+            r.error_description().cloned().unwrap_or_default()
+        }
+        other => panic!("not an OAuth error response: {other:?}"),
+    }
+}
+
 async fn consent_started_in_the_wrong_region_finishes_at_home(backend: Backend) {
     let (na, eu) = start_regions(backend).await;
     let (org, _) = eu_org(&eu);
@@ -221,8 +230,29 @@ async fn consent_started_in_the_wrong_region_finishes_at_home(backend: Backend) 
     let approved = browser.decide(&consent, &org, "approve", true).await;
     let code = oauth::param(&approved.location().unwrap(), "code").unwrap();
 
+    // Codes are regional: NA does not redeem EU's code, and says where it belongs.
+    let wrong_region = oauth::exchange(&wrong_idp, &code, None).await.unwrap_err();
+    assert_eq!(
+        oauth::error_code(&wrong_region),
+        Some(oauth2::basic::BasicErrorResponseType::InvalidGrant)
+    );
+    let eu_token_url = format!("{}/oauth/token", eu.server.base_url);
+    let described = error_description(&wrong_region);
+    assert!(
+        described.contains("region eu") && described.contains(&eu_token_url),
+        "{described}"
+    );
+
     let home_idp = oauth::idp_for(&eu.server, "okta-global", Some(secret), AuthType::BasicAuth);
     let tokens = oauth::exchange(&home_idp, &code, verifier).await.unwrap();
+    let refused = oauth::refresh(&wrong_idp, &oauth::refresh_of(&tokens))
+        .await
+        .unwrap_err();
+    let described = error_description(&refused);
+    assert!(
+        described.contains("refresh token") && described.contains(&eu_token_url),
+        "{described}"
+    );
     let access = oauth::access(&tokens);
     let http = common::http();
     let path = format!("/scim/v2.0/organizations/{org}/Users");

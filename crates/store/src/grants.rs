@@ -77,13 +77,29 @@ pub fn valid_challenge(value: &str) -> bool {
             .is_ok_and(|b| b.len() == 32)
 }
 
-/// Issues a code (256 random bits) bound to `grant`, valid for `ttl`. Returns the plaintext code.
+/// A credential this region hands out (code or refresh token), prefixed with the region's id so
+/// another region that is shown it can say where it belongs instead of "unknown".
+pub fn regional(region: &str, secret: &str) -> String {
+    format!("{region}.{secret}")
+}
+
+/// The region a credential made by [`regional`] names (after any `sgr_`-style type prefix).
+pub fn issuing_region<'a>(credential: &'a str, type_prefix: &str) -> Option<&'a str> {
+    let rest = credential.strip_prefix(type_prefix).unwrap_or(credential);
+    rest.split_once('.')
+        .map(|(region, _)| region)
+        .filter(|r| !r.is_empty() && r.len() <= 32)
+}
+
+/// Issues a code (256 random bits, prefixed with `region`) bound to `grant`, valid for `ttl`.
+/// Returns the plaintext code.
 pub async fn issue(
     kv: &dyn KeyValueStore,
+    region: &str,
     grant: &CodeGrant,
     ttl: Duration,
 ) -> StoreResult<String> {
-    let code = random_token(32);
+    let code = regional(region, &random_token(32));
     let hash = code_hash(&code);
     let value = serde_json::to_vec(grant).map_err(|e| StoreError::Invalid(e.to_string()))?;
     kv.set(
@@ -133,10 +149,19 @@ mod tests {
         }
     }
 
+    #[test]
+    fn credentials_name_their_region() {
+        let code = regional("azure-eu", "abc-_def");
+        assert_eq!(issuing_region(&code, ""), Some("azure-eu"));
+        assert_eq!(issuing_region("sgr_eu.xyz", "sgr_"), Some("eu"));
+        assert_eq!(issuing_region("no-region-at-all", ""), None);
+        assert_eq!(issuing_region(".leading", ""), None);
+    }
+
     #[tokio::test]
     async fn a_code_redeems_once_then_reads_as_a_replay() {
         let kv = MemoryKv::new();
-        let code = issue(&kv, &grant(), DEFAULT_CODE_TTL)
+        let code = issue(&kv, "local", &grant(), DEFAULT_CODE_TTL)
             .await
             .unwrap_or_default();
         assert!(code.len() >= 43);

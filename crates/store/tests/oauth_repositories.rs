@@ -111,6 +111,7 @@ async fn refresh_rotation_has_one_winner_and_families_die_whole(backend: Backend
     );
 
     let new = |parent| NewRefreshToken {
+        region: "local".into(),
         installation_id: installation.id,
         org_id: scope.org_id(),
         family_id: "fam".into(),

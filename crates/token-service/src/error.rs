@@ -19,6 +19,18 @@ pub enum OAuthError {
     /// The code or refresh token is invalid, expired, revoked, reused, or bound to someone else.
     #[error("{0}")]
     InvalidGrant(&'static str),
+    /// The code or refresh token was issued by another region: redeem it there.
+    #[error(
+        "this {what} was issued by region {region}; use that region's token endpoint, {token_url}"
+    )]
+    OtherRegion {
+        /// "authorization code" or "refresh token".
+        what: &'static str,
+        /// The issuing region's id.
+        region: String,
+        /// Its token endpoint.
+        token_url: String,
+    },
     /// The client may not use this grant type.
     #[error("the client is not authorized to use this grant type")]
     UnauthorizedClient,
@@ -41,7 +53,7 @@ impl OAuthError {
         match self {
             OAuthError::InvalidRequest(_) => "invalid_request",
             OAuthError::InvalidClient => "invalid_client",
-            OAuthError::InvalidGrant(_) => "invalid_grant",
+            OAuthError::InvalidGrant(_) | OAuthError::OtherRegion { .. } => "invalid_grant",
             OAuthError::UnauthorizedClient => "unauthorized_client",
             OAuthError::UnsupportedGrantType => "unsupported_grant_type",
             OAuthError::InvalidScope(_) => "invalid_scope",

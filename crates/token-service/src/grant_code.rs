@@ -28,7 +28,11 @@ pub(crate) async fn exchange(
             svc.revoke_family(&family_id).await?;
             return Err(OAuthError::InvalidGrant(BAD_CODE));
         }
-        Redemption::Unknown => return Err(OAuthError::InvalidGrant(BAD_CODE)),
+        Redemption::Unknown => {
+            return Err(svc
+                .other_region("authorization code", code, "")
+                .unwrap_or(OAuthError::InvalidGrant(BAD_CODE)));
+        }
     };
     if grant.client_id != client.client_id {
         return Err(OAuthError::InvalidGrant(BAD_CODE));

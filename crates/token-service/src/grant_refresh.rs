@@ -23,9 +23,11 @@ pub(crate) async fn exchange(
 ) -> Result<Vec<u8>, OAuthError> {
     let presented = params.require("refresh_token")?;
     let db = &svc.inner.db;
-    let row = refresh_tokens::find(db, presented)
-        .await?
-        .ok_or(OAuthError::InvalidGrant(BAD_TOKEN))?;
+    let Some(row) = refresh_tokens::find(db, presented).await? else {
+        return Err(svc
+            .other_region("refresh token", presented, refresh_tokens::TOKEN_PREFIX)
+            .unwrap_or(OAuthError::InvalidGrant(BAD_TOKEN)));
+    };
     let installation = installations::find_by_id(db, row.installation_id)
         .await?
         .filter(|i| i.client_id == client.id)

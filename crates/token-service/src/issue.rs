@@ -37,6 +37,7 @@ pub(crate) async fn pair(svc: &TokenService, spec: PairSpec<'_>) -> Result<Vec<u
     let (_, refresh_token) = refresh_tokens::issue(
         db,
         NewRefreshToken {
+            region: svc.inner.settings.region_id.clone(),
             installation_id: spec.installation.id,
             org_id: spec.installation.org_id,
             family_id: spec.family_id.to_owned(),

@@ -91,6 +91,27 @@ impl TokenService {
         Ok(())
     }
 
+    /// For a code or refresh token this region does not know: the error naming the region that
+    /// issued it, when its prefix names one of the other regions.
+    pub(crate) fn other_region(
+        &self,
+        what: &'static str,
+        credential: &str,
+        type_prefix: &str,
+    ) -> Option<crate::error::OAuthError> {
+        let settings = &self.inner.settings;
+        let region = store::grants::issuing_region(credential, type_prefix)?;
+        if region == settings.region_id {
+            return None;
+        }
+        let (id, auth_api_url) = settings.other_regions.iter().find(|(id, _)| id == region)?;
+        Some(crate::error::OAuthError::OtherRegion {
+            what,
+            region: id.clone(),
+            token_url: format!("{auth_api_url}/oauth/token"),
+        })
+    }
+
     /// True when the token, its family or its installation is in the revocation set.
     pub(crate) async fn is_revoked(&self, claims: &AccessClaims) -> StoreResult<bool> {
         let kv = &self.inner.kv;

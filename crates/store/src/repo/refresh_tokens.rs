@@ -20,6 +20,8 @@ pub const TOKEN_PREFIX: &str = "sgr_";
 /// What a new refresh token is bound to.
 #[derive(Debug, Clone)]
 pub struct NewRefreshToken {
+    /// The issuing region (the token is prefixed with it).
+    pub region: String,
     /// The installation it acts for.
     pub installation_id: i64,
     /// The installation's organization.
@@ -41,7 +43,10 @@ pub async fn issue(
     conn: &impl ConnectionTrait,
     new: NewRefreshToken,
 ) -> StoreResult<(RefreshToken, String)> {
-    let token = format!("{TOKEN_PREFIX}{}", random_token(32));
+    let token = format!(
+        "{TOKEN_PREFIX}{}",
+        crate::grants::regional(&new.region, &random_token(32))
+    );
     let row = refresh_tokens::ActiveModel {
         token_hash: Set(sha256_hex(&token)),
         family_id: Set(new.family_id),
