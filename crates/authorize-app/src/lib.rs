@@ -82,20 +82,30 @@ impl AuthorizeApp {
 
     /// The app URL of the region an organization this deployment does not have lives in.
     pub async fn home_app_url(&self, org_uid: &str) -> Result<Option<String>, PageError> {
-        let Some(federation) = &self.federation else {
-            return Ok(None);
-        };
-        if store::repo::organizations::find_by_uid(&self.db, org_uid)
-            .await
-            .map_err(PageError::from)?
-            .is_some()
+        if self.federation.is_none()
+            || store::repo::organizations::find_by_uid(&self.db, org_uid)
+                .await?
+                .is_some()
         {
             return Ok(None);
         }
-        Ok(federation
+        Ok(self.other_region_app_url(org_uid).await)
+    }
+
+    /// The app URL of the other region that has `org_uid` (the caller knows this one has not).
+    pub async fn other_region_app_url(&self, org_uid: &str) -> Option<String> {
+        let federation = self.federation.as_ref()?;
+        federation
             .locate_organization(org_uid)
             .await
-            .map(|peer| peer.app_url.trim_end_matches('/').to_owned()))
+            .map(|peer| peer.app_url.trim_end_matches('/').to_owned())
+    }
+
+    /// The app a request's handler runs in (what the extractors need).
+    pub fn of(req: &actix_web::HttpRequest) -> Result<&Self, PageError> {
+        req.app_data::<web::Data<AuthorizeApp>>()
+            .map(|data| data.get_ref())
+            .ok_or_else(|| PageError::BadRequest("the authorize app is not mounted".into()))
     }
 
     /// Mounts `/`, `/login`, `/logout`, `/oauth/authorize`, `/oauth/consent`, the console under

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::cookie::{Cookie, SameSite, time};
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest};
 use serde::{Deserialize, Serialize};
 use store::repo::accounts::{self, Account};
 use store::secret::{random_token, sha256_hex};
@@ -153,10 +153,7 @@ impl FromRequest for CurrentAccount {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let app = req
-                .app_data::<web::Data<AuthorizeApp>>()
-                .ok_or_else(|| PageError::BadRequest("the authorize app is not mounted".into()))?;
-            CurrentAccount::load(app, &req)
+            CurrentAccount::load(AuthorizeApp::of(&req)?, &req)
                 .await?
                 .ok_or(PageError::LoginRequired)
         })

@@ -246,8 +246,7 @@ async fn revoke_installation(
     let scope = organizations::operator_scope(db, org).await?;
     let kv = store::kv::open(&config.kv.url, &config.kv.namespace).await?;
     let ttl = std::time::Duration::from_secs(config.oauth.access_token_ttl_secs + 120);
-    let audit = Who::operator().entry("installation.revoked", "installation", uid, json!({}));
-    store::repo::installations::revoke_everywhere(db, &kv, &scope, uid, ttl, audit).await?;
+    service::revoke_installation(db, &kv, &scope, uid, ttl, &Who::operator()).await?;
     Ok(Output {
         json: json!({"org_uid": scope.org_uid(), "installation": uid, "revoked": true}),
         text: format!("revoked installation {uid} of {}", scope.org_uid()),

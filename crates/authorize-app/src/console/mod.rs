@@ -84,9 +84,12 @@ impl OrgAdmin {
 
     async fn load(app: &AuthorizeApp, req: &HttpRequest) -> Result<Self, PageError> {
         let org_uid = req.match_info().get("org").unwrap_or_default().to_owned();
-        // Another region's organization: the same page there, before asking anyone to sign in
-        // here (their account lives there too).
-        if let Some(home) = app.home_app_url(&org_uid).await? {
+        let local = organizations::find_by_uid(&app.db, &org_uid).await?;
+        if local.is_none()
+            && let Some(home) = app.other_region_app_url(&org_uid).await
+        {
+            // Another region's organization: the same page there, before asking anyone to sign
+            // in here (their account lives there too).
             let query = req.query_string();
             let query = if query.is_empty() {
                 String::new()
@@ -101,13 +104,15 @@ impl OrgAdmin {
         let current = CurrentAccount::load(app, req)
             .await?
             .ok_or(PageError::LoginRequired)?;
-        let scope = match memberships::admin_scope(&app.db, current.account.id, &org_uid).await {
+        let not_found = || {
+            PageError::NotFound(
+                "there is no such organization, or you are not a member of it".into(),
+            )
+        };
+        let org = local.ok_or_else(not_found)?;
+        let scope = match memberships::admin_scope_in(&app.db, current.account.id, &org).await {
             Ok(scope) => scope,
-            Err(StoreError::NotFound(_)) => {
-                return Err(PageError::NotFound(
-                    "there is no such organization, or you are not a member of it".into(),
-                ));
-            }
+            Err(StoreError::NotFound(_)) => return Err(not_found()),
             Err(StoreError::Forbidden(_)) => {
                 return Err(PageError::Forbidden(
                     "only an active Owner or Admin of this organization can manage its SCIM \
@@ -117,7 +122,6 @@ impl OrgAdmin {
             }
             Err(e) => return Err(e.into()),
         };
-        let org = organizations::get(&app.db, &scope).await?;
         let who = Who {
             actor: Actor::Account(current.account.uid.clone()),
             account_id: Some(current.account.id),
@@ -139,12 +143,7 @@ impl FromRequest for OrgAdmin {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            let app = req
-                .app_data::<web::Data<AuthorizeApp>>()
-                .ok_or_else(|| PageError::BadRequest("the authorize app is not mounted".into()))?;
-            OrgAdmin::load(app, &req).await
-        })
+        Box::pin(async move { OrgAdmin::load(AuthorizeApp::of(&req)?, &req).await })
     }
 }
 

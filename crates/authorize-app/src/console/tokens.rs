@@ -124,11 +124,7 @@ pub async fn confirm_revoke(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
     let (_, id) = path.into_inner();
-    let token = api_tokens::list(&app.db, &admin.scope)
-        .await?
-        .into_iter()
-        .find(|t| t.uid == id)
-        .ok_or_else(|| PageError::NotFound("this organization has no such token".into()))?;
+    let token = api_tokens::get(&app.db, &admin.scope, &id).await?;
     Ok(confirm(&ConfirmPage {
         nav: admin.nav("tokens"),
         title: format!("Revoke the token “{}”?", token.name),

@@ -130,18 +130,27 @@ pub async fn list(conn: &impl ConnectionTrait, scope: &OrgScope) -> StoreResult<
         .await?)
 }
 
+/// One of the organization's tokens by its public id.
+pub async fn get(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    uid: &str,
+) -> StoreResult<ApiToken> {
+    ApiTokens::find()
+        .filter(api_tokens::Column::OrgId.eq(scope.org_id()))
+        .filter(api_tokens::Column::Uid.eq(uid))
+        .one(conn)
+        .await?
+        .ok_or(StoreError::NotFound("token"))
+}
+
 /// Revokes a token at once. Revoking a revoked token is a no-op.
 pub async fn revoke(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
     uid: &str,
 ) -> StoreResult<ApiToken> {
-    let token = ApiTokens::find()
-        .filter(api_tokens::Column::OrgId.eq(scope.org_id()))
-        .filter(api_tokens::Column::Uid.eq(uid))
-        .one(conn)
-        .await?
-        .ok_or(StoreError::NotFound("token"))?;
+    let token = get(conn, scope, uid).await?;
     if token.revoked_at.is_some() {
         return Ok(token);
     }

@@ -182,6 +182,16 @@ pub async fn admin_scope(
         .one(conn)
         .await?
         .ok_or(StoreError::NotFound("organization"))?;
+    admin_scope_in(conn, account_id, &org).await
+}
+
+/// [`admin_scope`] for an organization the caller has already loaded (the console, which needs
+/// the row anyway).
+pub async fn admin_scope_in(
+    conn: &impl ConnectionTrait,
+    account_id: i64,
+    org: &organizations::Model,
+) -> StoreResult<OrgScope> {
     let membership = Memberships::find()
         .filter(org_memberships::Column::OrgId.eq(org.id))
         .filter(org_memberships::Column::AccountId.eq(account_id))
@@ -195,5 +205,5 @@ pub async fn admin_scope(
             "only an active Owner or Admin of this organization can do this".into(),
         ));
     }
-    Ok(OrgScope::new(org.id, org.uid))
+    Ok(OrgScope::new(org.id, org.uid.clone()))
 }
