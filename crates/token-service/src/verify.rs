@@ -24,6 +24,9 @@ pub struct Principal {
     pub scope: OrgScope,
     /// The credential that proved it.
     pub credential: Credential,
+    /// The organization's SCIM switch, when the verifier read it with the credential (API
+    /// tokens); `None` means the caller reads it.
+    pub scim_enabled: Option<bool>,
 }
 
 /// Why a bearer token was refused.
@@ -81,6 +84,7 @@ pub async fn verify_api_token(
     Ok(Principal {
         scope: principal.scope,
         credential: Credential::ApiToken(principal.token_uid),
+        scim_enabled: Some(principal.scim_enabled),
     })
 }
 
@@ -133,6 +137,7 @@ impl BearerVerifier for TokenService {
         Ok(Principal {
             scope,
             credential: Credential::Installation(claims.sub),
+            scim_enabled: None,
         })
     }
 }

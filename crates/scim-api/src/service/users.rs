@@ -46,29 +46,29 @@ async fn link_and_invite(
     } else {
         MembershipStatus::Suspended
     };
-    match memberships::get(conn, scope, account.id).await? {
-        None => {
-            let new = NewMembership {
-                account_id: account.id,
-                role: OrgRole::Member,
-                status,
-                source: MembershipSource::Scim,
-            };
-            memberships::add(conn, scope, new).await?;
-            let payload = json!({"account_id": account.uid, "email": account.email, "scim_user_id": user.uid, "status": status.as_str()});
-            events::append(
-                conn,
-                scope,
-                "membership.invited",
-                ("scim_user", &user.uid),
-                &payload,
-            )
-            .await
-        }
-        // The account was already a member (added by hand): SCIM now manages it, access unchanged
-        // unless the IdP says it is inactive.
-        Some(_) if !columns.active => apply_active(conn, scope, user, true, false).await,
-        Some(_) => Ok(()),
+    let new = NewMembership {
+        account_id: account.id,
+        role: OrgRole::Member,
+        status,
+        source: MembershipSource::Scim,
+    };
+    if memberships::add_if_absent(conn, scope, new).await? {
+        let payload = json!({"account_id": account.uid, "email": account.email, "scim_user_id": user.uid, "status": status.as_str()});
+        return events::append(
+            conn,
+            scope,
+            "membership.invited",
+            ("scim_user", &user.uid),
+            &payload,
+        )
+        .await;
+    }
+    // The account was already a member (added by hand): SCIM now manages it, access unchanged
+    // unless the IdP says it is inactive.
+    if columns.active {
+        Ok(())
+    } else {
+        apply_active(conn, scope, user, true, false).await
     }
 }
 

@@ -3,13 +3,13 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, JoinType,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::{new_uid, now};
 use crate::entity::api_tokens::{self, Entity as ApiTokens};
-use crate::entity::organizations::Entity as Organizations;
+use crate::entity::organizations::{self, Entity as Organizations};
 use crate::secret::{random_token, sha256_hex};
 use crate::{OrgScope, StoreError, StoreResult};
 
@@ -39,6 +39,8 @@ pub struct TokenPrincipal {
     pub scope: OrgScope,
     /// The token's public id (for audit rows).
     pub token_uid: String,
+    /// Whether the organization has SCIM enabled, read with the token (one round trip).
+    pub scim_enabled: bool,
 }
 
 /// Creates a token for the organization.
@@ -87,8 +89,15 @@ pub async fn authenticate(
     if !presented.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
-    let Some(token) = ApiTokens::find()
+    // The token and its organization in one round trip: this runs on every SCIM request.
+    let to_org = ApiTokens::belongs_to(Organizations)
+        .from(api_tokens::Column::OrgId)
+        .to(organizations::Column::Id)
+        .into();
+    let Some((token, Some(org))) = ApiTokens::find()
         .filter(api_tokens::Column::TokenHash.eq(sha256_hex(presented)))
+        .join(JoinType::InnerJoin, to_org)
+        .select_also(Organizations)
         .one(conn)
         .await?
     else {
@@ -98,12 +107,10 @@ pub async fn authenticate(
     if token.revoked_at.is_some() || token.expires_at.is_some_and(|exp| exp <= at) {
         return Ok(None);
     }
-    let Some(org) = Organizations::find_by_id(token.org_id).one(conn).await? else {
-        return Ok(None);
-    };
     let principal = TokenPrincipal {
         scope: OrgScope::new(org.id, org.uid),
         token_uid: token.uid.clone(),
+        scim_enabled: org.scim_enabled,
     };
     if token
         .last_used_at

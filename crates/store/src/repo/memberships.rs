@@ -31,14 +31,9 @@ pub struct NewMembership {
     pub source: MembershipSource,
 }
 
-/// Adds an account to the organization; a second membership of the same account is a conflict.
-pub async fn add(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    new: NewMembership,
-) -> StoreResult<Membership> {
+fn new_row(scope: &OrgScope, new: NewMembership) -> org_memberships::ActiveModel {
     let at = now();
-    let row = org_memberships::ActiveModel {
+    org_memberships::ActiveModel {
         org_id: Set(scope.org_id()),
         account_id: Set(new.account_id),
         role: Set(new.role.as_str().to_owned()),
@@ -48,11 +43,36 @@ pub async fn add(
         created_at: Set(at),
         updated_at: Set(at),
         ..Default::default()
-    };
-    Memberships::insert(row)
+    }
+}
+
+/// Adds an account to the organization; a second membership of the same account is a conflict.
+pub async fn add(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    new: NewMembership,
+) -> StoreResult<Membership> {
+    Memberships::insert(new_row(scope, new))
         .exec_with_returning(conn)
         .await
         .map_err(|e| StoreError::from_db_unique(e, "membership"))
+}
+
+/// Adds an account to the organization unless it is a member already; true when it was added.
+/// One statement (the unique index decides), for provisioning's hot path.
+pub async fn add_if_absent(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    new: NewMembership,
+) -> StoreResult<bool> {
+    let result = Memberships::insert(new_row(scope, new))
+        .on_conflict_do_nothing_on([
+            org_memberships::Column::OrgId,
+            org_memberships::Column::AccountId,
+        ])
+        .exec(conn)
+        .await?;
+    Ok(matches!(result, sea_orm::TryInsertResult::Inserted(_)))
 }
 
 /// The membership of `account_id` in this organization, if any.

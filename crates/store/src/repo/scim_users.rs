@@ -124,6 +124,16 @@ async fn write_emails(
         .filter(scim_user_emails::Column::UserId.eq(user_id))
         .exec(conn)
         .await?;
+    insert_emails(conn, scope, user_id, columns).await
+}
+
+/// Inserts the email rows of a user that has none yet.
+async fn insert_emails(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    user_id: i64,
+    columns: &UserColumns,
+) -> StoreResult<()> {
     let rows = email_rows(scope, user_id, columns);
     if !rows.is_empty() {
         UserEmails::insert_many(rows).exec(conn).await?;
@@ -173,7 +183,8 @@ pub async fn insert(
                 other => other,
             }
         })?;
-    write_emails(conn, scope, user.id, columns).await?;
+    // A new user has no email rows to replace.
+    insert_emails(conn, scope, user.id, columns).await?;
     Ok(user)
 }
 
