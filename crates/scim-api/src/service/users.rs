@@ -27,6 +27,20 @@ fn account_email(columns: &UserColumns) -> Option<Email> {
         .or_else(|| Email::parse(&columns.user_name).ok())
 }
 
+/// The account a user with these columns is linked to, matched or created by email (`None` for
+/// a user without an address).
+async fn ensure_account(
+    conn: &impl ConnectionTrait,
+    columns: &UserColumns,
+) -> StoreResult<Option<accounts::Account>> {
+    match account_email(columns) {
+        Some(email) => Ok(Some(
+            accounts::ensure(conn, &email, columns.display_name.as_deref()).await?,
+        )),
+        None => Ok(None),
+    }
+}
+
 /// Links an unlinked user to its account (matched or created by email) and invites it into the
 /// organization; a no-op for a linked user or one without an address.
 async fn link_and_invite(
@@ -35,12 +49,26 @@ async fn link_and_invite(
     user: &mut ScimUser,
     columns: &UserColumns,
 ) -> StoreResult<()> {
-    let Some(email) = account_email(columns).filter(|_| user.account_id.is_none()) else {
+    if user.account_id.is_some() {
+        return Ok(());
+    }
+    let Some(account) = ensure_account(conn, columns).await? else {
         return Ok(());
     };
-    let account = accounts::ensure(conn, &email, columns.display_name.as_deref()).await?;
     scim_users::link_account(conn, scope, user.id, account.id).await?;
     user.account_id = Some(account.id);
+    invite(conn, scope, user, &account, columns).await
+}
+
+/// Adds a newly linked user's account to the organization as *invited* (or *suspended* when the
+/// IdP says inactive), recording the invitation; an existing membership is kept.
+async fn invite(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    user: &ScimUser,
+    account: &accounts::Account,
+    columns: &UserColumns,
+) -> StoreResult<()> {
     let status = if columns.active {
         MembershipStatus::Invited
     } else {
@@ -116,8 +144,12 @@ pub async fn create(ctx: Ctx<'_>, body: Value) -> ApiResult<Value> {
     let columns = user_columns(&resource)?;
     let scope = ctx.scope();
     let txn = store::db::begin_write(&ctx.api.db).await?;
-    let mut user = scim_users::insert(&txn, scope, None, &columns).await?;
-    link_and_invite(&txn, scope, &mut user, &columns).await?;
+    // The account first, so the user row is written once, already linked.
+    let account = ensure_account(&txn, &columns).await?;
+    let user = scim_users::insert(&txn, scope, account.as_ref().map(|a| a.id), &columns).await?;
+    if let Some(account) = &account {
+        invite(&txn, scope, &user, account, &columns).await?;
+    }
     ctx.audit(
         &txn,
         "scim_user.created",

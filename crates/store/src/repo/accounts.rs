@@ -3,6 +3,7 @@
 
 use std::sync::LazyLock;
 
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
 };
@@ -61,20 +62,22 @@ pub async fn create(
         .map_err(|e| StoreError::from_db_unique(e, "account"))
 }
 
-/// Returns the account with this email, creating it (without password) if there is none. Safe
-/// under concurrency: the insert yields to the unique index and the winner's row is read back.
+/// Returns the account with this email, creating it (without password) if there is none. One
+/// statement, safe under concurrency: the unique index decides, and on a conflict the existing row
+/// is returned unchanged (the "update" rewrites the key with itself, so `RETURNING` yields it).
 pub async fn ensure(
     conn: &impl ConnectionTrait,
     email: &Email,
     name: Option<&str>,
 ) -> StoreResult<Account> {
-    Accounts::insert(new_row(email, name, None))
-        .on_conflict_do_nothing_on([accounts::Column::EmailNormalized])
-        .exec(conn)
-        .await?;
-    find_by_email(conn, email)
-        .await?
-        .ok_or(StoreError::NotFound("account"))
+    Ok(Accounts::insert(new_row(email, name, None))
+        .on_conflict(
+            OnConflict::column(accounts::Column::EmailNormalized)
+                .update_column(accounts::Column::EmailNormalized)
+                .to_owned(),
+        )
+        .exec_with_returning(conn)
+        .await?)
 }
 
 /// Finds an account by email, ignoring letter case.
