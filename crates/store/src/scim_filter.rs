@@ -10,6 +10,7 @@ use scim_core::schema::{GROUP_SCHEMA, USER_SCHEMA};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, IntoSimpleExpr};
 
+use crate::OrgScope;
 use crate::entity::{scim_group_members, scim_groups, scim_user_emails, scim_users};
 use crate::types::normalize_key;
 
@@ -191,35 +192,36 @@ fn email_condition(filter: &Filter) -> Option<Condition> {
     }
 }
 
-fn has_email(condition: Condition) -> Condition {
-    crate::repo::scim_users::has_email(condition)
+fn has_email(scope: &OrgScope, condition: Condition) -> Condition {
+    crate::repo::scim_users::has_email(scope, condition)
 }
 
-/// Translates a filter on Users; `None` when some part has no SQL equivalent.
-pub fn user_condition(filter: &Filter) -> Option<Condition> {
+/// Translates a filter on Users of the organization `scope`; `None` when some part has no SQL
+/// equivalent.
+pub fn user_condition(filter: &Filter, scope: &OrgScope) -> Option<Condition> {
     match filter {
         Filter::Compare { path, op, value } if is_emails(path) => {
             let (column, kind) = email_column(path.sub_attr.as_deref().unwrap_or("value"))?;
-            Some(has_email(compare(column, kind, *op, value)?))
+            Some(has_email(scope, compare(column, kind, *op, value)?))
         }
         Filter::Compare { path, op, value } => {
             let (column, kind) = user_column(path)?;
             compare(column, kind, *op, value)
         }
-        Filter::Present(path) if is_emails(path) => Some(has_email(Condition::all())),
+        Filter::Present(path) if is_emails(path) => Some(has_email(scope, Condition::all())),
         Filter::Present(path) => Some(present(user_column(path)?.0)),
         Filter::ValuePath { path, filter } if is_emails(path) && path.sub_attr.is_none() => {
-            Some(has_email(email_condition(filter)?))
+            Some(has_email(scope, email_condition(filter)?))
         }
         Filter::And(l, r) => Some(
             Condition::all()
-                .add(user_condition(l)?)
-                .add(user_condition(r)?),
+                .add(user_condition(l, scope)?)
+                .add(user_condition(r, scope)?),
         ),
         Filter::Or(l, r) => Some(
             Condition::any()
-                .add(user_condition(l)?)
-                .add(user_condition(r)?),
+                .add(user_condition(l, scope)?)
+                .add(user_condition(r, scope)?),
         ),
         // `not` over nullable columns has three-valued surprises in SQL: evaluate it in memory.
         _ => None,

@@ -129,6 +129,7 @@ async fn filters_run_as_sql_on_columns_and_emails(backend: Backend) {
     let (total, rows) = users::page(&db, &acme, &page(Some(by_name))).await.unwrap();
     assert_eq!((total, rows.len()), (1, 1));
     let email = users::has_email(
+        &acme,
         Condition::all()
             .add(scim_user_emails::Column::ValueNormalized.eq("erin@example.com"))
             .add(scim_user_emails::Column::Kind.eq("work")),

@@ -328,7 +328,7 @@ pub async fn users(ctx: Ctx<'_>, request: &ListRequest) -> ApiResult<Page> {
 
     let condition = match &filter {
         None => None,
-        Some(f) => match scim_filter::user_condition(f) {
+        Some(f) => match scim_filter::user_condition(f, scope) {
             Some(condition) => Some(condition),
             None => {
                 let paging = listing.paging(false)?;

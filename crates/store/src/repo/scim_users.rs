@@ -366,11 +366,16 @@ pub async fn by_ids(
 
 /// The condition "has an email matching `email_condition`" (a condition on `scim_user_emails`), for
 /// `emails.value` and `emails[type eq "work"].value` filters.
-pub fn has_email(email_condition: Condition) -> Condition {
+pub fn has_email(scope: &OrgScope, email_condition: Condition) -> Condition {
+    // Scoped like every tenant query; it is also what lets the (org_id, value) index serve it.
     let subquery = Query::select()
         .column(scim_user_emails::Column::UserId)
         .from(UserEmails)
-        .cond_where(email_condition)
+        .cond_where(
+            Condition::all()
+                .add(scim_user_emails::Column::OrgId.eq(scope.org_id()))
+                .add(email_condition),
+        )
         .to_owned();
     Condition::all().add(scim_users::Column::Id.in_subquery(subquery))
 }
