@@ -31,6 +31,10 @@ pub enum PageError {
     /// Not signed in: go to the login page.
     #[error("please sign in")]
     LoginRequired,
+    /// Not signed in on a console page: go to the login page, then back to this page (a path
+    /// of this app that [`crate::forms::console_return`] accepted).
+    #[error("please sign in")]
+    LoginRequiredFor(String),
     /// The organization lives in another region: the browser is sent to this URL there.
     #[error("this organization is served by another region")]
     OtherRegion(String),
@@ -67,7 +71,7 @@ impl PageError {
             PageError::NotFound(_) => "Not found",
             PageError::Conflict(_) => "That conflicts with what exists",
             PageError::Csrf => "Form expired",
-            PageError::LoginRequired => "Sign in required",
+            PageError::LoginRequired | PageError::LoginRequiredFor(_) => "Sign in required",
             PageError::OtherRegion(_) => "Another region",
             PageError::TooManyRequests => "Slow down",
             PageError::Unavailable(_) => "Temporarily unavailable",
@@ -82,15 +86,25 @@ impl ResponseError for PageError {
             PageError::Forbidden(_) | PageError::Csrf => StatusCode::FORBIDDEN,
             PageError::NotFound(_) => StatusCode::NOT_FOUND,
             PageError::Conflict(_) => StatusCode::CONFLICT,
-            PageError::LoginRequired | PageError::OtherRegion(_) => StatusCode::SEE_OTHER,
+            PageError::LoginRequired
+            | PageError::LoginRequiredFor(_)
+            | PageError::OtherRegion(_) => StatusCode::SEE_OTHER,
             PageError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             PageError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        let login_for;
         let location = match self {
             PageError::LoginRequired => Some("/login"),
+            PageError::LoginRequiredFor(path) => {
+                let query = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("return", path)
+                    .finish();
+                login_for = format!("/login?{query}");
+                Some(login_for.as_str())
+            }
             PageError::OtherRegion(url) => Some(url.as_str()),
             PageError::Unavailable(e) => {
                 tracing::error!(error = %e, "page failed on the data layer");

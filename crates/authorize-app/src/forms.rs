@@ -66,3 +66,37 @@ pub fn request_id(req: &HttpRequest) -> Option<String> {
         .get::<tracing_actix_web::RequestId>()
         .map(ToString::to_string)
 }
+
+/// A console page to return to after login, when `path` is one: a path of this app under
+/// `/orgs/` (never another host, scheme or `//` authority), so the parameter cannot become an
+/// open redirect.
+pub fn console_return(path: &str) -> Option<String> {
+    let safe = path.starts_with("/orgs/")
+        && path.len() <= 512
+        && !path.contains("//")
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./?=&%+".contains(&b));
+    safe.then(|| path.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::console_return;
+
+    #[test]
+    fn only_console_paths_are_returned_to() {
+        assert!(console_return("/orgs/abc/settings/scim/users?q=ann&after=5").is_some());
+        for bad in [
+            "https://evil.example/orgs/x",
+            "//evil.example/orgs/",
+            "/orgs//evil.example",
+            "/login",
+            "/orgs/x\\y",
+            "/orgs/x\r\nSet-Cookie:a",
+            "/orgs/<script>",
+        ] {
+            assert!(console_return(bad).is_none(), "{bad:?}");
+        }
+    }
+}

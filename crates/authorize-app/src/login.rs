@@ -1,5 +1,6 @@
 //! Login and logout. A successful login replaces the session (new id, new CSRF token) and returns
-//! to the pending authorization request it was started for, by id, or to the home page.
+//! to the pending authorization request it was started for, by id, else to the console page that
+//! sent the browser here (a checked path of this app), else to the home page.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -19,12 +20,16 @@ use crate::session::{CurrentAccount, Session};
 pub struct LoginQuery {
     /// A pending authorization request to return to.
     request: Option<String>,
+    /// A console page to return to.
+    #[serde(rename = "return")]
+    return_to: Option<String>,
 }
 
 async fn login_page(
     app: &AuthorizeApp,
     session: &Session,
     request: Option<String>,
+    return_to: Option<&str>,
     email: String,
     error: Option<String>,
     status: StatusCode,
@@ -40,6 +45,7 @@ async fn login_page(
     let page = LoginPage {
         csrf: session.data.csrf.clone(),
         request: request_id,
+        return_to: return_to.and_then(forms::console_return),
         client_name,
         email,
         error,
@@ -50,10 +56,12 @@ async fn login_page(
     Ok(res)
 }
 
-fn after_login(request: Option<&str>) -> String {
+fn after_login(request: Option<&str>, return_to: Option<&str>) -> String {
     match request {
         Some(id) if forms::plausible_id(id) => format!("/oauth/consent?request={id}"),
-        _ => "/".to_owned(),
+        _ => return_to
+            .and_then(forms::console_return)
+            .unwrap_or_else(|| "/".to_owned()),
     }
 }
 
@@ -64,13 +72,18 @@ pub async fn show(
     query: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, PageError> {
     if CurrentAccount::load(&app, &req).await?.is_some() {
-        return Ok(see_other(&after_login(query.request.as_deref())));
+        return Ok(see_other(&after_login(
+            query.request.as_deref(),
+            query.return_to.as_deref(),
+        )));
     }
     let (session, _) = Session::load_or_start(&app, &req).await?;
+    let query = query.into_inner();
     login_page(
         &app,
         &session,
-        query.into_inner().request,
+        query.request,
+        query.return_to.as_deref(),
         String::new(),
         None,
         StatusCode::OK,
@@ -94,12 +107,14 @@ pub async fn submit(
     let email = form.get("email").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
     let request = form.get("request").cloned();
+    let return_to = form.get("return").map(String::as_str);
     let Some(account) = accounts::verify_login(&app.db, &email, &password).await? else {
         let error = Some("Incorrect email or password.".to_owned());
         return login_page(
             &app,
             &session,
             request,
+            return_to,
             email,
             error,
             StatusCode::UNAUTHORIZED,
@@ -109,7 +124,7 @@ pub async fn submit(
     session.destroy(&app).await?;
     let fresh = Session::create(&app, Some(account.id)).await?;
     tracing::info!(account = %account.uid, "signed in");
-    let mut res = see_other(&after_login(request.as_deref()));
+    let mut res = see_other(&after_login(request.as_deref(), return_to));
     res.add_cookie(&fresh.cookie(&app))
         .map_err(|e| PageError::BadRequest(e.to_string()))?;
     Ok(res)

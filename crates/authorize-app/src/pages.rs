@@ -39,6 +39,8 @@ pub struct LoginPage {
     pub csrf: String,
     /// The pending authorization request this login continues.
     pub request: Option<String>,
+    /// The console page to return to (already checked).
+    pub return_to: Option<String>,
     /// Its client's name, to say why the user is signing in.
     pub client_name: Option<String>,
     /// The email typed before (after a failed attempt).

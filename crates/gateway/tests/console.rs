@@ -154,10 +154,40 @@ async fn only_owners_and_admins_get_in(backend: Backend) {
         .await;
     assert_eq!(own.status, StatusCode::OK);
 
-    // Signed out: the console sends the browser to sign in.
-    let anonymous = env.browser().get(&console.path("")).await;
-    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
-    assert_eq!(anonymous.location().as_deref(), Some("/login"));
+    // Signed out: the console sends the browser to sign in, then back to the page it asked for.
+    let asked = console.path("/users?q=ann");
+    let anonymous = env.browser();
+    let sent = anonymous.get(&asked).await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER);
+    let login = sent.location().unwrap();
+    assert!(login.starts_with("/login?return="), "{login}");
+    let back = anonymous.login_page(&login, &env.email, PASSWORD).await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
+    assert_eq!(back.location().as_deref(), Some(asked.as_str()));
+    // The return path is only ever one of this app's console pages: no open redirect.
+    for evil in [
+        "https://evil.example/orgs/x",
+        "//evil.example/orgs/x",
+        "/orgs//evil.example",
+    ] {
+        let stranger = env.browser();
+        let query = oauth::encode(&[("return", evil)]);
+        let page = stranger.get(&format!("/login?{query}")).await;
+        assert!(!page.body.contains("evil.example"), "{}", page.body);
+        let csrf = field(&page.body, "csrf").unwrap();
+        let res = stranger
+            .post(
+                "/login",
+                &[
+                    ("csrf", &csrf),
+                    ("email", &env.email),
+                    ("password", PASSWORD),
+                    ("return", evil),
+                ],
+            )
+            .await;
+        assert_eq!(res.location().as_deref(), Some("/"), "{evil}");
+    }
 }
 
 async fn every_form_needs_the_csrf_token(backend: Backend) {

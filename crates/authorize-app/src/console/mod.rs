@@ -101,9 +101,18 @@ impl OrgAdmin {
                 req.path()
             )));
         }
-        let current = CurrentAccount::load(app, req)
-            .await?
-            .ok_or(PageError::LoginRequired)?;
+        let Some(current) = CurrentAccount::load(app, req).await? else {
+            let here = match req.query_string() {
+                "" => req.path().to_owned(),
+                query => format!("{}?{query}", req.path()),
+            };
+            return Err(match forms::console_return(&here) {
+                Some(path) if req.method() == actix_web::http::Method::GET => {
+                    PageError::LoginRequiredFor(path)
+                }
+                _ => PageError::LoginRequired,
+            });
+        };
         let not_found = || {
             PageError::NotFound(
                 "there is no such organization, or you are not a member of it".into(),

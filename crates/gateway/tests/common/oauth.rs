@@ -423,9 +423,14 @@ impl Browser {
             ("email", email),
             ("password", password),
         ];
+        // The form's hidden fields go back as a browser would send them.
         let request = field(&page.body, "request");
         if let Some(r) = request.as_deref() {
             form.push(("request", r));
+        }
+        let return_to = field(&page.body, "return");
+        if let Some(r) = return_to.as_deref() {
+            form.push(("return", r));
         }
         self.post("/login", &form).await
     }
