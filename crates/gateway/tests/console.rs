@@ -639,6 +639,93 @@ async fn mappings_show_their_impact_and_record_events(backend: Backend) {
     assert!(activity.contains("group_mapping.saved") && activity.contains("group_mapping.removed"));
 }
 
+async fn deleting_a_stack_withdraws_its_roles_with_events(backend: Backend) {
+    let console = Console::start(backend).await;
+    let token = console.create_token("idp").await;
+    let (_, user) = console
+        .scim(
+            &token,
+            reqwest::Method::POST,
+            "/Users",
+            Some(user("cat@example.com")),
+        )
+        .await;
+    let uid = user["id"].as_str().unwrap();
+    let (_, group) = console
+        .scim(
+            &token,
+            reqwest::Method::POST,
+            "/Groups",
+            Some(group("Designers", &[uid])),
+        )
+        .await;
+    let gid = group["id"].as_str().unwrap();
+    let stacks = format!("/orgs/{}/stacks", console.env.org);
+    console.submit(&stacks, &[("name", "Marketing")]).await;
+    let page = console.browser.get(&stacks).await.body;
+    let stack_uid = page
+        .split("data-stack=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let stack_field = format!("stack:{stack_uid}");
+    let mapping = console.path(&format!("/groups/{gid}/mapping"));
+    console
+        .submit(&mapping, &[("step", "save"), (&stack_field, "developer")])
+        .await;
+    let users = console.browser.get(&console.path("/users")).await.body;
+    assert!(users.contains("Marketing: developer"), "{users}");
+
+    let ask = console
+        .browser
+        .get(&format!("{stacks}/{stack_uid}/delete"))
+        .await;
+    assert!(ask.body.contains("cannot be undone"), "{}", ask.body);
+    let deleted = console
+        .submit(&format!("{stacks}/{stack_uid}/delete"), &[])
+        .await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", deleted.body);
+    let users = console.browser.get(&console.path("/users")).await.body;
+    assert!(!users.contains("Marketing"), "{users}");
+    assert!(
+        !console
+            .browser
+            .get(&stacks)
+            .await
+            .body
+            .contains("data-stack=")
+    );
+
+    let db = store::connect(
+        &console.env.target.db.url,
+        &store::db::PoolSettings::default(),
+    )
+    .await
+    .unwrap();
+    let scope = store::repo::organizations::operator_scope(&db, &console.env.org)
+        .await
+        .unwrap();
+    let events = store::repo::events::list_after(&db, &scope, 0, 1000)
+        .await
+        .unwrap();
+    let changes: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == "member.roles_changed")
+        .map(|e| e.payload.as_str())
+        .collect();
+    assert_eq!(
+        changes.len(),
+        2,
+        "gained with the mapping, lost with the stack"
+    );
+    assert!(
+        changes[1].contains(&stack_uid) && changes[1].contains("\"after\""),
+        "the loss names the deleted stack: {}",
+        changes[1]
+    );
+}
+
 async fn users_page_and_search(backend: Backend) {
     let console = Console::start(backend).await;
     let token = console.create_token("idp").await;
@@ -735,6 +822,7 @@ backend_tests!(
     bad_input_changes_nothing,
     tenants_never_meet_in_the_console,
     mappings_show_their_impact_and_record_events,
+    deleting_a_stack_withdraws_its_roles_with_events,
     users_page_and_search,
     console_pages_send_security_headers,
 );

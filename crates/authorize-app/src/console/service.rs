@@ -271,7 +271,8 @@ pub async fn rename_stack(
     Ok(stack)
 }
 
-/// Deletes a stack with every role on it (manual and mapped).
+/// Deletes a stack with every role on it (manual and mapped), recording an event for everyone
+/// whose effective roles that changes.
 pub async fn delete_stack(
     db: &Database,
     scope: &OrgScope,
@@ -280,6 +281,8 @@ pub async fn delete_stack(
 ) -> StoreResult<()> {
     let txn = store::db::begin_write(db).await?;
     let stack = stacks::get(&txn, scope, uid).await?;
+    let changes = stacks::withdraw_roles(&txn, scope, uid).await?;
+    events::record_role_changes(&txn, scope, &changes).await?;
     stacks::delete(&txn, scope, uid).await?;
     audit::record(
         &txn,
@@ -288,7 +291,7 @@ pub async fn delete_stack(
             "stack.deleted",
             "stack",
             &stack.uid,
-            json!({"name": stack.name}),
+            json!({"name": stack.name, "accounts_changed": changes.len()}),
         ),
     )
     .await?;

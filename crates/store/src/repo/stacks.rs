@@ -7,6 +7,7 @@ use sea_orm::{
 };
 
 use super::{new_uid, now};
+use crate::entity::group_mapping_stack_roles::{self, Entity as MappingStackRoles};
 use crate::entity::stack_roles::{self, Entity as StackRoles};
 use crate::entity::stacks::{self, Entity as Stacks};
 use crate::types::{StackRole, normalize_key};
@@ -84,6 +85,40 @@ pub async fn rename(
     row.update(conn)
         .await
         .map_err(|e| StoreError::from_db_unique(e, "stack"))
+}
+
+/// Withdraws every role on a stack, manual ones and those group mappings grant, and recomputes
+/// the effective roles of the accounts that held one; returns the changes (for events). Run
+/// before deleting the stack, in the same transaction, so the events can still name it.
+pub async fn withdraw_roles(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    uid: &str,
+) -> StoreResult<Vec<super::roles::RoleChange>> {
+    let stack = get(conn, scope, uid).await?;
+    let accounts: Vec<i64> = StackRoles::find()
+        .filter(stack_roles::Column::OrgId.eq(scope.org_id()))
+        .filter(stack_roles::Column::StackId.eq(stack.id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|r| r.account_id)
+        .collect();
+    MappingStackRoles::delete_many()
+        .filter(group_mapping_stack_roles::Column::OrgId.eq(scope.org_id()))
+        .filter(group_mapping_stack_roles::Column::StackId.eq(stack.id))
+        .exec(conn)
+        .await?;
+    StackRoles::update_many()
+        .col_expr(
+            stack_roles::Column::Role,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .filter(stack_roles::Column::OrgId.eq(scope.org_id()))
+        .filter(stack_roles::Column::StackId.eq(stack.id))
+        .exec(conn)
+        .await?;
+    super::roles::recompute(conn, scope, &accounts).await
 }
 
 /// Deletes a stack and every role on it.
