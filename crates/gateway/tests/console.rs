@@ -52,6 +52,23 @@ impl Console {
         input_value(&page.body, "new-token").unwrap()
     }
 
+    /// The payloads of the organization's `member.roles_changed` events, oldest first.
+    async fn role_events(&self) -> Vec<String> {
+        let db = store::connect(&self.env.target.db.url, &store::db::PoolSettings::default())
+            .await
+            .unwrap();
+        let scope = store::repo::organizations::operator_scope(&db, &self.env.org)
+            .await
+            .unwrap();
+        store::repo::events::list_after(&db, &scope, 0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == "member.roles_changed")
+            .map(|e| e.payload)
+            .collect()
+    }
+
     async fn scim(
         &self,
         token: &str,
@@ -73,6 +90,15 @@ impl Console {
         let body = res.json().await.unwrap_or(Value::Null);
         (status, body)
     }
+}
+
+/// The value of the first `data-{attr}="…"` attribute of a page.
+fn first_data(html: &str, attr: &str) -> String {
+    html.split(&format!("data-{attr}=\""))
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no data-{attr} on the page: {html}"))
+        .to_owned()
 }
 
 /// The `value` of the input with this id.
@@ -274,13 +300,7 @@ async fn switch_tokens_and_installations(backend: Backend) {
     );
 
     // Revoke the token through its confirmation page.
-    let token_id = list
-        .body
-        .split("data-token=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
+    let token_id = first_data(&list.body, "token");
     let ask = console
         .browser
         .get(&console.path(&format!("/tokens/{token_id}/revoke")))
@@ -312,13 +332,7 @@ async fn switch_tokens_and_installations(backend: Backend) {
     );
     let installations = console.browser.get(&console.path("/installations")).await;
     assert!(installations.body.contains("Okta") && installations.body.contains("owner@acme.test"));
-    let id = installations
-        .body
-        .split("data-installation=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
+    let id = first_data(&installations.body, "installation");
     let revoked = console
         .submit(&console.path(&format!("/installations/{id}/revoke")), &[])
         .await;
@@ -524,16 +538,7 @@ async fn mappings_show_their_impact_and_record_events(backend: Backend) {
     let gid = group["id"].as_str().unwrap();
     let stacks = format!("/orgs/{}/stacks", console.env.org);
     console.submit(&stacks, &[("name", "Marketing")]).await;
-    let stack_uid = console
-        .browser
-        .get(&stacks)
-        .await
-        .body
-        .split("data-stack=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
+    let stack_uid = first_data(&console.browser.get(&stacks).await.body, "stack");
     let stack_field = format!("stack:{stack_uid}");
     let mapping = console.path(&format!("/groups/{gid}/mapping"));
     let preview = console
@@ -618,23 +623,11 @@ async fn mappings_show_their_impact_and_record_events(backend: Backend) {
         "{users}"
     );
 
-    let db = store::connect(
-        &console.env.target.db.url,
-        &store::db::PoolSettings::default(),
-    )
-    .await
-    .unwrap();
-    let scope = store::repo::organizations::operator_scope(&db, &console.env.org)
-        .await
-        .unwrap();
-    let events = store::repo::events::list_after(&db, &scope, 0, 1000)
-        .await
-        .unwrap();
-    let role_events = events
-        .iter()
-        .filter(|e| e.kind == "member.roles_changed")
-        .count();
-    assert_eq!(role_events, 4, "two accounts gained, then lost");
+    assert_eq!(
+        console.role_events().await.len(),
+        4,
+        "two accounts gained, then lost"
+    );
     let activity = console.browser.get(&console.path("/activity")).await.body;
     assert!(activity.contains("group_mapping.saved") && activity.contains("group_mapping.removed"));
 }
@@ -662,13 +655,7 @@ async fn deleting_a_stack_withdraws_its_roles_with_events(backend: Backend) {
     let gid = group["id"].as_str().unwrap();
     let stacks = format!("/orgs/{}/stacks", console.env.org);
     console.submit(&stacks, &[("name", "Marketing")]).await;
-    let page = console.browser.get(&stacks).await.body;
-    let stack_uid = page
-        .split("data-stack=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
+    let stack_uid = first_data(&console.browser.get(&stacks).await.body, "stack");
     let stack_field = format!("stack:{stack_uid}");
     let mapping = console.path(&format!("/groups/{gid}/mapping"));
     console
@@ -697,23 +684,7 @@ async fn deleting_a_stack_withdraws_its_roles_with_events(backend: Backend) {
             .contains("data-stack=")
     );
 
-    let db = store::connect(
-        &console.env.target.db.url,
-        &store::db::PoolSettings::default(),
-    )
-    .await
-    .unwrap();
-    let scope = store::repo::organizations::operator_scope(&db, &console.env.org)
-        .await
-        .unwrap();
-    let events = store::repo::events::list_after(&db, &scope, 0, 1000)
-        .await
-        .unwrap();
-    let changes: Vec<&str> = events
-        .iter()
-        .filter(|e| e.kind == "member.roles_changed")
-        .map(|e| e.payload.as_str())
-        .collect();
+    let changes = console.role_events().await;
     assert_eq!(
         changes.len(),
         2,
