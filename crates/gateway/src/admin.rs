@@ -90,9 +90,16 @@ pub async fn create_org(
     Ok(Output { json: out, text })
 }
 
-async fn set_scim(db: &Database, org: &str, enabled: bool) -> Result<Output, StoreError> {
+async fn set_scim(
+    db: &Database,
+    config: &Config,
+    org: &str,
+    enabled: bool,
+) -> Result<Output, StoreError> {
     let scope = organizations::operator_scope(db, org).await?;
-    let org = service::set_scim_enabled(db, &scope, enabled, &Who::operator()).await?;
+    // Through the key-value store, so running replicas hear of the change at once.
+    let kv = store::kv::open(&config.kv.url, &config.kv.namespace).await?;
+    let org = service::set_scim_enabled(db, &kv, &scope, enabled, &Who::operator()).await?;
     let state = if enabled { "enabled" } else { "disabled" };
     Ok(Output {
         json: json!({"org_uid": org.uid, "scim_enabled": enabled}),
@@ -158,6 +165,27 @@ pub async fn create_token(
         text: format!(
             "token (shown once): {}\nid: {}",
             issued.token, issued.row.uid
+        ),
+    })
+}
+
+/// Revokes a bearer token, announcing it to the running replicas.
+async fn revoke_token(
+    db: &Database,
+    config: &Config,
+    org: &str,
+    uid: &str,
+) -> Result<Output, StoreError> {
+    let scope = organizations::operator_scope(db, org).await?;
+    let kv = store::kv::open(&config.kv.url, &config.kv.namespace).await?;
+    let token = service::revoke_token(db, &kv, &scope, uid, &Who::operator()).await?;
+    Ok(Output {
+        json: json!({"org_uid": scope.org_uid(), "token_id": token.uid, "revoked": true}),
+        text: format!(
+            "revoked token {} ({}) of {}",
+            token.uid,
+            token.prefix,
+            scope.org_uid()
         ),
     })
 }
@@ -279,8 +307,8 @@ pub async fn run(
             create_org(db, region, &name, &owner_email, owner_password.as_deref()).await?,
             json,
         ),
-        AdminCommand::EnableScim { org, json } => (set_scim(db, &org, true).await?, json),
-        AdminCommand::DisableScim { org, json } => (set_scim(db, &org, false).await?, json),
+        AdminCommand::EnableScim { org, json } => (set_scim(db, config, &org, true).await?, json),
+        AdminCommand::DisableScim { org, json } => (set_scim(db, config, &org, false).await?, json),
         AdminCommand::AddMember {
             org,
             email,
@@ -297,6 +325,9 @@ pub async fn run(
             expires_in_days,
             json,
         } => (create_token(db, &org, &name, expires_in_days).await?, json),
+        AdminCommand::RevokeToken { org, token, json } => {
+            (revoke_token(db, config, &org, &token).await?, json)
+        }
         AdminCommand::CreateStack { org, name, json } => {
             (create_stack(db, &org, &name).await?, json)
         }

@@ -146,6 +146,18 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Revoke an organization bearer token: every replica refuses it from now on.
+    RevokeToken {
+        /// Organization UID.
+        #[arg(long)]
+        org: String,
+        /// The token's id (`token_id` of create-token; listed in the console).
+        #[arg(long)]
+        token: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create a stack (workspace) in an organization, for group mappings to grant roles on.
     CreateStack {
         /// Organization UID.

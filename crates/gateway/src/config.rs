@@ -84,6 +84,9 @@ pub struct OAuthConfig {
     pub token_rate_limit_per_minute: u64,
     /// Login attempts per minute per address (0: no limit).
     pub login_rate_limit_per_minute: u64,
+    /// How long a verified bearer token is trusted without reading it again, milliseconds (0:
+    /// read on every request). Revocations and SCIM switches are announced and land at once.
+    pub credential_cache_ms: u64,
 }
 
 /// `[secrets]`

@@ -25,6 +25,7 @@ pub fn token_settings(config: &Config, services: &Services) -> TokenSettings {
     settings.refresh_grace = Duration::from_secs(oauth.refresh_grace_secs);
     settings.key_refresh = Duration::from_secs(oauth.key_refresh_secs);
     settings.token_rate_limit = Limit::per_minute(oauth.token_rate_limit_per_minute);
+    settings.credential_cache_ttl = Duration::from_millis(oauth.credential_cache_ms);
     settings.other_regions = config
         .regions()
         .map(|regions| {

@@ -3,6 +3,7 @@
 //! short-lived state replicas share (codes, counters, revocations, sessions).
 #![deny(missing_docs)]
 
+pub mod credential_cache;
 pub mod db;
 pub mod entity;
 pub mod error;

@@ -1,17 +1,102 @@
 //! One suite for both key-value stores: the in-process one and Redis.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use store::kv::{self, Kv};
+use store::kv::{self, Kv, Notice};
 use testkit::{Backend, backend_tests};
 
 async fn open(backend: Backend) -> Kv {
+    open_in(backend, &testkit::unique_namespace()).await
+}
+
+async fn open_in(backend: Backend, namespace: &str) -> Kv {
     testkit::install_crypto_provider();
     let url = backend.kv_url();
-    kv::open(&url, &testkit::unique_namespace())
+    kv::open(&url, namespace)
         .await
         .unwrap_or_else(|e| panic!("key-value store at {url} is not reachable: {e}"))
+}
+
+/// What a listener heard: "listening", "lost", or a message's text.
+#[derive(Clone, Default)]
+struct Heard(Arc<Mutex<Vec<String>>>);
+
+impl Heard {
+    fn listen(&self, kv: &Kv, channel: &str) -> kv::Listening {
+        let heard = self.0.clone();
+        kv.listen(
+            channel,
+            Arc::new(move |notice| {
+                let entry = match notice {
+                    Notice::Listening => "listening".to_owned(),
+                    Notice::Lost => "lost".to_owned(),
+                    Notice::Message(m) => String::from_utf8_lossy(m).into_owned(),
+                };
+                heard.lock().unwrap().push(entry);
+            }),
+        )
+    }
+
+    fn has(&self, entry: &str) -> bool {
+        self.0.lock().unwrap().iter().any(|e| e == entry)
+    }
+
+    /// Waits (bounded) until `entry` was heard.
+    async fn wait_for(&self, entry: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.has(entry) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+}
+
+async fn published_messages_reach_this_process_before_publish_returns(backend: Backend) {
+    let kv = open(backend).await;
+    let heard = Heard::default();
+    let listening = heard.listen(&kv, "changes");
+    assert!(
+        heard.wait_for("listening").await,
+        "the subscription went live"
+    );
+    kv.publish("changes", b"org-1").await.unwrap();
+    assert!(
+        heard.has("org-1"),
+        "delivered locally before publish returned"
+    );
+    kv.publish("other-channel", b"org-2").await.unwrap();
+    drop(listening);
+    kv.publish("changes", b"org-3").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!heard.has("org-2"), "only the channel listened to");
+    assert!(!heard.has("org-3"), "nothing after the guard is dropped");
+}
+
+/// Redis only: the in-process store has no other replicas.
+#[tokio::test]
+async fn redis_messages_reach_the_other_replicas_of_the_namespace() {
+    let backend = Backend::Postgres;
+    let namespace = testkit::unique_namespace();
+    let publisher = open_in(backend, &namespace).await;
+    let replica = open_in(backend, &namespace).await;
+    let stranger = open(backend).await;
+    let (on_replica, on_stranger) = (Heard::default(), Heard::default());
+    let _a = on_replica.listen(&replica, "changes");
+    let _b = on_stranger.listen(&stranger, "changes");
+    assert!(on_replica.wait_for("listening").await);
+    assert!(on_stranger.wait_for("listening").await);
+    publisher.publish("changes", b"org-9").await.unwrap();
+    assert!(
+        on_replica.wait_for("org-9").await,
+        "the other replica heard it"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!on_stranger.has("org-9"), "another namespace did not");
 }
 
 async fn single_use_values_are_taken_once(backend: Backend) {
@@ -102,6 +187,9 @@ async fn revocation_set_and_plain_values(backend: Backend) {
     kv.revoke("inst-1", Duration::from_secs(60)).await.unwrap();
     assert!(kv.is_revoked("inst-1").await.unwrap());
     assert!(!kv.is_revoked("inst-2").await.unwrap());
+    assert!(kv.any_revoked(&["inst-2", "inst-1"]).await.unwrap());
+    assert!(!kv.any_revoked(&["inst-2", "inst-3"]).await.unwrap());
+    assert!(!kv.any_revoked(&[]).await.unwrap());
 
     kv.set("k", b"one", Duration::from_secs(60)).await.unwrap();
     kv.set("k", b"two", Duration::from_secs(60)).await.unwrap();
@@ -130,6 +218,7 @@ backend_tests!(
     counters_count_within_a_window,
     revocation_set_and_plain_values,
     namespaces_do_not_see_each_other,
+    published_messages_reach_this_process_before_publish_returns,
 );
 
 #[tokio::test]

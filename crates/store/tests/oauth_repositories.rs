@@ -102,7 +102,11 @@ async fn refresh_rotation_has_one_winner_and_families_die_whole(backend: Backend
     let found = installations::authenticate(&db, &installation.uid, scope.org_uid())
         .await
         .unwrap();
-    assert_eq!(found, Some(scope.clone()));
+    assert_eq!(found.as_ref().map(|p| &p.scope), Some(&scope));
+    assert!(
+        !found.unwrap().scim_enabled,
+        "the organization's switch comes with it"
+    );
     assert_eq!(
         installations::authenticate(&db, &installation.uid, "other-org")
             .await

@@ -501,8 +501,80 @@ async fn audit_and_events_are_scoped_and_ordered(backend: Backend) {
     );
 }
 
+async fn an_audit_row_and_its_event_are_written_together_or_not_at_all(backend: Backend) {
+    let (_guard, db) = common::open(backend).await;
+    let scope = common::org(&db, "Acme").await;
+    let entry = |request: &str| AuditEntry {
+        actor: Actor::ApiToken("tok-1".into()),
+        action: "scim_user.created",
+        resource_type: "User",
+        resource_id: Some("u-1".into()),
+        request_id: Some(request.to_owned()),
+        ip: Some("192.0.2.7".into()),
+        detail: json!({"userName": "bjensen"}),
+    };
+    let invitation = || events::NewEvent {
+        kind: "membership.invited",
+        subject_type: "scim_user",
+        subject_id: "u-1".into(),
+        payload: json!({"status": "invited"}),
+    };
+    let txn = store::db::begin_write(&db).await.unwrap();
+    audit::record_with_event(&txn, &scope, entry("rolled-back"), Some(invitation()))
+        .await
+        .unwrap();
+    txn.rollback().await.unwrap();
+    assert!(audit::list(&db, &scope, None, 10).await.unwrap().is_empty());
+    assert!(
+        events::list_after(&db, &scope, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let txn = store::db::begin_write(&db).await.unwrap();
+    audit::record_with_event(&txn, &scope, entry("kept"), Some(invitation()))
+        .await
+        .unwrap();
+    audit::record_with_event(&txn, &scope, entry("no-event"), None)
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    let rows = audit::list(&db, &scope, None, 10).await.unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|r| r.request_id.as_deref().unwrap())
+            .collect::<Vec<_>>(),
+        vec!["no-event", "kept"]
+    );
+    let kept = &rows[1];
+    assert_eq!(
+        (
+            kept.actor_type.as_str(),
+            kept.actor_id.as_str(),
+            kept.action.as_str()
+        ),
+        ("api_token", "tok-1", "scim_user.created")
+    );
+    assert_eq!(kept.ip.as_deref(), Some("192.0.2.7"));
+    let feed = events::list_after(&db, &scope, 0, 10).await.unwrap();
+    assert_eq!(feed.len(), 1, "one event, for the entry that had one");
+    assert_eq!(
+        (
+            feed[0].kind.as_str(),
+            feed[0].subject_type.as_str(),
+            feed[0].subject_id.as_str()
+        ),
+        ("membership.invited", "scim_user", "u-1")
+    );
+    assert_eq!(feed[0].org_id, scope.org_id());
+    let payload: serde_json::Value = serde_json::from_str(&feed[0].payload).unwrap();
+    assert_eq!(payload, json!({"status": "invited"}));
+}
+
 backend_tests!(
     organization_lifecycle,
+    an_audit_row_and_its_event_are_written_together_or_not_at_all,
     account_email_is_unique_ignoring_case_including_unicode,
     concurrent_ensure_yields_one_account,
     login_checks_password,

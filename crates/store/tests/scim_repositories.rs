@@ -60,6 +60,7 @@ fn page(condition: Option<Condition>) -> UserPageRequest {
         offset: 0,
         limit: 100,
         after_id: None,
+        with_groups: false,
     }
 }
 
@@ -135,7 +136,8 @@ async fn filters_run_as_sql_on_columns_and_emails(backend: Backend) {
             .add(scim_user_emails::Column::Kind.eq("work")),
     );
     let (total, rows) = users::page(&db, &acme, &page(Some(email))).await.unwrap();
-    assert_eq!((total, rows[0].user_name.as_str()), (1, "erin"));
+    assert_eq!((total, rows[0].user.user_name.as_str()), (1, "erin"));
+    assert!(rows[0].groups.is_none(), "groups only when asked for");
 
     let mut request = page(None);
     request.limit = 2;
@@ -144,9 +146,12 @@ async fn filters_run_as_sql_on_columns_and_emails(backend: Backend) {
     let (_, second) = users::page(&db, &acme, &request).await.unwrap();
     assert_eq!((total, first.len(), second.len()), (3, 2, 1));
     request.offset = 0;
-    request.after_id = Some(first[1].id);
+    request.after_id = Some(first[1].user.id);
     let (_, keyset) = users::page(&db, &acme, &request).await.unwrap();
-    assert_eq!(keyset[0].id, second[0].id, "keyset and offset paging agree");
+    assert_eq!(
+        keyset[0].user.id, second[0].user.id,
+        "keyset and offset paging agree"
+    );
 }
 
 async fn group_members_are_rows_scoped_to_the_org(backend: Backend) {
@@ -227,6 +232,58 @@ async fn group_members_are_rows_scoped_to_the_org(backend: Backend) {
     assert_eq!(
         of_users[&a.id],
         vec![(group.uid.clone(), "Engineering".to_owned())]
+    );
+    // A listing reads the same groups in its one query; a user in none gets an empty list.
+    let second_group = scim_groups::insert(
+        &db,
+        &acme,
+        &GroupColumns {
+            display_name: "Design \"core\"".into(),
+            external_id: None,
+            resource: "{}".into(),
+        },
+    )
+    .await
+    .unwrap();
+    scim_groups::add_members(
+        &db,
+        &acme,
+        second_group.id,
+        std::slice::from_ref(&a.uid),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let (d, _) = provision(&db, &acme, "d").await;
+    let mut request = page(None);
+    request.with_groups = true;
+    let (_, listed_users) = users::page(&db, &acme, &request).await.unwrap();
+    let groups_of = |id: i64| {
+        listed_users
+            .iter()
+            .find(|u| u.user.id == id)
+            .and_then(|u| u.groups.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        groups_of(a.id),
+        vec![
+            (group.uid.clone(), "Engineering".to_owned()),
+            (second_group.uid.clone(), "Design \"core\"".to_owned()),
+        ]
+    );
+    assert_eq!(
+        groups_of(b.id),
+        vec![(group.uid.clone(), "Engineering".to_owned())]
+    );
+    assert_eq!(groups_of(d.id), Vec::<(String, String)>::new());
+    // Past the first page they come from a second query, the same way.
+    request.offset = 1;
+    let (_, later) = users::page(&db, &acme, &request).await.unwrap();
+    let first_later = &later[0];
+    assert_eq!(
+        first_later.groups.as_ref(),
+        Some(&groups_of(first_later.user.id))
     );
 
     scim_groups::remove_members(&db, &acme, group.id, std::slice::from_ref(&a.uid))

@@ -75,10 +75,7 @@ async fn describe(
     };
     if claims.client_id != client.client_id
         || svc.is_revoked(&claims).await?
-        || svc
-            .installation_scope(&claims.sub, &claims.org)
-            .await?
-            .is_none()
+        || svc.installation(&claims.sub, &claims.org).await?.is_none()
     {
         return Ok(None);
     }

@@ -2,22 +2,19 @@
 //! API's bearer verification share — database, key-value store, settings, key ring — and the few
 //! operations several endpoints need (revoking a family, checking the revocation set).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use store::credential_cache::CredentialCache;
 use store::kv::Kv;
-use store::repo::{installations, refresh_tokens};
-use store::{Database, OrgScope, StoreResult};
+use store::repo::api_tokens::TokenPrincipal;
+use store::repo::installations::{self, InstallationPrincipal};
+use store::repo::refresh_tokens;
+use store::{Database, StoreResult};
 
 use crate::jwt::AccessClaims;
 use crate::keys::{self, KeyRing};
 use crate::settings::TokenSettings;
-
-/// How long a process trusts an installation lookup. Revocation through the database (the CLI, or
-/// a deployment without Redis) therefore reaches every replica within this time; the key-value
-/// revocation set makes it immediate.
-const INSTALLATION_CACHE: Duration = Duration::from_millis(500);
 
 /// The token service of one deployment.
 #[derive(Clone, Debug)]
@@ -31,7 +28,10 @@ pub(crate) struct Inner {
     pub(crate) kv: Kv,
     pub(crate) settings: TokenSettings,
     pub(crate) keys: KeyRing,
-    scopes: Mutex<HashMap<String, (OrgScope, Instant)>>,
+    /// API tokens verified lately, by digest.
+    pub(crate) api_tokens: CredentialCache<TokenPrincipal>,
+    /// Installations verified lately, by installation and organization.
+    installations: CredentialCache<Option<InstallationPrincipal>>,
 }
 
 /// Revocation-set key of one access token.
@@ -48,13 +48,21 @@ impl TokenService {
     /// A service over the region's database and key-value store.
     pub fn new(db: Database, kv: Kv, settings: TokenSettings) -> Self {
         let keys = KeyRing::new(db.clone(), settings.key_refresh, settings.access_ttl);
+        // Only a store other processes share can carry their announcements: with the in-process
+        // one, a CLI beside the server could revoke a token the server would not hear of.
+        let ttl = if kv.is_shared() {
+            settings.credential_cache_ttl
+        } else {
+            Duration::ZERO
+        };
         Self {
             inner: Arc::new(Inner {
+                api_tokens: CredentialCache::new(&kv, ttl),
+                installations: CredentialCache::new(&kv, ttl),
                 db,
                 kv,
                 settings,
                 keys,
-                scopes: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -114,33 +122,32 @@ impl TokenService {
 
     /// True when the token, its family or its installation is in the revocation set.
     pub(crate) async fn is_revoked(&self, claims: &AccessClaims) -> StoreResult<bool> {
-        let kv = &self.inner.kv;
-        Ok(kv.is_revoked(&jti_key(&claims.jti)).await?
-            || kv.is_revoked(&family_key(&claims.fam)).await?
-            || kv
-                .is_revoked(&installations::revocation_key(&claims.sub))
-                .await?)
+        let keys = [
+            jti_key(&claims.jti),
+            family_key(&claims.fam),
+            installations::revocation_key(&claims.sub),
+        ];
+        self.inner
+            .kv
+            .any_revoked(&keys.each_ref().map(String::as_str))
+            .await
     }
 
-    /// The scope an installation's token proves for `org_uid`, from a short-lived cache.
-    pub(crate) async fn installation_scope(
+    /// What an installation's token proves for `org_uid` (`None`: revoked, unknown, or of another
+    /// organization), from the credential cache when it holds it.
+    pub(crate) async fn installation(
         &self,
         installation_uid: &str,
         org_uid: &str,
-    ) -> StoreResult<Option<OrgScope>> {
-        if let Ok(cache) = self.inner.scopes.lock()
-            && let Some((scope, at)) = cache.get(installation_uid)
-            && at.elapsed() < INSTALLATION_CACHE
-        {
-            return Ok((scope.org_uid() == org_uid).then(|| scope.clone()));
-        }
-        let scope = installations::authenticate(&self.inner.db, installation_uid, org_uid).await?;
-        if let (Some(scope), Ok(mut cache)) = (&scope, self.inner.scopes.lock()) {
-            if cache.len() > 10_000 {
-                cache.clear();
-            }
-            cache.insert(installation_uid.to_owned(), (scope.clone(), Instant::now()));
-        }
-        Ok(scope)
+    ) -> StoreResult<Option<InstallationPrincipal>> {
+        let key = format!("{installation_uid}|{org_uid}");
+        let cache = &self.inner.installations;
+        let ticket = match cache.get(&key) {
+            Ok(cached) => return Ok(cached),
+            Err(ticket) => ticket,
+        };
+        let found = installations::authenticate(&self.inner.db, installation_uid, org_uid).await?;
+        cache.insert(ticket, key, found.clone());
+        Ok(found)
     }
 }

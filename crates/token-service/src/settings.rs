@@ -32,6 +32,10 @@ pub struct TokenSettings {
     pub token_rate_limit: Limit,
     /// Other regions' ids and issuers, to name the right region for a misrouted token.
     pub other_regions: Vec<(String, String)>,
+    /// How long a verified API token or installation is trusted without reading it again, when no
+    /// change is announced (zero: always read). Announced changes land at once. Used only with a
+    /// shared key-value store (Redis); with the in-process one every request reads.
+    pub credential_cache_ttl: Duration,
 }
 
 impl TokenSettings {
@@ -49,6 +53,7 @@ impl TokenSettings {
             key_refresh: Duration::from_secs(10),
             token_rate_limit: Limit::per_minute(300),
             other_regions: Vec::new(),
+            credential_cache_ttl: store::credential_cache::DEFAULT_TTL,
         }
     }
 }

@@ -159,6 +159,13 @@ pub async fn switch(
 ) -> Result<HttpResponse, PageError> {
     admin.form(&body)?;
     let (_, switch) = path.into_inner();
-    service::set_scim_enabled(&app.db, &admin.scope, wants_enabled(&switch), &admin.who).await?;
+    service::set_scim_enabled(
+        &app.db,
+        &app.kv,
+        &admin.scope,
+        wants_enabled(&switch),
+        &admin.who,
+    )
+    .await?;
     Ok(see_other(&admin.scim_path("")))
 }

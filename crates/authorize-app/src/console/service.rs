@@ -62,9 +62,11 @@ impl Who {
 }
 
 /// Turns SCIM on or off for the organization. Off keeps every token, user and group: SCIM
-/// requests are refused until it is turned on again.
+/// requests are refused until it is turned on again, on every replica at once (the change is
+/// announced to their credential caches).
 pub async fn set_scim_enabled(
     db: &Database,
+    kv: &Kv,
     scope: &OrgScope,
     enabled: bool,
     who: &Who,
@@ -83,6 +85,7 @@ pub async fn set_scim_enabled(
     )
     .await?;
     txn.commit().await?;
+    store::credential_cache::announce(kv, scope.org_uid()).await?;
     Ok(org)
 }
 
@@ -114,9 +117,11 @@ pub async fn create_token(
     Ok(issued)
 }
 
-/// Revokes a bearer token: the next request with it is refused.
+/// Revokes a bearer token: the next request with it is refused, on every replica (the revocation
+/// is announced to their credential caches).
 pub async fn revoke_token(
     db: &Database,
+    kv: &Kv,
     scope: &OrgScope,
     uid: &str,
     who: &Who,
@@ -135,6 +140,7 @@ pub async fn revoke_token(
     )
     .await?;
     txn.commit().await?;
+    store::credential_cache::announce(kv, scope.org_uid()).await?;
     Ok(token)
 }
 

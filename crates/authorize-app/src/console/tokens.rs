@@ -150,7 +150,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, PageError> {
     admin.form(&body)?;
     let (_, id) = path.into_inner();
-    service::revoke_token(&app.db, &admin.scope, &id, &admin.who).await?;
+    service::revoke_token(&app.db, &app.kv, &admin.scope, &id, &admin.who).await?;
     Ok(see_other(&admin.scim_path("/tokens")))
 }
 

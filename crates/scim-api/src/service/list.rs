@@ -347,24 +347,19 @@ pub async fn users(ctx: Ctx<'_>, request: &ListRequest) -> ApiResult<Page> {
         // One row more than asked tells whether another page follows.
         limit: paging.count + 1,
         after_id: paging.after_id(),
+        with_groups,
     };
     let (total, mut rows) = scim_users::page(db, scope, &page_request).await?;
     let more = rows.len() as u64 > paging.count;
     rows.truncate(usize::try_from(paging.count).unwrap_or(usize::MAX));
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut groups = if with_groups {
-        scim_groups::groups_of_users(db, scope, &ids).await?
-    } else {
-        HashMap::new()
-    };
     let resources = rows
         .iter()
         .map(|row| {
-            let groups = with_groups.then(|| groups.remove(&row.id).unwrap_or_default());
-            projection.apply(&user_resource(row, &base, groups.as_deref()), schema)
+            let resource = user_resource(&row.user, &base, row.groups.as_deref());
+            projection.apply(&resource, schema)
         })
         .collect();
-    let last_id = rows.last().map(|r| r.id);
+    let last_id = rows.last().map(|r| r.user.id);
     Ok(listing.finish(paging, total, resources, last_id, more))
 }
 

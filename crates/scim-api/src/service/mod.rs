@@ -9,6 +9,7 @@ pub mod users;
 use sea_orm::ConnectionTrait;
 use serde_json::Value;
 use store::repo::audit::{self, AuditEntry};
+use store::repo::events::NewEvent;
 use store::{OrgScope, StoreError, StoreResult};
 
 use crate::ScimApi;
@@ -61,6 +62,21 @@ impl Ctx<'_> {
         resource_id: &str,
         detail: Value,
     ) -> StoreResult<()> {
+        self.audit_with_event(conn, action, resource_type, resource_id, detail, None)
+            .await
+    }
+
+    /// Records what this request did and, when there is one, the outbox event it raised, in the
+    /// caller's transaction.
+    pub async fn audit_with_event(
+        &self,
+        conn: &impl ConnectionTrait,
+        action: &'static str,
+        resource_type: &'static str,
+        resource_id: &str,
+        detail: Value,
+        event: Option<NewEvent>,
+    ) -> StoreResult<()> {
         let entry = AuditEntry {
             actor: self.caller.actor.clone(),
             action,
@@ -70,7 +86,7 @@ impl Ctx<'_> {
             ip: self.caller.ip.clone(),
             detail,
         };
-        audit::record(conn, Some(self.scope()), entry).await
+        audit::record_with_event(conn, self.scope(), entry, event).await
     }
 }
 

@@ -7,9 +7,10 @@ use scim_core::patch::{PatchRequest, apply_patch};
 use scim_core::schema::ResourceSchema;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
+use store::repo::events::{self, NewEvent};
 use store::repo::memberships::{self, NewMembership};
 use store::repo::scim_users::{self, ScimUser, UserColumns};
-use store::repo::{accounts, events, scim_groups, stacks};
+use store::repo::{accounts, scim_groups, stacks};
 use store::types::{Email, MembershipSource, MembershipStatus, OrgRole};
 use store::{OrgScope, StoreError, StoreResult};
 
@@ -57,18 +58,22 @@ async fn link_and_invite(
     };
     scim_users::link_account(conn, scope, user.id, account.id).await?;
     user.account_id = Some(account.id);
-    invite(conn, scope, user, &account, columns).await
+    match invite(conn, scope, user, &account, columns).await? {
+        Some(invitation) => events::append_event(conn, scope, &invitation).await,
+        None => Ok(()),
+    }
 }
 
 /// Adds a newly linked user's account to the organization as *invited* (or *suspended* when the
-/// IdP says inactive), recording the invitation; an existing membership is kept.
+/// IdP says inactive) and returns the invitation event for the caller to record; an existing
+/// membership is kept.
 async fn invite(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
     user: &ScimUser,
     account: &accounts::Account,
     columns: &UserColumns,
-) -> StoreResult<()> {
+) -> StoreResult<Option<NewEvent>> {
     let status = if columns.active {
         MembershipStatus::Invited
     } else {
@@ -81,23 +86,19 @@ async fn invite(
         source: MembershipSource::Scim,
     };
     if memberships::add_if_absent(conn, scope, new).await? {
-        let payload = json!({"account_id": account.uid, "email": account.email, "scim_user_id": user.uid, "status": status.as_str()});
-        return events::append(
-            conn,
-            scope,
-            "membership.invited",
-            ("scim_user", &user.uid),
-            &payload,
-        )
-        .await;
+        return Ok(Some(NewEvent {
+            kind: "membership.invited",
+            subject_type: "scim_user",
+            subject_id: user.uid.clone(),
+            payload: json!({"account_id": account.uid, "email": account.email, "scim_user_id": user.uid, "status": status.as_str()}),
+        }));
     }
     // The account was already a member (added by hand): SCIM now manages it, access unchanged
     // unless the IdP says it is inactive.
-    if columns.active {
-        Ok(())
-    } else {
-        apply_active(conn, scope, user, true, false).await
+    if !columns.active {
+        apply_active(conn, scope, user, true, false).await?;
     }
+    Ok(None)
 }
 
 /// Applies an `active` transition to the membership and records its event.
@@ -147,15 +148,18 @@ pub async fn create(ctx: Ctx<'_>, body: Value) -> ApiResult<Value> {
     // The account first, so the user row is written once, already linked.
     let account = ensure_account(&txn, &columns).await?;
     let user = scim_users::insert(&txn, scope, account.as_ref().map(|a| a.id), &columns).await?;
-    if let Some(account) = &account {
-        invite(&txn, scope, &user, account, &columns).await?;
-    }
-    ctx.audit(
+    let invitation = match &account {
+        Some(account) => invite(&txn, scope, &user, account, &columns).await?,
+        None => None,
+    };
+    // The audit row and the invitation together: one statement on PostgreSQL.
+    ctx.audit_with_event(
         &txn,
         "scim_user.created",
         "User",
         &user.uid,
         json!({"userName": user.user_name}),
+        invitation,
     )
     .await?;
     txn.commit().await.map_err(StoreError::from)?;

@@ -1,12 +1,13 @@
 //! The in-process key-value store of the embedded default: a map behind a mutex, entries expiring
 //! lazily on access and in a sweep when the map grows. One process only: it is not shared between
-//! replicas, which is why production uses Redis.
+//! replicas, which is why production uses Redis. Published messages reach this process's listeners
+//! only, synchronously.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::KeyValueStore;
+use super::{KeyValueStore, Listener, Listening, LocalListeners, Notice};
 use crate::StoreError;
 
 #[derive(Debug)]
@@ -19,6 +20,7 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct MemoryKv {
     entries: Mutex<HashMap<String, Entry>>,
+    listeners: Arc<LocalListeners>,
 }
 
 /// Sweep expired entries whenever the map has grown past this many since the last sweep.
@@ -132,7 +134,29 @@ impl KeyValueStore for MemoryKv {
         Ok(self.get(&revoked_key(id)).await?.is_some())
     }
 
+    async fn any_revoked(&self, ids: &[&str]) -> Result<bool, StoreError> {
+        self.with_entries(|map, now| {
+            ids.iter()
+                .any(|id| live(map, &revoked_key(id), now).is_some())
+        })
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.with_entries(|_, _| ())
+    }
+
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), StoreError> {
+        self.listeners.deliver(channel, message);
+        Ok(())
+    }
+
+    fn listen(&self, channel: &str, listener: Listener) -> Listening {
+        // Every publisher is in this process, so nothing published can be missed.
+        listener(Notice::Listening);
+        Listening::new(self.listeners.add(channel, listener))
     }
 }

@@ -1,12 +1,12 @@
 //! The key-value port: short-lived state that every replica must see the same way — single-use
 //! values (authorization codes), counters with expiry (rate limits), a revocation set, and plain
-//! values with a TTL (console sessions). Redis in production; an in-process map for the embedded
-//! default. Both pass the same test suite.
+//! values with a TTL (console sessions), and notices every replica must hear (a credential changed).
+//! Redis in production; an in-process map for the embedded default. Both pass the same test suite.
 
 mod memory;
 mod redis;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use memory::MemoryKv;
@@ -37,8 +37,114 @@ pub trait KeyValueStore: Send + Sync + std::fmt::Debug {
     async fn revoke(&self, id: &str, ttl: Duration) -> Result<(), StoreError>;
     /// True when `id` is in the revocation set.
     async fn is_revoked(&self, id: &str) -> Result<bool, StoreError>;
+    /// True when any of `ids` is in the revocation set (one round trip).
+    async fn any_revoked(&self, ids: &[&str]) -> Result<bool, StoreError>;
     /// Checks the store answers (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Whether other processes (replicas, the CLI) share this store, so what they publish
+    /// reaches this one.
+    fn is_shared(&self) -> bool;
+    /// Delivers `message` to every listener of `channel`: this process's before returning, other
+    /// replicas' through the store (Redis pub/sub, at most once).
+    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), StoreError>;
+    /// Calls `listener` with what is published on `channel` until the returned guard is dropped.
+    /// It hears [`Notice::Listening`] once messages from every replica reach it, and
+    /// [`Notice::Lost`] when they may no longer (the store's connection broke); a listener that
+    /// has not heard `Listening`, or heard `Lost` since, must assume it missed messages.
+    fn listen(&self, channel: &str, listener: Listener) -> Listening;
+}
+
+/// What a listener of a channel hears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice<'a> {
+    /// From now on every message published on the channel, by any replica, reaches the listener.
+    Listening,
+    /// A message.
+    Message(&'a [u8]),
+    /// Messages published from now until the next `Listening` may be missed.
+    Lost,
+}
+
+/// A channel listener (called on the store's task: it must not block).
+pub type Listener = Arc<dyn Fn(Notice<'_>) + Send + Sync>;
+
+/// Keeps a listener subscribed; dropping it unsubscribes.
+pub struct Listening {
+    stop: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl Listening {
+    fn new(stop: impl FnOnce() + Send + Sync + 'static) -> Self {
+        Self {
+            stop: Some(Box::new(stop)),
+        }
+    }
+}
+
+impl std::fmt::Debug for Listening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listening").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop();
+        }
+    }
+}
+
+/// This process's listeners, by channel: the synchronous half of [`KeyValueStore::publish`], so
+/// the replica that makes a change has acted on it before it answers.
+#[derive(Default)]
+struct LocalListeners {
+    next_id: std::sync::atomic::AtomicU64,
+    by_id: Mutex<Vec<(u64, String, Listener)>>,
+}
+
+impl std::fmt::Debug for LocalListeners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalListeners").finish_non_exhaustive()
+    }
+}
+
+impl LocalListeners {
+    fn add(
+        self: &Arc<Self>,
+        channel: &str,
+        listener: Listener,
+    ) -> impl FnOnce() + Send + Sync + use<> {
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut all) = self.by_id.lock() {
+            all.push((id, channel.to_owned(), listener));
+        }
+        let this = Arc::downgrade(self);
+        move || {
+            if let Some(this) = this.upgrade()
+                && let Ok(mut all) = this.by_id.lock()
+            {
+                all.retain(|(other, _, _)| *other != id);
+            }
+        }
+    }
+
+    fn deliver(&self, channel: &str, message: &[u8]) {
+        // Called outside the lock: a listener may itself listen or publish.
+        let listeners: Vec<Listener> = match self.by_id.lock() {
+            Ok(all) => all
+                .iter()
+                .filter(|(_, c, _)| c == channel)
+                .map(|(_, _, l)| l.clone())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        for listener in listeners {
+            listener(Notice::Message(message));
+        }
+    }
 }
 
 /// Opens the store a URL names: `memory://` for the in-process one, `redis://` or `rediss://`.

@@ -1,14 +1,18 @@
 //! The Redis key-value store: `SET NX PX` for single-use values, `GETDEL` for the atomic take, a
 //! Lua script for counters that start their window on creation. The connection manager reconnects
 //! in the background; idempotent reads are retried once after a connection error, writes are not
-//! (a write whose reply was lost may have happened).
+//! (a write whose reply was lost may have happened). Channels are Redis pub/sub channels under the
+//! namespace, each listened to on its own connection that a background task re-opens when it
+//! breaks.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, ExistenceCheck, Script, SetExpiry, SetOptions};
 
-use super::KeyValueStore;
+use super::{KeyValueStore, Listener, Listening, LocalListeners, Notice};
 use crate::StoreError;
 
 /// INCR, and on the first increment start the expiry window.
@@ -20,9 +24,11 @@ return count
 
 /// A Redis-backed store whose keys all start with a namespace.
 pub struct RedisKv {
+    client: redis::Client,
     conn: ConnectionManager,
     namespace: String,
     incr_script: Script,
+    listeners: Arc<LocalListeners>,
 }
 
 impl std::fmt::Debug for RedisKv {
@@ -49,13 +55,15 @@ impl RedisKv {
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_response_timeout(Some(Duration::from_secs(5)))
             .set_number_of_retries(2);
-        let conn = ConnectionManager::new_with_config(client, config)
+        let conn = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(kv_err)?;
         Ok(Self {
+            client,
             conn,
             namespace: namespace.to_owned(),
             incr_script: Script::new(INCR_WITH_WINDOW),
+            listeners: Arc::default(),
         })
     }
 
@@ -75,6 +83,36 @@ impl RedisKv {
             }
             other => other.map_err(kv_err),
         }
+    }
+}
+
+/// How long to wait for Redis when opening a subscription, and between attempts.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
+
+/// Keeps `listener` subscribed to `channel`, telling it whenever messages may have been missed.
+async fn subscription(client: redis::Client, channel: String, listener: Listener) {
+    loop {
+        let subscribed = tokio::time::timeout(SUBSCRIBE_TIMEOUT, async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        })
+        .await;
+        match subscribed {
+            Ok(Ok(pubsub)) => {
+                listener(Notice::Listening);
+                let mut messages = pubsub.into_on_message();
+                while let Some(message) = messages.next().await {
+                    listener(Notice::Message(message.get_payload_bytes()));
+                }
+                listener(Notice::Lost);
+                tracing::warn!(%channel, "Redis subscription lost; re-subscribing");
+            }
+            Ok(Err(e)) => tracing::warn!(%channel, error = %e, "cannot subscribe in Redis"),
+            Err(_) => tracing::warn!(%channel, "subscribing in Redis timed out"),
+        }
+        tokio::time::sleep(RESUBSCRIBE_AFTER).await;
     }
 }
 
@@ -138,12 +176,24 @@ impl KeyValueStore for RedisKv {
     }
 
     async fn is_revoked(&self, id: &str) -> Result<bool, StoreError> {
-        let key = self.key(&format!("revoked:{id}"));
-        self.read(|mut conn| {
-            let key = key.clone();
-            async move { conn.exists(key).await }
-        })
-        .await
+        self.any_revoked(&[id]).await
+    }
+
+    async fn any_revoked(&self, ids: &[&str]) -> Result<bool, StoreError> {
+        if ids.is_empty() {
+            return Ok(false);
+        }
+        let keys: Vec<String> = ids
+            .iter()
+            .map(|id| self.key(&format!("revoked:{id}")))
+            .collect();
+        let existing: u64 = self
+            .read(|mut conn| {
+                let keys = keys.clone();
+                async move { conn.exists(keys).await }
+            })
+            .await?;
+        Ok(existing > 0)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -152,5 +202,40 @@ impl KeyValueStore for RedisKv {
         )
         .await
         .map(|_| ())
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), StoreError> {
+        // This replica first, so it has acted before it answers; the others hear it from Redis
+        // (and so does this one, again: listeners take messages as idempotent notices).
+        self.listeners.deliver(channel, message);
+        let _receivers: u64 = self
+            .conn
+            .clone()
+            .publish(self.key(channel), message)
+            .await
+            .map_err(kv_err)?;
+        Ok(())
+    }
+
+    fn listen(&self, channel: &str, listener: Listener) -> Listening {
+        let unregister = self.listeners.add(channel, listener.clone());
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime to run the subscription on: the listener never hears `Listening`.
+            listener(Notice::Lost);
+            return Listening::new(unregister);
+        };
+        let task = runtime.spawn(subscription(
+            self.client.clone(),
+            self.key(channel),
+            listener,
+        ));
+        Listening::new(move || {
+            task.abort();
+            unregister();
+        })
     }
 }

@@ -32,7 +32,7 @@ pub struct IssuedToken {
     pub token: String,
 }
 
-/// What a valid token proves.
+/// What a valid token proves, and what is needed to keep checking it without reading it again.
 #[derive(Debug, Clone)]
 pub struct TokenPrincipal {
     /// The organization the token belongs to.
@@ -41,6 +41,32 @@ pub struct TokenPrincipal {
     pub token_uid: String,
     /// Whether the organization has SCIM enabled, read with the token (one round trip).
     pub scim_enabled: bool,
+    /// The token's row id.
+    pub token_id: i64,
+    /// When the token expires, if it does.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When `last_used_at` was last written.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl TokenPrincipal {
+    /// Whether the token is still within its lifetime at `at`.
+    pub fn is_current(&self, at: DateTime<Utc>) -> bool {
+        self.expires_at.is_none_or(|exp| exp > at)
+    }
+
+    /// Whether a use at `at` should be written to `last_used_at` (at most once a minute).
+    pub fn is_use_due(&self, at: DateTime<Utc>) -> bool {
+        self.last_used_at
+            .is_none_or(|last| at - last >= LAST_USED_GRANULARITY)
+    }
+}
+
+/// The lookup key of a presented token (its SHA-256 digest), or `None` when it is not one of ours.
+pub fn digest(presented: &str) -> Option<String> {
+    presented
+        .starts_with(TOKEN_PREFIX)
+        .then(|| sha256_hex(presented))
 }
 
 /// Creates a token for the organization.
@@ -81,21 +107,22 @@ pub async fn create(
 }
 
 /// Checks a presented bearer token. Returns the organization it proves, or `None` for an unknown,
-/// revoked or expired token (the caller answers all three alike).
+/// revoked or expired token (the caller answers all three alike). Records the use (at most once a
+/// minute per token).
 pub async fn authenticate(
     conn: &impl ConnectionTrait,
     presented: &str,
 ) -> StoreResult<Option<TokenPrincipal>> {
-    if !presented.starts_with(TOKEN_PREFIX) {
+    let Some(digest) = digest(presented) else {
         return Ok(None);
-    }
-    // The token and its organization in one round trip: this runs on every SCIM request.
+    };
+    // The token and its organization in one round trip: this runs on every uncached SCIM request.
     let to_org = ApiTokens::belongs_to(Organizations)
         .from(api_tokens::Column::OrgId)
         .to(organizations::Column::Id)
         .into();
     let Some((token, Some(org))) = ApiTokens::find()
-        .filter(api_tokens::Column::TokenHash.eq(sha256_hex(presented)))
+        .filter(api_tokens::Column::TokenHash.eq(digest))
         .join(JoinType::InnerJoin, to_org)
         .select_also(Organizations)
         .one(conn)
@@ -103,29 +130,40 @@ pub async fn authenticate(
     else {
         return Ok(None);
     };
+    let mut principal = TokenPrincipal {
+        scope: OrgScope::new(org.id, org.uid),
+        token_uid: token.uid,
+        scim_enabled: org.scim_enabled,
+        token_id: token.id,
+        expires_at: token.expires_at,
+        last_used_at: token.last_used_at,
+    };
     let at = now();
-    if token.revoked_at.is_some() || token.expires_at.is_some_and(|exp| exp <= at) {
+    if token.revoked_at.is_some() || !principal.is_current(at) {
         return Ok(None);
     }
-    let principal = TokenPrincipal {
-        scope: OrgScope::new(org.id, org.uid),
-        token_uid: token.uid.clone(),
-        scim_enabled: org.scim_enabled,
-    };
-    if token
-        .last_used_at
-        .is_none_or(|last| at - last >= LAST_USED_GRANULARITY)
-    {
-        ApiTokens::update_many()
-            .col_expr(
-                api_tokens::Column::LastUsedAt,
-                sea_orm::sea_query::Expr::value(at),
-            )
-            .filter(api_tokens::Column::Id.eq(token.id))
-            .exec(conn)
-            .await?;
+    if principal.is_use_due(at) {
+        record_use(conn, principal.token_id, at).await?;
+        principal.last_used_at = Some(at);
     }
     Ok(Some(principal))
+}
+
+/// Writes a token's `last_used_at`.
+pub async fn record_use(
+    conn: &impl ConnectionTrait,
+    token_id: i64,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    ApiTokens::update_many()
+        .col_expr(
+            api_tokens::Column::LastUsedAt,
+            sea_orm::sea_query::Expr::value(at),
+        )
+        .filter(api_tokens::Column::Id.eq(token_id))
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 /// The organization's tokens, newest first.

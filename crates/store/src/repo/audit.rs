@@ -1,14 +1,17 @@
 //! The audit log: who did what to which resource, from which request. Written in the same
 //! transaction as the change it records.
 
+use sea_orm::sea_query::{Alias, CommonTableExpression, WithClause};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait,
 };
 use serde_json::Value;
 
+use super::events::{self, NewEvent};
 use super::now;
 use crate::entity::audit_log::{self, Entity as AuditLog};
+use crate::entity::events::Entity as Events;
 use crate::{OrgScope, StoreResult};
 
 /// An audit row.
@@ -64,8 +67,43 @@ pub async fn record(
     scope: Option<&OrgScope>,
     entry: AuditEntry,
 ) -> StoreResult<()> {
+    AuditLog::insert(row(scope, entry)).exec(conn).await?;
+    Ok(())
+}
+
+/// Records an entry and, when there is one, the outbox event of the same change. On PostgreSQL
+/// both go in one statement (`WITH … AS (INSERT INTO events …) INSERT INTO audit_log …`): one round
+/// trip fewer on the hot path of provisioning. SQLite, which has no data-modifying CTEs and no
+/// round trips to save, runs the two inserts.
+pub async fn record_with_event(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    entry: AuditEntry,
+    event: Option<NewEvent>,
+) -> StoreResult<()> {
+    let Some(event) = event else {
+        return record(conn, Some(scope), entry).await;
+    };
+    let backend = conn.get_database_backend();
+    if backend != DbBackend::Postgres {
+        events::append_event(conn, scope, &event).await?;
+        return record(conn, Some(scope), entry).await;
+    }
+    let event_insert = Events::insert(events::row(scope, &event)).into_query();
+    let cte = CommonTableExpression::new()
+        .query(event_insert)
+        .table_name(Alias::new("recorded_event"))
+        .to_owned();
+    let statement = AuditLog::insert(row(Some(scope), entry))
+        .into_query()
+        .with(WithClause::new().cte(cte).to_owned());
+    conn.execute_raw(backend.build(&statement)).await?;
+    Ok(())
+}
+
+fn row(scope: Option<&OrgScope>, entry: AuditEntry) -> audit_log::ActiveModel {
     let (actor_type, actor_id) = entry.actor.parts();
-    let row = audit_log::ActiveModel {
+    audit_log::ActiveModel {
         org_id: Set(scope.map(OrgScope::org_id)),
         actor_type: Set(actor_type.to_owned()),
         actor_id: Set(actor_id.to_owned()),
@@ -77,9 +115,7 @@ pub async fn record(
         detail: Set(entry.detail.to_string()),
         created_at: Set(now()),
         ..Default::default()
-    };
-    AuditLog::insert(row).exec(conn).await?;
-    Ok(())
+    }
 }
 
 /// The organization's newest entries, `limit` at most, older than `before_id` when given.

@@ -17,25 +17,57 @@ use crate::{OrgScope, StoreResult};
 /// An event row.
 pub type Event = events::Model;
 
+/// An event to append: `kind` (such as `membership.invited`) about one subject.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// What happened.
+    pub kind: &'static str,
+    /// The subject's type (`scim_user`, `account`).
+    pub subject_type: &'static str,
+    /// The subject's public id.
+    pub subject_id: String,
+    /// The event's data.
+    pub payload: Value,
+}
+
+/// The row an event is stored as.
+pub(crate) fn row(scope: &OrgScope, event: &NewEvent) -> events::ActiveModel {
+    events::ActiveModel {
+        uid: Set(new_uid()),
+        org_id: Set(scope.org_id()),
+        kind: Set(event.kind.to_owned()),
+        subject_type: Set(event.subject_type.to_owned()),
+        subject_id: Set(event.subject_id.clone()),
+        payload: Set(event.payload.to_string()),
+        created_at: Set(now()),
+        ..Default::default()
+    }
+}
+
 /// Appends an event (`kind` such as `membership.invited`) about one subject.
 pub async fn append(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
-    kind: &str,
-    subject: (&str, &str),
+    kind: &'static str,
+    subject: (&'static str, &str),
     payload: &Value,
 ) -> StoreResult<()> {
-    let row = events::ActiveModel {
-        uid: Set(new_uid()),
-        org_id: Set(scope.org_id()),
-        kind: Set(kind.to_owned()),
-        subject_type: Set(subject.0.to_owned()),
-        subject_id: Set(subject.1.to_owned()),
-        payload: Set(payload.to_string()),
-        created_at: Set(now()),
-        ..Default::default()
+    let event = NewEvent {
+        kind,
+        subject_type: subject.0,
+        subject_id: subject.1.to_owned(),
+        payload: payload.clone(),
     };
-    Events::insert(row).exec(conn).await?;
+    append_event(conn, scope, &event).await
+}
+
+/// Appends an event.
+pub async fn append_event(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    event: &NewEvent,
+) -> StoreResult<()> {
+    Events::insert(row(scope, event)).exec(conn).await?;
     Ok(())
 }
 

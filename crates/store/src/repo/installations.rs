@@ -118,7 +118,7 @@ pub async fn authenticate(
     conn: &impl ConnectionTrait,
     installation_uid: &str,
     org_uid: &str,
-) -> StoreResult<Option<OrgScope>> {
+) -> StoreResult<Option<InstallationPrincipal>> {
     let Some(installation) = find_active(conn, installation_uid).await? else {
         return Ok(None);
     };
@@ -128,7 +128,19 @@ pub async fn authenticate(
     else {
         return Ok(None);
     };
-    Ok((org.uid == org_uid).then(|| OrgScope::new(org.id, org.uid)))
+    Ok((org.uid == org_uid).then(|| InstallationPrincipal {
+        scope: OrgScope::new(org.id, org.uid),
+        scim_enabled: org.scim_enabled,
+    }))
+}
+
+/// What an active installation proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallationPrincipal {
+    /// Its organization.
+    pub scope: OrgScope,
+    /// Whether that organization has SCIM enabled (read with the installation).
+    pub scim_enabled: bool,
 }
 
 /// The organization an installation belongs to.
@@ -164,5 +176,6 @@ pub async fn revoke_everywhere(
     crate::repo::audit::record(&txn, Some(scope), audit).await?;
     txn.commit().await?;
     kv.revoke(&revocation_key(uid), ttl).await?;
+    crate::credential_cache::announce(kv, scope.org_uid()).await?;
     Ok(installation)
 }

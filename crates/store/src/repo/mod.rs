@@ -27,6 +27,13 @@ pub(crate) fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
 
+/// The OFFSET of a page query: none for the first page. A prepared `OFFSET $n` makes PostgreSQL
+/// price its generic plan as if it skipped rows, so it re-plans the statement on every execution
+/// (a custom plan each time); without it the cached generic plan serves the common first page.
+pub(crate) fn skip(offset: u64) -> Option<u64> {
+    (offset > 0).then_some(offset)
+}
+
 /// The total of a listing whose first page came back short: it already holds every match, so the
 /// COUNT query (a scan of the matches) is not needed — the common case of an IdP's `eq` lookup.
 pub(crate) fn complete_total(

@@ -267,7 +267,7 @@ pub async fn page(
     };
     let rows = query
         .order_by_asc(scim_groups::Column::Id)
-        .offset(offset)
+        .offset(super::skip(offset))
         .limit(limit)
         .all(conn)
         .await?;
@@ -451,7 +451,7 @@ pub async fn members(
         .filter(scim_group_members::Column::GroupId.eq(group_id))
         .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
         .order_by_asc(scim_group_members::Column::UserId)
-        .offset(offset)
+        .offset(super::skip(offset))
         .limit(limit)
         .into_tuple()
         .all(conn)

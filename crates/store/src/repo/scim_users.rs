@@ -2,10 +2,11 @@
 //! resource); the resource itself is JSON. Updates are compare-and-swap on `version`, which is also
 //! the ETag, so two writers never overwrite each other unseen on either database.
 
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, PostgresQueryBuilder, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait,
+    Statement,
 };
 
 use super::{complete_total, new_uid, now};
@@ -92,6 +93,61 @@ pub struct UserPageRequest {
     pub limit: u64,
     /// Keyset pagination: only ids greater than this (cursor paging, sorted by id).
     pub after_id: Option<i64>,
+    /// Whether to read each user's groups with it (the `groups` attribute), in the same query.
+    pub with_groups: bool,
+}
+
+/// A listed user and, when asked for, its groups: (group SCIM id, displayName) in group order.
+#[derive(Debug, Clone)]
+pub struct ListedUser {
+    /// The user.
+    pub user: ScimUser,
+    /// Its groups, when the request asked for them.
+    pub groups: Option<Vec<(String, String)>>,
+}
+
+/// The column a listing reads a user's groups into, as JSON `[[uid, displayName], …]`.
+const GROUPS_COLUMN: &str = "groups_json";
+
+/// A user row plus its groups as JSON text.
+struct RowWithGroups(ScimUser, Option<String>);
+
+impl FromQueryResult for RowWithGroups {
+    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        Ok(Self(
+            ScimUser::from_query_result(res, pre)?,
+            res.try_get(pre, GROUPS_COLUMN)?,
+        ))
+    }
+}
+
+/// A correlated subquery aggregating a user's groups into JSON, so a page of users and their
+/// groups is one round trip. Scoped by organization like every tenant query. (The placeholder is
+/// `$1` for PostgreSQL and `?` for SQLite: sea-query's custom expressions use each backend's.)
+fn groups_subquery(backend: DbBackend, org_id: i64) -> Expr {
+    let sql = match backend {
+        DbBackend::Postgres => {
+            r#"(SELECT json_agg(json_build_array(g."uid", g."display_name") ORDER BY g."id")::text
+                FROM "scim_group_members" m JOIN "scim_groups" g ON g."id" = m."group_id"
+                WHERE m."user_id" = "scim_users"."id" AND m."org_id" = $1)"#
+        }
+        _ => {
+            r#"(SELECT json_group_array(json_array(x."uid", x."display_name")) FROM
+                (SELECT g."uid", g."display_name" FROM "scim_group_members" m
+                 JOIN "scim_groups" g ON g."id" = m."group_id"
+                 WHERE m."user_id" = "scim_users"."id" AND m."org_id" = ? ORDER BY g."id") x)"#
+        }
+    };
+    Expr::cust_with_values(sql, [org_id])
+}
+
+fn parse_groups(json: Option<&str>) -> StoreResult<Vec<(String, String)>> {
+    match json {
+        None => Ok(Vec::new()),
+        Some(text) => serde_json::from_str(text).map_err(|e| {
+            StoreError::Database(DbErr::Custom(format!("unreadable groups of a user: {e}")))
+        }),
+    }
 }
 
 fn email_rows(
@@ -171,21 +227,68 @@ pub async fn insert(
         updated_at: Set(at),
         ..Default::default()
     };
+    let conflict = |e: DbErr| {
+        let text = e.to_string();
+        match StoreError::from_db_unique(e, "userName") {
+            StoreError::Conflict(_) if text.contains("account") => StoreError::Conflict("account"),
+            other => other,
+        }
+    };
+    if conn.get_database_backend() == DbBackend::Postgres && !columns.emails.is_empty() {
+        return insert_with_emails_on_postgres(conn, row, columns)
+            .await
+            .map_err(conflict);
+    }
     let user = ScimUsers::insert(row)
         .exec_with_returning(conn)
         .await
-        .map_err(|e| {
-            let text = e.to_string();
-            match StoreError::from_db_unique(e, "userName") {
-                StoreError::Conflict(_) if text.contains("account") => {
-                    StoreError::Conflict("account")
-                }
-                other => other,
-            }
-        })?;
+        .map_err(conflict)?;
     // A new user has no email rows to replace.
     insert_emails(conn, scope, user.id, columns).await?;
     Ok(user)
+}
+
+/// The user row and its email rows in one statement (one round trip on the hot path of
+/// provisioning): the sea-query insert of the user becomes a CTE whose returned id the email rows,
+/// passed as one JSON array, are inserted with.
+async fn insert_with_emails_on_postgres(
+    conn: &impl ConnectionTrait,
+    row: scim_users::ActiveModel,
+    columns: &UserColumns,
+) -> Result<ScimUser, DbErr> {
+    let mut user_insert = ScimUsers::insert(row).into_query();
+    user_insert.returning_all();
+    let (user_sql, mut values) = user_insert.build(PostgresQueryBuilder);
+    let emails: Vec<serde_json::Value> = columns
+        .emails
+        .iter()
+        .map(|e| {
+            serde_json::json!({"kind": e.kind, "value": e.value,
+                "value_normalized": normalize_key(&e.value), "is_primary": e.primary})
+        })
+        .collect();
+    values.0.push(sea_orm::Value::from(
+        serde_json::Value::Array(emails).to_string(),
+    ));
+    let emails_param = values.0.len();
+    let sql = format!(
+        r#"WITH new_user AS ({user_sql}),
+        new_emails AS (
+            INSERT INTO "scim_user_emails"
+                ("org_id", "user_id", "kind", "value", "value_normalized", "is_primary")
+            SELECT u."org_id", u."id", e."kind", e."value", e."value_normalized", e."is_primary"
+            FROM new_user u, jsonb_to_recordset(${emails_param}::jsonb)
+                AS e("kind" text, "value" text, "value_normalized" text, "is_primary" boolean))
+        SELECT * FROM new_user"#
+    );
+    ScimUser::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .one(conn)
+    .await?
+    .ok_or(DbErr::RecordNotInserted)
 }
 
 /// A user of the organization by its SCIM id.
@@ -293,12 +396,12 @@ fn sort_column(sort: UserSort) -> scim_users::Column {
 }
 
 /// Counts the users matching `condition` and returns one page of them, in a stable order (the
-/// sort column, then id).
+/// sort column, then id), with their groups when asked for.
 pub async fn page(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
     request: &UserPageRequest,
-) -> StoreResult<(u64, Vec<ScimUser>)> {
+) -> StoreResult<(u64, Vec<ListedUser>)> {
     let mut base = ScimUsers::find().filter(scim_users::Column::OrgId.eq(scope.org_id()));
     if let Some(condition) = &request.condition {
         base = base.filter(condition.clone());
@@ -318,11 +421,42 @@ pub async fn page(
     if sort != UserSort::Id {
         query = query.order_by_asc(scim_users::Column::Id);
     }
-    let rows = query
-        .offset(request.offset)
-        .limit(request.limit)
-        .all(conn)
-        .await?;
+    let query = query
+        .offset(super::skip(request.offset))
+        .limit(request.limit);
+    // The groups come with the rows only when no row is skipped: PostgreSQL evaluates a select-list
+    // subquery for every row an OFFSET skips, so a deep page reads them in a second query instead.
+    let inline_groups = request.with_groups && request.offset == 0;
+    let mut rows = if inline_groups {
+        let groups = groups_subquery(conn.get_database_backend(), scope.org_id());
+        query
+            .column_as(groups, GROUPS_COLUMN)
+            .into_model::<RowWithGroups>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|RowWithGroups(user, groups)| {
+                Ok(ListedUser {
+                    user,
+                    groups: Some(parse_groups(groups.as_deref())?),
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?
+    } else {
+        query
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|user| ListedUser { user, groups: None })
+            .collect()
+    };
+    if request.with_groups && !inline_groups {
+        let ids: Vec<i64> = rows.iter().map(|r| r.user.id).collect();
+        let mut groups = super::scim_groups::groups_of_users(conn, scope, &ids).await?;
+        for row in &mut rows {
+            row.groups = Some(groups.remove(&row.user.id).unwrap_or_default());
+        }
+    }
     let total = match complete_total(request.offset, request.after_id, request.limit, rows.len()) {
         Some(total) => total,
         None => counter.count(conn).await?,

@@ -1,0 +1,153 @@
+//! Bearer tokens are verified from a per-replica cache, and revoking one (or switching SCIM off)
+//! still lands at once on every replica: the change is announced through the key-value store.
+//! With Redis the cache TTL here is an hour, so only the announcement can make a replica refuse.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Server, Target};
+use reqwest::StatusCode;
+use testkit::Backend;
+
+struct Deployment {
+    target: Target,
+    org: String,
+    token: String,
+    token_id: String,
+}
+
+async fn deployment(backend: Backend) -> Deployment {
+    let target = Target::new(backend).await;
+    let org = target.admin(&[
+        "create-org",
+        "--name",
+        "Acme",
+        "--owner-email",
+        "owner@acme.test",
+    ])["org_uid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    target.admin(&["enable-scim", "--org", &org]);
+    let issued = target.admin(&["create-token", "--org", &org, "--name", "idp"]);
+    Deployment {
+        org,
+        token: issued["token"].as_str().unwrap().to_owned(),
+        token_id: issued["token_id"].as_str().unwrap().to_owned(),
+        target,
+    }
+}
+
+impl Deployment {
+    fn replica(&self, cache_ms: u64) -> Server {
+        let mut cmd = self.target.command();
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .env("SCIMGATE_OAUTH__CREDENTIAL_CACHE_MS", cache_ms.to_string());
+        Server::start(cmd)
+    }
+
+    async fn status(&self, replica: &Server) -> StatusCode {
+        common::http()
+            .get(replica.url(&format!("/scim/v2.0/organizations/{}/Users", self.org)))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    /// Polls (bounded) until the replica answers `expected`; false if it never does.
+    async fn becomes(&self, replica: &Server, expected: StatusCode) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.status(replica).await == expected {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+}
+
+#[tokio::test]
+async fn redis_announcements_reach_every_replica_despite_a_long_cache() {
+    let deployment = deployment(Backend::Postgres).await;
+    let hour = 3_600_000;
+    let (a, b) = (deployment.replica(hour), deployment.replica(hour));
+    for replica in [&a, &b] {
+        // Twice: the second answer comes from the cache.
+        assert_eq!(deployment.status(replica).await, StatusCode::OK);
+        assert_eq!(deployment.status(replica).await, StatusCode::OK);
+    }
+
+    // The CLI is a third process: it reaches the replicas only through Redis.
+    deployment
+        .target
+        .admin(&["disable-scim", "--org", &deployment.org]);
+    for replica in [&a, &b] {
+        assert!(
+            deployment.becomes(replica, StatusCode::FORBIDDEN).await,
+            "SCIM off reached {}",
+            replica.base_url
+        );
+    }
+    deployment
+        .target
+        .admin(&["enable-scim", "--org", &deployment.org]);
+    for replica in [&a, &b] {
+        assert!(deployment.becomes(replica, StatusCode::OK).await);
+    }
+
+    deployment.target.admin(&[
+        "revoke-token",
+        "--org",
+        &deployment.org,
+        "--token",
+        &deployment.token_id,
+    ]);
+    for replica in [&a, &b] {
+        assert!(
+            deployment.becomes(replica, StatusCode::UNAUTHORIZED).await,
+            "the revocation reached {}",
+            replica.base_url
+        );
+    }
+    // And it stays refused (nothing re-caches the old answer).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for replica in [&a, &b] {
+        assert_eq!(deployment.status(replica).await, StatusCode::UNAUTHORIZED);
+    }
+}
+
+/// The embedded default: a CLI beside the server cannot reach its in-process store, so the server
+/// does not cache credentials at all, whatever the configured TTL, and the CLI's change lands at once.
+#[tokio::test]
+async fn with_the_in_process_store_nothing_is_cached() {
+    let deployment = deployment(Backend::Sqlite).await;
+    let server = deployment.replica(3_600_000);
+    assert_eq!(deployment.status(&server).await, StatusCode::OK);
+    assert_eq!(deployment.status(&server).await, StatusCode::OK);
+    deployment.target.admin(&[
+        "revoke-token",
+        "--org",
+        &deployment.org,
+        "--token",
+        &deployment.token_id,
+    ]);
+    assert_eq!(deployment.status(&server).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn revoking_an_unknown_token_is_a_clear_error() {
+    let deployment = deployment(Backend::Sqlite).await;
+    let stderr = deployment.target.admin_fails(&[
+        "revoke-token",
+        "--org",
+        &deployment.org,
+        "--token",
+        "no-such-token",
+    ]);
+    assert!(stderr.contains("token not found"), "{stderr}");
+}
