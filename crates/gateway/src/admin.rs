@@ -90,15 +90,25 @@ pub async fn create_org(
     Ok(Output { json: out, text })
 }
 
+/// The organization an operator names, and the deployment's key-value store: a change to its
+/// credentials is announced there, so running replicas hear of it at once.
+async fn scope_and_kv(
+    db: &Database,
+    config: &Config,
+    org: &str,
+) -> Result<(OrgScope, store::kv::Kv), StoreError> {
+    let scope = organizations::operator_scope(db, org).await?;
+    let kv = store::kv::open(&config.kv.url, &config.kv.namespace).await?;
+    Ok((scope, kv))
+}
+
 async fn set_scim(
     db: &Database,
     config: &Config,
     org: &str,
     enabled: bool,
 ) -> Result<Output, StoreError> {
-    let scope = organizations::operator_scope(db, org).await?;
-    // Through the key-value store, so running replicas hear of the change at once.
-    let kv = store::kv::open(&config.kv.url, &config.kv.namespace).await?;
+    let (scope, kv) = scope_and_kv(db, config, org).await?;
     let org = service::set_scim_enabled(db, &kv, &scope, enabled, &Who::operator()).await?;
     let state = if enabled { "enabled" } else { "disabled" };
     Ok(Output {
@@ -176,8 +186,7 @@ async fn revoke_token(
     org: &str,
     uid: &str,
 ) -> Result<Output, StoreError> {
-    let scope = organizations::operator_scope(db, org).await?;
-    let kv = store::kv::open(&config.kv.url, &config.kv.namespace).await?;
+    let (scope, kv) = scope_and_kv(db, config, org).await?;
     let token = service::revoke_token(db, &kv, &scope, uid, &Who::operator()).await?;
     Ok(Output {
         json: json!({"org_uid": scope.org_uid(), "token_id": token.uid, "revoked": true}),
@@ -271,8 +280,7 @@ async fn revoke_installation(
     org: &str,
     uid: &str,
 ) -> Result<Output, StoreError> {
-    let scope = organizations::operator_scope(db, org).await?;
-    let kv = store::kv::open(&config.kv.url, &config.kv.namespace).await?;
+    let (scope, kv) = scope_and_kv(db, config, org).await?;
     let ttl = std::time::Duration::from_secs(config.oauth.access_token_ttl_secs + 120);
     service::revoke_installation(db, &kv, &scope, uid, ttl, &Who::operator()).await?;
     Ok(Output {

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Server, Target};
+use common::{ScimOrg, Server, Target};
 use reqwest::StatusCode;
 use testkit::Backend;
 
@@ -20,23 +20,16 @@ struct Deployment {
 
 async fn deployment(backend: Backend) -> Deployment {
     let target = Target::new(backend).await;
-    let org = target.admin(&[
-        "create-org",
-        "--name",
-        "Acme",
-        "--owner-email",
-        "owner@acme.test",
-    ])["org_uid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    target.admin(&["enable-scim", "--org", &org]);
-    let issued = target.admin(&["create-token", "--org", &org, "--name", "idp"]);
-    Deployment {
+    let ScimOrg {
         org,
-        token: issued["token"].as_str().unwrap().to_owned(),
-        token_id: issued["token_id"].as_str().unwrap().to_owned(),
+        token,
+        token_id,
+    } = target.scim_org("Acme");
+    Deployment {
         target,
+        org,
+        token,
+        token_id,
     }
 }
 
@@ -56,6 +49,18 @@ impl Deployment {
             .await
             .unwrap()
             .status()
+    }
+
+    /// Revokes the token with the CLI (a process of its own).
+    fn revoke_token(&self) {
+        let out = self.target.admin(&[
+            "revoke-token",
+            "--org",
+            &self.org,
+            "--token",
+            &self.token_id,
+        ]);
+        assert_eq!(out["revoked"], true);
     }
 
     /// Polls (bounded) until the replica answers `expected`; false if it never does.
@@ -100,13 +105,7 @@ async fn redis_announcements_reach_every_replica_despite_a_long_cache() {
         assert!(deployment.becomes(replica, StatusCode::OK).await);
     }
 
-    deployment.target.admin(&[
-        "revoke-token",
-        "--org",
-        &deployment.org,
-        "--token",
-        &deployment.token_id,
-    ]);
+    deployment.revoke_token();
     for replica in [&a, &b] {
         assert!(
             deployment.becomes(replica, StatusCode::UNAUTHORIZED).await,
@@ -129,13 +128,7 @@ async fn with_the_in_process_store_nothing_is_cached() {
     let server = deployment.replica(3_600_000);
     assert_eq!(deployment.status(&server).await, StatusCode::OK);
     assert_eq!(deployment.status(&server).await, StatusCode::OK);
-    deployment.target.admin(&[
-        "revoke-token",
-        "--org",
-        &deployment.org,
-        "--token",
-        &deployment.token_id,
-    ]);
+    deployment.revoke_token();
     assert_eq!(deployment.status(&server).await, StatusCode::UNAUTHORIZED);
 }
 

@@ -53,6 +53,34 @@ async fn provision(db: &Database, scope: &OrgScope, user_name: &str) -> (users::
     )
 }
 
+/// A new group of the organization (no members, no externalId).
+async fn new_group(db: &Database, scope: &OrgScope, name: &str) -> scim_groups::ScimGroup {
+    scim_groups::insert(
+        db,
+        scope,
+        &GroupColumns {
+            display_name: name.into(),
+            external_id: None,
+            resource: "{}".into(),
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// Adds one user (by SCIM id) to a group.
+async fn add_member(db: &Database, scope: &OrgScope, group_id: i64, user_uid: &str) {
+    scim_groups::add_members(
+        db,
+        scope,
+        group_id,
+        &[user_uid.to_owned()],
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+}
+
 fn page(condition: Option<Condition>) -> UserPageRequest {
     UserPageRequest {
         condition,
@@ -158,17 +186,7 @@ async fn group_members_are_rows_scoped_to_the_org(backend: Backend) {
     let (_guard, db) = common::open(backend).await;
     let acme = common::org(&db, "Acme").await;
     let beta = common::org(&db, "Beta").await;
-    let group = scim_groups::insert(
-        &db,
-        &acme,
-        &GroupColumns {
-            display_name: "Engineering".into(),
-            external_id: None,
-            resource: "{}".into(),
-        },
-    )
-    .await
-    .unwrap();
+    let group = new_group(&db, &acme, "Engineering").await;
     let dup = scim_groups::insert(
         &db,
         &acme,
@@ -200,15 +218,7 @@ async fn group_members_are_rows_scoped_to_the_org(backend: Backend) {
         vec![foreign.uid.clone(), "nope".to_owned()],
         "other orgs' users are unknown here"
     );
-    scim_groups::add_members(
-        &db,
-        &acme,
-        group.id,
-        std::slice::from_ref(&a.uid),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
+    add_member(&db, &acme, group.id, &a.uid).await;
     assert_eq!(
         scim_groups::member_count(&db, &acme, group.id)
             .await
@@ -234,26 +244,8 @@ async fn group_members_are_rows_scoped_to_the_org(backend: Backend) {
         vec![(group.uid.clone(), "Engineering".to_owned())]
     );
     // A listing reads the same groups in its one query; a user in none gets an empty list.
-    let second_group = scim_groups::insert(
-        &db,
-        &acme,
-        &GroupColumns {
-            display_name: "Design \"core\"".into(),
-            external_id: None,
-            resource: "{}".into(),
-        },
-    )
-    .await
-    .unwrap();
-    scim_groups::add_members(
-        &db,
-        &acme,
-        second_group.id,
-        std::slice::from_ref(&a.uid),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
+    let second_group = new_group(&db, &acme, "Design \"core\"").await;
+    add_member(&db, &acme, second_group.id, &a.uid).await;
     let (d, _) = provision(&db, &acme, "d").await;
     let mut request = page(None);
     request.with_groups = true;
@@ -322,17 +314,7 @@ async fn group_members_are_rows_scoped_to_the_org(backend: Backend) {
 async fn concurrent_member_adds_lose_nothing(backend: Backend) {
     let (_guard, db) = common::open(backend).await;
     let acme = common::org(&db, "Acme").await;
-    let group = scim_groups::insert(
-        &db,
-        &acme,
-        &GroupColumns {
-            display_name: "All".into(),
-            external_id: None,
-            resource: "{}".into(),
-        },
-    )
-    .await
-    .unwrap();
+    let group = new_group(&db, &acme, "All").await;
     let mut uids = Vec::new();
     for i in 0..12 {
         uids.push(provision(&db, &acme, &format!("u{i}")).await.0.uid);
@@ -371,27 +353,9 @@ async fn mapped_groups_raise_effective_roles(backend: Backend) {
     let (_guard, db) = common::open(backend).await;
     let acme = common::org(&db, "Acme").await;
     let marketing = stacks::create(&db, &acme, "Marketing").await.unwrap();
-    let admins = scim_groups::insert(
-        &db,
-        &acme,
-        &GroupColumns {
-            display_name: "Admins".into(),
-            external_id: None,
-            resource: "{}".into(),
-        },
-    )
-    .await
-    .unwrap();
+    let admins = new_group(&db, &acme, "Admins").await;
     let (user, account) = provision(&db, &acme, "gina").await;
-    scim_groups::add_members(
-        &db,
-        &acme,
-        admins.id,
-        std::slice::from_ref(&user.uid),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
+    add_member(&db, &acme, admins.id, &user.uid).await;
 
     let grants = Grants {
         org_role: Some(OrgRole::Admin),
@@ -441,15 +405,7 @@ async fn mapped_groups_raise_effective_roles(backend: Backend) {
         "the manual stack role stays"
     );
 
-    scim_groups::add_members(
-        &db,
-        &acme,
-        admins.id,
-        std::slice::from_ref(&user.uid),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
+    add_member(&db, &acme, admins.id, &user.uid).await;
     roles::recompute(&db, &acme, &[account]).await.unwrap();
     let changes = group_mappings::remove(&db, &acme, admins.id).await.unwrap();
     assert_eq!(changes.len(), 1);
@@ -488,26 +444,8 @@ async fn console_read_models_and_mapping_preview(backend: Backend) {
         .unwrap();
     assert_eq!(next[0].user.user_name, "andy", "keyset paging");
 
-    let group = scim_groups::insert(
-        &db,
-        &acme,
-        &GroupColumns {
-            display_name: "Admins".into(),
-            external_id: None,
-            resource: "{}".into(),
-        },
-    )
-    .await
-    .unwrap();
-    scim_groups::add_members(
-        &db,
-        &acme,
-        group.id,
-        std::slice::from_ref(&ann.uid),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
+    let group = new_group(&db, &acme, "Admins").await;
+    add_member(&db, &acme, group.id, &ann.uid).await;
     let groups = store::repo::directory::groups(&db, &acme, Some("adm"), 0, 10)
         .await
         .unwrap();

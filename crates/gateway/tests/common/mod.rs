@@ -42,6 +42,27 @@ impl Target {
         cmd
     }
 
+    /// Creates an organization with SCIM enabled and one bearer token, through the CLI.
+    pub fn scim_org(&self, name: &str) -> ScimOrg {
+        let org = self.admin(&[
+            "create-org",
+            "--name",
+            name,
+            "--owner-email",
+            &format!("owner@{}.test", name.to_lowercase()),
+        ])["org_uid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.admin(&["enable-scim", "--org", &org]);
+        let issued = self.admin(&["create-token", "--org", &org, "--name", "idp"]);
+        ScimOrg {
+            org,
+            token: issued["token"].as_str().unwrap().to_owned(),
+            token_id: issued["token_id"].as_str().unwrap().to_owned(),
+        }
+    }
+
     /// Runs `scimgate admin <args> --json` and parses its output; panics with stderr on failure.
     pub fn admin(&self, args: &[&str]) -> Value {
         let out = self
@@ -70,6 +91,13 @@ impl Target {
         assert!(!out.status.success(), "admin {args:?} should have failed");
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
+}
+
+/// An organization ready for SCIM: its UID, a bearer token and that token's id.
+pub struct ScimOrg {
+    pub org: String,
+    pub token: String,
+    pub token_id: String,
 }
 
 /// `scimgate` run in `workdir`, with no scimgate configuration inherited from the test's own

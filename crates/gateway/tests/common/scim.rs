@@ -77,19 +77,7 @@ pub fn patch(ops: Value) -> Value {
 impl ScimEnv {
     pub async fn start(backend: Backend) -> Self {
         let target = Target::new(backend).await;
-        let org = target.admin(&[
-            "create-org",
-            "--name",
-            "Acme",
-            "--owner-email",
-            "owner@acme.test",
-        ]);
-        let org = org["org_uid"].as_str().unwrap().to_owned();
-        target.admin(&["enable-scim", "--org", &org]);
-        let token = target.admin(&["create-token", "--org", &org, "--name", "idp"])["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let super::ScimOrg { org, token, .. } = target.scim_org("Acme");
         let mut cmd = target.command();
         cmd.args(["serve", "--listen", "127.0.0.1:0"]);
         let server = Server::start(cmd);
@@ -104,20 +92,8 @@ impl ScimEnv {
 
     /// A second organization in the same deployment, with its own token.
     pub fn other_org(&self, name: &str) -> (String, String) {
-        let org = self.target.admin(&[
-            "create-org",
-            "--name",
-            name,
-            "--owner-email",
-            &format!("owner@{name}.test"),
-        ]);
-        let org = org["org_uid"].as_str().unwrap().to_owned();
-        self.target.admin(&["enable-scim", "--org", &org]);
-        let token = self.target.admin(&["create-token", "--org", &org])["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        (org, token)
+        let created = self.target.scim_org(name);
+        (created.org, created.token)
     }
 
     pub fn base(&self) -> String {
