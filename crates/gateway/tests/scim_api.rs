@@ -318,7 +318,7 @@ async fn every_failure_is_a_scim_error(backend: Backend) {
 
     let disabled = env.target.admin(&["disable-scim", "--org", &env.org]);
     assert_eq!(disabled["scim_enabled"], false);
-    let refused = env.get("/Users").await;
+    let refused = env.get_until("/Users", 403).await;
     refused.assert_error(403, None);
     assert!(
         refused.body["detail"]

@@ -146,6 +146,20 @@ impl ScimEnv {
         self.call(Method::GET, path, None).await
     }
 
+    /// GETs `path` until it answers `status` (bounded: 10 s) and returns that reply, or the last
+    /// one. For a change made by another process (the CLI), which reaches a running server through
+    /// the key-value store's announcements a moment later.
+    pub async fn get_until(&self, path: &str, status: u16) -> Reply {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let reply = self.get(path).await;
+            if reply.status.as_u16() == status || std::time::Instant::now() >= deadline {
+                return reply;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> Reply {
         self.call(Method::POST, path, Some(body)).await
     }
