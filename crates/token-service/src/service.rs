@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use store::credential_cache::CredentialCache;
 use store::kv::Kv;
-use store::repo::api_tokens::TokenPrincipal;
 use store::repo::installations::{self, InstallationPrincipal};
 use store::repo::refresh_tokens;
 use store::{Database, StoreResult};
@@ -15,6 +14,7 @@ use store::{Database, StoreResult};
 use crate::jwt::AccessClaims;
 use crate::keys::{self, KeyRing};
 use crate::settings::TokenSettings;
+use crate::verify::VerifiedCredential;
 
 /// The token service of one deployment.
 #[derive(Clone, Debug)]
@@ -28,10 +28,8 @@ pub(crate) struct Inner {
     pub(crate) kv: Kv,
     pub(crate) settings: TokenSettings,
     pub(crate) keys: KeyRing,
-    /// API tokens verified lately, by digest.
-    pub(crate) api_tokens: CredentialCache<TokenPrincipal>,
-    /// Installations verified lately, by installation and organization.
-    installations: CredentialCache<Option<InstallationPrincipal>>,
+    /// API tokens and installations verified lately.
+    pub(crate) credentials: CredentialCache<VerifiedCredential>,
 }
 
 /// Revocation-set key of one access token.
@@ -57,8 +55,7 @@ impl TokenService {
         };
         Self {
             inner: Arc::new(Inner {
-                api_tokens: CredentialCache::new(&kv, ttl),
-                installations: CredentialCache::new(&kv, ttl),
+                credentials: CredentialCache::new(&kv, ttl),
                 db,
                 kv,
                 settings,
@@ -140,14 +137,18 @@ impl TokenService {
         installation_uid: &str,
         org_uid: &str,
     ) -> StoreResult<Option<InstallationPrincipal>> {
-        let key = format!("{installation_uid}|{org_uid}");
-        let cache = &self.inner.installations;
+        let key = format!("installation:{installation_uid}|{org_uid}");
+        let cache = &self.inner.credentials;
         let ticket = match cache.get(&key) {
-            Ok(cached) => return Ok(cached),
-            Err(ticket) => ticket,
+            Ok(VerifiedCredential::Installation(found)) => return Ok(found),
+            // Keys say their kind, so an API token is never found here.
+            Ok(VerifiedCredential::ApiToken(_)) => None,
+            Err(ticket) => Some(ticket),
         };
         let found = installations::authenticate(&self.inner.db, installation_uid, org_uid).await?;
-        cache.insert(ticket, key, found.clone());
+        if let Some(ticket) = ticket {
+            cache.insert(ticket, key, VerifiedCredential::Installation(found.clone()));
+        }
         Ok(found)
     }
 }

@@ -4,6 +4,7 @@
 
 use store::credential_cache::CredentialCache;
 use store::repo::api_tokens::{self, TokenPrincipal};
+use store::repo::installations::InstallationPrincipal;
 use store::{Database, OrgScope, StoreError};
 
 use crate::jwt::{self, JwtError};
@@ -70,27 +71,40 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, VerifyError> {
     Ok(token)
 }
 
+/// What a replica's credential cache holds, under keys that say which kind it is.
+#[derive(Debug, Clone)]
+pub enum VerifiedCredential {
+    /// An API token, under `token:{digest}`.
+    ApiToken(TokenPrincipal),
+    /// What an installation proves for one organization, under `installation:{uid}|{org}`
+    /// (`None`: nothing there).
+    Installation(Option<InstallationPrincipal>),
+}
+
 /// Verifies an organization API token: valid, not revoked or expired, and of this organization.
 /// With a cache, a token verified lately is not read again (revocations are announced to it).
 pub async fn verify_api_token(
     db: &Database,
-    cache: Option<&CredentialCache<TokenPrincipal>>,
+    cache: Option<&CredentialCache<VerifiedCredential>>,
     token: &str,
     org_uid: &str,
 ) -> Result<Principal, VerifyError> {
-    let digest = api_tokens::digest(token).ok_or(VerifyError::Invalid)?;
+    let key = format!(
+        "token:{}",
+        api_tokens::digest(token).ok_or(VerifyError::Invalid)?
+    );
     let at = chrono::Utc::now();
-    let principal = match cache.map(|c| c.get(&digest)) {
-        Some(Ok(cached)) => {
+    let principal = match cache.map(|c| c.get(&key)) {
+        Some(Ok(VerifiedCredential::ApiToken(cached))) => {
             // The first request past the minute writes the use; the others find it written.
-            let claim_use = |p: &mut TokenPrincipal| {
-                let due = p.is_current(at) && p.is_use_due(at);
-                if due {
+            let claim_use = |held: &mut VerifiedCredential| match held {
+                VerifiedCredential::ApiToken(p) if p.is_current(at) && p.is_use_due(at) => {
                     p.last_used_at = Some(at);
+                    true
                 }
-                due
+                _ => false,
             };
-            if cache.and_then(|c| c.update(&digest, claim_use)) == Some(true) {
+            if cache.and_then(|c| c.update(&key, claim_use)) == Some(true) {
                 api_tokens::record_use(db, cached.token_id, at).await?;
             }
             cached
@@ -100,7 +114,7 @@ pub async fn verify_api_token(
                 .await?
                 .ok_or(VerifyError::Invalid)?;
             if let (Some(cache), Some(Err(ticket))) = (cache, lookup) {
-                cache.insert(ticket, digest, found.clone());
+                cache.insert(ticket, key, VerifiedCredential::ApiToken(found.clone()));
             }
             found
         }
@@ -144,7 +158,7 @@ impl BearerVerifier for ApiTokenVerifier {
 impl BearerVerifier for TokenService {
     async fn verify(&self, token: &str, org_uid: &str) -> Result<Principal, VerifyError> {
         if token.starts_with(api_tokens::TOKEN_PREFIX) {
-            let cache = Some(&self.inner.api_tokens);
+            let cache = Some(&self.inner.credentials);
             return verify_api_token(&self.inner.db, cache, token, org_uid).await;
         }
         if !jwt::looks_like_jwt(token) {
