@@ -52,15 +52,7 @@ impl Caller {
         };
         // Authentication first, then the switch: an unauthenticated caller learns nothing about
         // the organization, not even whether SCIM is on.
-        let scim_enabled = match principal.scim_enabled {
-            Some(enabled) => enabled,
-            None => {
-                organizations::get(&api.db, &principal.scope)
-                    .await?
-                    .scim_enabled
-            }
-        };
-        if !scim_enabled {
+        if !principal.scim_enabled {
             return Err(ApiError(forbidden(
                 "SCIM provisioning is disabled for this organization; an Owner or Admin can enable it in the organization's SCIM settings",
             )));

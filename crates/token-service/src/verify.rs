@@ -26,9 +26,8 @@ pub struct Principal {
     pub scope: OrgScope,
     /// The credential that proved it.
     pub credential: Credential,
-    /// The organization's SCIM switch, when the verifier read it with the credential (API
-    /// tokens); `None` means the caller reads it.
-    pub scim_enabled: Option<bool>,
+    /// The organization's SCIM switch, read with the credential.
+    pub scim_enabled: bool,
 }
 
 /// Why a bearer token was refused.
@@ -125,7 +124,7 @@ pub async fn verify_api_token(
     Ok(Principal {
         scope: principal.scope,
         credential: Credential::ApiToken(principal.token_uid),
-        scim_enabled: Some(principal.scim_enabled),
+        scim_enabled: principal.scim_enabled,
     })
 }
 
@@ -180,7 +179,7 @@ impl BearerVerifier for TokenService {
         Ok(Principal {
             scope: installation.scope,
             credential: Credential::Installation(claims.sub),
-            scim_enabled: Some(installation.scim_enabled),
+            scim_enabled: installation.scim_enabled,
         })
     }
 }

@@ -214,7 +214,7 @@ pub async fn confirm_revoke_installation(
         title: format!("Disconnect {client}?"),
         message: format!(
             "{client} loses access to this organization at once: its access tokens stop working \
-             within a second on every server and its refresh tokens are revoked. Provisioned \
+             at once on every server and its refresh tokens are revoked. Provisioned \
              users and groups stay. To reconnect, an Owner or Admin authorizes it again from the \
              IdP (Authenticate → Authorize & Install)."
         ),
