@@ -1,5 +1,5 @@
 # Makes sure the PostgreSQL and Redis the tests use are reachable: starts the local ones when they
-# are installed but stopped, installs them from Debian's packages under CI=true, and otherwise
+# are installed but stopped, installs them from Debian's packages when missing (as root), and otherwise
 # fails loudly. Sourced by scripts/test and other scripts.
 
 PG_URL="${SCIMGATE_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
@@ -13,12 +13,18 @@ redis_up() {
   command -v redis-cli >/dev/null && [ "$(redis-cli -u "$REDIS_URL" ping 2>/dev/null)" = "PONG" ]
 }
 
+# Installs Debian packages when this machine can (root with apt-get), with or without CI=true: a
+# newcomer's first run of the test command must pass on a fresh machine too. One `apt-get update`
+# per run, however many packages are missing.
+APT_UPDATED=""
+can_install() { command -v apt-get >/dev/null && [ "$(id -u)" = "0" ]; }
 install_debian() {
-  if [ "${CI:-}" = "true" ] && command -v apt-get >/dev/null; then
+  if can_install; then
     say "installing $* from Debian packages"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    if [ -z "$APT_UPDATED" ]; then apt-get update -qq && APT_UPDATED=1; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
   else
-    say "missing: $* (install them, or set SCIMGATE_TEST_DATABASE_URL / SCIMGATE_TEST_REDIS_URL)"
+    say "missing: $* (install them as root, or set SCIMGATE_TEST_DATABASE_URL / SCIMGATE_TEST_REDIS_URL)"
     return 1
   fi
 }

@@ -6,12 +6,10 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
-use store::grants::{self, CodeGrant};
-use store::repo::audit::{self, Actor, AuditEntry};
-use store::repo::installations::{self, NewInstallation};
-use store::repo::{memberships, oauth_clients, organizations};
-use store::{StoreError, secret};
+use store::StoreError;
+use store::repo::{memberships, oauth_clients};
+use usecases::installations::{Approval, Authorized};
+use usecases::{Actor, ActorKind};
 
 use crate::AuthorizeApp;
 use crate::authorize::{consent_page, error_redirect};
@@ -64,13 +62,6 @@ pub async fn decide(
         }
         Err(e) => return Err(e.into()),
     };
-    let org = organizations::get(&app.db, &scope).await?;
-    if !org.scim_enabled {
-        return Err(PageError::Forbidden(format!(
-            "SCIM is not enabled for {}; enable it in the organization's SCIM settings first",
-            org.name
-        )));
-    }
     if form.get("accept_terms").is_none_or(|v| v.is_empty()) {
         let error = Some("Accept the terms to authorize the installation.".to_owned());
         return consent_page(
@@ -95,55 +86,21 @@ pub async fn decide(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let ip = forms::client_ip(&req);
-    let txn = store::db::begin_write(&app.db).await?;
-    let installation = installations::create(
-        &txn,
-        &scope,
-        NewInstallation {
-            client_id: client.id,
-            approved_by: current.account.id,
-            scopes: pending.scopes.clone(),
-            terms_version: app.settings.terms_version.clone(),
-            ip: ip.clone(),
-            user_agent,
-        },
-    )
-    .await?;
-    audit::record(
-        &txn,
-        Some(&scope),
-        AuditEntry {
-            actor: Actor::Account(current.account.uid.clone()),
-            action: "installation.created",
-            resource_type: "installation",
-            resource_id: Some(installation.uid.clone()),
-            request_id: None,
-            ip,
-            detail: json!({"client_id": client.client_id, "client_name": client.name,
-                "scopes": pending.scopes, "terms_version": installation.terms_version}),
-        },
-    )
-    .await?;
-    txn.commit().await.map_err(StoreError::from)?;
-    let grant = CodeGrant {
-        client_id: client.client_id.clone(),
+    let actor = Actor::new(ActorKind::Account {
+        id: current.account.id,
+        uid: current.account.uid.clone(),
+    })
+    .in_request(forms::request_id(&req), forms::client_ip(&req));
+    let approval = Approval {
         redirect_uri: pending.redirect_uri.clone(),
         redirect_uri_given: pending.redirect_uri_given,
         code_challenge: pending.code_challenge.clone(),
-        org_uid: org.uid.clone(),
-        installation_uid: installation.uid.clone(),
         scopes: pending.scopes.clone(),
-        family_id: secret::random_token(16),
+        user_agent,
     };
-    let code = grants::issue(
-        app.kv.as_ref(),
-        &app.settings.region,
-        &grant,
-        app.settings.code_ttl,
-    )
-    .await?;
-    tracing::info!(org = %org.uid, client = %client.client_id, installation = %installation.uid, "installation approved");
+    let Authorized { installation, code } =
+        usecases::installations::authorize(&app.core, &actor, &scope, &client, approval).await?;
+    tracing::info!(org = %scope.org_uid(), client = %client.client_id, installation = %installation.uid, "installation approved");
     let mut params = vec![("code", code.as_str())];
     if let Some(state) = pending.state.as_deref() {
         params.push(("state", state));

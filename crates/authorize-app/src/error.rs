@@ -63,6 +63,23 @@ impl From<StoreError> for PageError {
     }
 }
 
+impl From<usecases::Error> for PageError {
+    fn from(err: usecases::Error) -> Self {
+        use usecases::Error;
+        match err {
+            Error::Scim(scim) => PageError::BadRequest(scim.detail),
+            Error::NotFound(message) => PageError::NotFound(message),
+            Error::Conflict(message) => PageError::Conflict(message),
+            Error::Invalid(message) => PageError::BadRequest(message),
+            Error::Forbidden(message) => PageError::Forbidden(message),
+            Error::PreconditionFailed(_) => PageError::Conflict(
+                "someone changed this at the same time; reload the page and try again".into(),
+            ),
+            Error::Store(store) => PageError::from(store),
+        }
+    }
+}
+
 impl PageError {
     fn title(&self) -> &'static str {
         match self {

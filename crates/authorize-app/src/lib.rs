@@ -24,6 +24,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
 use store::Database;
 use store::kv::Kv;
+use usecases::Core;
 
 pub use error::PageError;
 pub use session::CurrentAccount;
@@ -37,7 +38,9 @@ const CONSOLE_SCRIPT: &str = include_str!("../../../templates/static/console.js"
 /// The browser app's state, shared by every worker.
 #[derive(Debug, Clone)]
 pub struct AuthorizeApp {
-    /// The region's database.
+    /// The use cases every form calls.
+    pub core: Core,
+    /// The region's database (reads).
     pub db: Database,
     /// The key-value store (sessions, pending requests, codes, rate limits).
     pub kv: Kv,
@@ -64,11 +67,12 @@ async fn console_script() -> HttpResponse {
 }
 
 impl AuthorizeApp {
-    /// The app over the region's database and key-value store.
-    pub fn new(db: Database, kv: Kv, settings: AuthorizeSettings) -> Self {
+    /// The app over the region's use cases.
+    pub fn new(core: Core, settings: AuthorizeSettings) -> Self {
         Self {
-            db,
-            kv,
+            db: core.db().clone(),
+            kv: core.kv().clone(),
+            core,
             settings,
             federation: None,
         }

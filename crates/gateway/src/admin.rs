@@ -1,14 +1,14 @@
 //! `scimgate admin …`: the operator's commands. Each runs in one transaction, records an audit row,
 //! and prints either a human summary or, with `--json`, one JSON object.
 
-use authorize_app::console::service::{self, Who};
 use serde_json::{Value, json};
-use store::repo::audit;
-use store::repo::memberships::NewMembership;
-use store::repo::oauth_clients::NewClient;
-use store::repo::{accounts, memberships, oauth_clients, organizations};
-use store::types::{Email, MembershipSource, MembershipStatus, OrgRole};
-use store::{Database, OrgScope, StoreError};
+use store::repo::audit::{self, AuditEntry};
+use store::repo::oauth_clients::{self, NewClient};
+use store::repo::organizations;
+use store::types::OrgRole;
+use store::{OrgScope, StoreError};
+use usecases::organizations::{NewOrganization, OwnerAccess};
+use usecases::{Actor, Core};
 
 use crate::cli::AdminCommand;
 use crate::config::Config;
@@ -22,94 +22,47 @@ pub struct Output {
     pub text: String,
 }
 
-/// A password for a new account nobody chose one for.
-fn generate_password() -> String {
-    store::secret::random_token(18)
-}
-
 /// Creates an organization owned by `owner_email` (an existing account is reused, its password
-/// untouched). Used by the CLI and the demo.
+/// untouched; a new one gets `owner_password` or a generated one, printed once). Used by the CLI
+/// and the demo.
 pub async fn create_org(
-    db: &Database,
-    region: &str,
+    core: &Core,
     name: &str,
     owner_email: &str,
     owner_password: Option<&str>,
-) -> Result<Output, StoreError> {
-    let email = Email::parse(owner_email)?;
-    let txn = store::db::begin_write(db).await?;
-    let org = organizations::create(&txn, name, region).await?;
-    let scope = organizations::operator_scope(&txn, &org.uid).await?;
-    let (account, generated) = match accounts::find_by_email(&txn, &email).await? {
-        Some(existing) => {
-            if owner_password.is_some() {
-                return Err(StoreError::Invalid(format!(
-                    "{email} already has an account; its password is not changed by create-org"
-                )));
-            }
-            (existing, None)
-        }
-        None => {
-            let generated = owner_password.is_none().then(generate_password);
-            let password = owner_password.or(generated.as_deref());
-            (
-                accounts::create(&txn, &email, None, password).await?,
-                generated,
-            )
-        }
+) -> usecases::Result<Output> {
+    let new = NewOrganization {
+        name: name.to_owned(),
+        owner_email: owner_email.to_owned(),
+        owner_access: match owner_password {
+            Some(password) => OwnerAccess::Password(password.to_owned()),
+            None => OwnerAccess::GeneratedPassword,
+        },
     };
-    let owner = NewMembership {
-        account_id: account.id,
-        role: OrgRole::Owner,
-        status: MembershipStatus::Active,
-        source: MembershipSource::Manual,
-    };
-    memberships::add(&txn, &scope, owner).await?;
-    audit::record(
-        &txn,
-        Some(&scope),
-        Who::operator().entry(
-            "organization.created",
-            "organization",
-            &org.uid,
-            json!({"name": org.name, "owner": account.uid}),
-        ),
-    )
-    .await?;
-    txn.commit().await?;
-
-    let mut out = json!({"org_uid": org.uid, "org_name": org.name, "owner_email": account.email, "region": org.home_region});
+    let created = usecases::organizations::create(core, &Actor::operator(), new).await?;
+    let org = &created.organization;
+    let mut out = json!({"org_uid": org.uid, "org_name": org.name,
+        "owner_email": created.owner.email, "region": org.home_region});
     let mut text = format!(
         "created organization {} ({})\nowner: {}",
-        org.name, org.uid, account.email
+        org.name, org.uid, created.owner.email
     );
-    if let Some(password) = generated {
+    if let Some(password) = created.generated_password {
         text.push_str(&format!("\nowner password (shown once): {password}"));
         out["owner_password"] = json!(password);
     }
     Ok(Output { json: out, text })
 }
 
-/// The organization an operator names, and the deployment's key-value store: a change to its
-/// credentials is announced there, so running replicas hear of it at once.
-async fn scope_and_kv(
-    db: &Database,
-    config: &Config,
-    org: &str,
-) -> Result<(OrgScope, store::kv::Kv), StoreError> {
-    let scope = organizations::operator_scope(db, org).await?;
-    let kv = store::kv::open(&config.kv.url, &config.kv.namespace).await?;
-    Ok((scope, kv))
+/// The organization an operator names.
+async fn operator_scope(core: &Core, org: &str) -> usecases::Result<OrgScope> {
+    Ok(organizations::operator_scope(core.db(), org).await?)
 }
 
-async fn set_scim(
-    db: &Database,
-    config: &Config,
-    org: &str,
-    enabled: bool,
-) -> Result<Output, StoreError> {
-    let (scope, kv) = scope_and_kv(db, config, org).await?;
-    let org = service::set_scim_enabled(db, &kv, &scope, enabled, &Who::operator()).await?;
+async fn set_scim(core: &Core, org: &str, enabled: bool) -> usecases::Result<Output> {
+    let scope = operator_scope(core, org).await?;
+    let org = usecases::organizations::set_scim_enabled(core, &Actor::operator(), &scope, enabled)
+        .await?;
     let state = if enabled { "enabled" } else { "disabled" };
     Ok(Output {
         json: json!({"org_uid": org.uid, "scim_enabled": enabled}),
@@ -118,57 +71,38 @@ async fn set_scim(
 }
 
 async fn add_member(
-    db: &Database,
+    core: &Core,
     org: &str,
     email: &str,
     role: &str,
     password: Option<&str>,
-) -> Result<Output, StoreError> {
+) -> usecases::Result<Output> {
     let role: OrgRole = role.parse()?;
-    let email = Email::parse(email)?;
-    let txn = store::db::begin_write(db).await?;
-    let scope: OrgScope = organizations::operator_scope(&txn, org).await?;
-    let account = match accounts::find_by_email(&txn, &email).await? {
-        Some(existing) => match password {
-            Some(pw) => accounts::set_password(&txn, existing, pw).await?,
-            None => existing,
-        },
-        None => accounts::create(&txn, &email, None, password).await?,
-    };
-    let new = NewMembership {
-        account_id: account.id,
+    let scope = operator_scope(core, org).await?;
+    let new = usecases::members::NewMember {
+        email: email.to_owned(),
         role,
-        status: MembershipStatus::Active,
-        source: MembershipSource::Manual,
+        password: password.map(str::to_owned),
     };
-    memberships::add(&txn, &scope, new).await?;
-    audit::record(
-        &txn,
-        Some(&scope),
-        Who::operator().entry(
-            "membership.added",
-            "account",
-            &account.uid,
-            json!({"role": role.as_str()}),
-        ),
-    )
-    .await?;
-    txn.commit().await?;
+    let added = usecases::members::add(core, &Actor::operator(), &scope, new).await?;
+    let email = &added.account.email;
     Ok(Output {
-        json: json!({"org_uid": scope.org_uid(), "email": account.email, "account_uid": account.uid, "role": role.as_str()}),
-        text: format!("added {} to {} as {role}", account.email, scope.org_uid()),
+        json: json!({"org_uid": scope.org_uid(), "email": email, "account_uid": added.account.uid,
+            "role": role.as_str(), "status": added.membership.status}),
+        text: format!("added {email} to {} as {role}", scope.org_uid()),
     })
 }
 
 /// Creates an organization token. Used by the CLI and the demo.
 pub async fn create_token(
-    db: &Database,
+    core: &Core,
     org: &str,
     name: &str,
     expires_in_days: Option<u32>,
-) -> Result<Output, StoreError> {
-    let scope = organizations::operator_scope(db, org).await?;
-    let issued = service::create_token(db, &scope, name, expires_in_days, &Who::operator()).await?;
+) -> usecases::Result<Output> {
+    let scope = operator_scope(core, org).await?;
+    let issued =
+        usecases::tokens::create(core, &Actor::operator(), &scope, name, expires_in_days).await?;
     Ok(Output {
         json: json!({"token": issued.token, "token_id": issued.row.uid, "prefix": issued.row.prefix,
             "expires_at": issued.row.expires_at}),
@@ -180,14 +114,9 @@ pub async fn create_token(
 }
 
 /// Revokes a bearer token, announcing it to the running replicas.
-async fn revoke_token(
-    db: &Database,
-    config: &Config,
-    org: &str,
-    uid: &str,
-) -> Result<Output, StoreError> {
-    let (scope, kv) = scope_and_kv(db, config, org).await?;
-    let token = service::revoke_token(db, &kv, &scope, uid, &Who::operator()).await?;
+async fn revoke_token(core: &Core, org: &str, uid: &str) -> usecases::Result<Output> {
+    let scope = operator_scope(core, org).await?;
+    let token = usecases::tokens::revoke(core, &Actor::operator(), &scope, uid).await?;
     Ok(Output {
         json: json!({"org_uid": scope.org_uid(), "token_id": token.uid, "revoked": true}),
         text: format!(
@@ -200,9 +129,9 @@ async fn revoke_token(
 }
 
 /// Creates a stack.
-async fn create_stack(db: &Database, org: &str, name: &str) -> Result<Output, StoreError> {
-    let scope = organizations::operator_scope(db, org).await?;
-    let stack = service::create_stack(db, &scope, name, &Who::operator()).await?;
+async fn create_stack(core: &Core, org: &str, name: &str) -> usecases::Result<Output> {
+    let scope = operator_scope(core, org).await?;
+    let stack = usecases::stacks::create(core, &Actor::operator(), &scope, name).await?;
     Ok(Output {
         json: json!({"org_uid": scope.org_uid(), "stack_uid": stack.uid, "name": stack.name}),
         text: format!(
@@ -215,24 +144,8 @@ async fn create_stack(db: &Database, org: &str, name: &str) -> Result<Output, St
 }
 
 /// Registers an OAuth client. Used by the CLI and the demo.
-pub async fn register_client(db: &Database, new: NewClient) -> Result<Output, StoreError> {
-    let txn = store::db::begin_write(db).await?;
-    let insecure = new.allow_insecure_redirect;
-    let registered = oauth_clients::register(&txn, new).await?;
-    let detail = json!({"name": registered.row.name, "redirect_uris": oauth_clients::redirect_uris(&registered.row),
-        "allow_insecure_redirect": insecure, "public": registered.client_secret.is_none()});
-    audit::record(
-        &txn,
-        None,
-        Who::operator().entry(
-            "oauth_client.registered",
-            "oauth_client",
-            &registered.row.client_id,
-            detail,
-        ),
-    )
-    .await?;
-    txn.commit().await?;
+pub async fn register_client(core: &Core, new: NewClient) -> usecases::Result<Output> {
+    let registered = usecases::clients::register(core, &Actor::operator(), new).await?;
     let mut text = format!("client_id: {}", registered.row.client_id);
     if let Some(secret) = &registered.client_secret {
         text.push_str(&format!("\nclient_secret (shown once): {secret}"));
@@ -245,22 +158,22 @@ pub async fn register_client(db: &Database, new: NewClient) -> Result<Output, St
 }
 
 /// Rotates the signing keys (see `token_service::keys::rotate`).
-async fn rotate_keys(db: &Database, config: &Config) -> Result<Output, StoreError> {
+async fn rotate_keys(core: &Core, config: &Config) -> Result<Output, StoreError> {
     let access_ttl = std::time::Duration::from_secs(config.oauth.access_token_ttl_secs);
-    let rotation = token_service::keys::rotate(db, access_ttl).await?;
+    let rotation = token_service::keys::rotate(core.db(), access_ttl).await?;
     let detail = json!({"active_kid": rotation.active_kid, "next_kid": rotation.next_kid,
         "retired_kid": rotation.retired_kid, "deleted": rotation.deleted});
-    audit::record(
-        db,
-        None,
-        Who::operator().entry(
-            "signing_keys.rotated",
-            "signing_key",
-            &rotation.active_kid,
-            detail.clone(),
-        ),
-    )
-    .await?;
+    let entry = AuditEntry {
+        actor_type: "operator",
+        actor_id: "cli".into(),
+        action: "signing_keys.rotated",
+        resource_type: "signing_key",
+        resource_id: Some(rotation.active_kid.clone()),
+        request_id: None,
+        ip: None,
+        detail: detail.clone(),
+    };
+    audit::record(core.db(), None, entry, &[]).await?;
     Ok(Output {
         text: format!(
             "signing with {} (published since the last rotation)\nnext key published: {}\nretired: {}\nexpired keys deleted: {}",
@@ -274,15 +187,9 @@ async fn rotate_keys(db: &Database, config: &Config) -> Result<Output, StoreErro
 }
 
 /// Revokes an installation in the database and in the key-value store's revocation set.
-async fn revoke_installation(
-    db: &Database,
-    config: &Config,
-    org: &str,
-    uid: &str,
-) -> Result<Output, StoreError> {
-    let (scope, kv) = scope_and_kv(db, config, org).await?;
-    let ttl = std::time::Duration::from_secs(config.oauth.access_token_ttl_secs + 120);
-    service::revoke_installation(db, &kv, &scope, uid, ttl, &Who::operator()).await?;
+async fn revoke_installation(core: &Core, org: &str, uid: &str) -> usecases::Result<Output> {
+    let scope = operator_scope(core, org).await?;
+    usecases::installations::revoke(core, &Actor::operator(), &scope, uid).await?;
     Ok(Output {
         json: json!({"org_uid": scope.org_uid(), "installation": uid, "revoked": true}),
         text: format!("revoked installation {uid} of {}", scope.org_uid()),
@@ -291,32 +198,28 @@ async fn revoke_installation(
 
 /// Runs one admin command; returns what to print and whether `--json` was asked for.
 pub async fn run(
-    db: &Database,
+    core: &Core,
     config: &Config,
     command: AdminCommand,
-) -> Result<(Output, bool), StoreError> {
-    let region = config.region.as_str();
+) -> anyhow::Result<(Output, bool)> {
     Ok(match command {
-        AdminCommand::RotateKeys { json } => (rotate_keys(db, config).await?, json),
+        AdminCommand::RotateKeys { json } => (rotate_keys(core, config).await?, json),
         AdminCommand::RevokeInstallation {
             org,
             installation,
             json,
-        } => (
-            revoke_installation(db, config, &org, &installation).await?,
-            json,
-        ),
+        } => (revoke_installation(core, &org, &installation).await?, json),
         AdminCommand::CreateOrg {
             name,
             owner_email,
             owner_password,
             json,
         } => (
-            create_org(db, region, &name, &owner_email, owner_password.as_deref()).await?,
+            create_org(core, &name, &owner_email, owner_password.as_deref()).await?,
             json,
         ),
-        AdminCommand::EnableScim { org, json } => (set_scim(db, config, &org, true).await?, json),
-        AdminCommand::DisableScim { org, json } => (set_scim(db, config, &org, false).await?, json),
+        AdminCommand::EnableScim { org, json } => (set_scim(core, &org, true).await?, json),
+        AdminCommand::DisableScim { org, json } => (set_scim(core, &org, false).await?, json),
         AdminCommand::AddMember {
             org,
             email,
@@ -324,7 +227,7 @@ pub async fn run(
             password,
             json,
         } => (
-            add_member(db, &org, &email, &role, password.as_deref()).await?,
+            add_member(core, &org, &email, &role, password.as_deref()).await?,
             json,
         ),
         AdminCommand::CreateToken {
@@ -332,12 +235,15 @@ pub async fn run(
             name,
             expires_in_days,
             json,
-        } => (create_token(db, &org, &name, expires_in_days).await?, json),
+        } => (
+            create_token(core, &org, &name, expires_in_days).await?,
+            json,
+        ),
         AdminCommand::RevokeToken { org, token, json } => {
-            (revoke_token(db, config, &org, &token).await?, json)
+            (revoke_token(core, &org, &token).await?, json)
         }
         AdminCommand::CreateStack { org, name, json } => {
-            (create_stack(db, &org, &name).await?, json)
+            (create_stack(core, &org, &name).await?, json)
         }
         AdminCommand::RegisterClient {
             name,
@@ -356,7 +262,7 @@ pub async fn run(
                 public,
                 allow_insecure_redirect,
             };
-            (register_client(db, new).await?, json)
+            (register_client(core, new).await?, json)
         }
     })
 }

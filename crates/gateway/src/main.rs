@@ -79,10 +79,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Admin { db, command } => {
             let config = Config::load(db.config.as_deref(), &db.overrides())?;
-            let database = server::open_database(&config).await?;
+            let services = server::open_services(&config).await?;
             // Admin commands bring the schema up to date, so a fresh database is usable at once.
-            store::db::migrate(&database).await?;
-            let (output, json) = admin::run(&database, &config, command).await?;
+            store::db::migrate(&services.db).await?;
+            let (output, json) = admin::run(&services.core, &config, command).await?;
             if json {
                 println!("{}", output.json);
             } else {

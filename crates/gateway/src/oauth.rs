@@ -60,6 +60,5 @@ pub fn authorize_app(config: &Config, services: &Services) -> AuthorizeApp {
     settings.code_ttl = Duration::from_secs(oauth.code_ttl_secs);
     settings.login_rate_limit = Limit::per_minute(oauth.login_rate_limit_per_minute);
     settings.region.clone_from(&services.region_id);
-    settings.revocation_ttl = Duration::from_secs(oauth.access_token_ttl_secs + 120);
-    AuthorizeApp::new(services.db.clone(), services.kv.clone(), settings)
+    AuthorizeApp::new(services.core.clone(), settings)
 }

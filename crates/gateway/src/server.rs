@@ -20,6 +20,8 @@ use crate::config::{Config, Region};
 /// What every request handler can reach.
 #[derive(Debug, Clone)]
 pub struct Services {
+    /// The use cases over the region's database and key-value store.
+    pub core: usecases::Core,
     /// The region's database.
     pub db: Database,
     /// The region's key-value store.
@@ -41,12 +43,25 @@ pub async fn open_services(config: &Config) -> anyhow::Result<Services> {
                 redact(&config.kv.url)
             )
         })?;
+    let core = usecases::Core::new(db.clone(), kv.clone(), core_settings(config));
     Ok(Services {
+        core,
         db,
         kv,
         region_id: config.region.clone(),
         region: config.region_urls()?,
     })
+}
+
+/// The use cases' settings from the configuration.
+pub fn core_settings(config: &Config) -> usecases::Settings {
+    let oauth = &config.oauth;
+    usecases::Settings {
+        region: config.region.clone(),
+        access_token_ttl: Duration::from_secs(oauth.access_token_ttl_secs),
+        code_ttl: Duration::from_secs(oauth.code_ttl_secs),
+        terms_version: oauth.terms_version.clone(),
+    }
 }
 
 /// Opens the database a configuration names.
@@ -156,7 +171,7 @@ fn scim_api(
     };
     let mut settings = scim_api::ScimSettings::new(&services.region.auth_api_url, key.as_bytes());
     settings.max_payload = payload_limit;
-    scim_api::ScimApi::new(services.db.clone(), services.kv.clone(), verifier, settings)
+    scim_api::ScimApi::new(services.core.clone(), verifier, settings)
 }
 
 /// This region among the others of the regions file, for pointing requests about organizations

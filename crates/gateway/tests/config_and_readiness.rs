@@ -257,5 +257,10 @@ async fn demo_seeds_what_it_prints() {
     let org = store::repo::organizations::get(&db, &principal.scope)
         .await
         .unwrap();
-    assert!(org.scim_enabled);
+    assert!(
+        !org.scim_enabled,
+        "the demo starts where every IdP guide starts: Enable SCIM"
+    );
+    assert!(field("Authorization URL").ends_with(&format!("/oauth/authorize?org={org_uid}")));
+    assert!(field("Token endpoint").ends_with("/oauth/token"));
 }

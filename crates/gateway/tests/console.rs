@@ -65,7 +65,7 @@ impl Console {
             .unwrap()
             .into_iter()
             .filter(|e| e.kind == "member.roles_changed")
-            .map(|e| e.payload)
+            .map(|e| format!("{} previous={}", e.payload, e.previous.unwrap_or_default()))
             .collect()
     }
 
@@ -691,7 +691,9 @@ async fn deleting_a_stack_withdraws_its_roles_with_events(backend: Backend) {
         "gained with the mapping, lost with the stack"
     );
     assert!(
-        changes[1].contains(&stack_uid) && changes[1].contains("\"after\""),
+        changes[1].contains(&format!(
+            "previous={{\"role\":\"member\",\"stack_roles\":{{\"{stack_uid}\""
+        )),
         "the loss names the deleted stack: {}",
         changes[1]
     );

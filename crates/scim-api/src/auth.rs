@@ -9,10 +9,10 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use scim_core::error::ScimError;
 use store::OrgScope;
-use store::repo::audit::Actor;
 use store::repo::organizations;
 use token_service::{Credential, bearer_token};
 use tracing_actix_web::RequestId;
+use usecases::{Actor, ActorKind};
 
 use crate::ScimApi;
 use crate::error::{ApiError, forbidden};
@@ -22,12 +22,23 @@ use crate::error::{ApiError, forbidden};
 pub struct Caller {
     /// The organization the credential proved.
     pub scope: OrgScope,
-    /// Who it is, for the audit log.
+    /// Who it is, from which request.
     pub actor: Actor,
-    /// The request id, for the audit log.
-    pub request_id: Option<String>,
-    /// The caller's address, for the audit log.
-    pub ip: Option<String>,
+    /// The organization's SCIM Base URL.
+    pub base_url: String,
+}
+
+impl Caller {
+    /// The use-case context of this request.
+    pub fn ctx<'a>(&'a self, api: &'a ScimApi) -> usecases::scim::Ctx<'a> {
+        usecases::scim::Ctx {
+            core: &api.core,
+            scope: &self.scope,
+            actor: &self.actor,
+            settings: &api.settings.paging,
+            base_url: &self.base_url,
+        }
+    }
 }
 
 impl Caller {
@@ -57,16 +68,19 @@ impl Caller {
                 "SCIM provisioning is disabled for this organization; an Owner or Admin can enable it in the organization's SCIM settings",
             )));
         }
-        let actor = match principal.credential {
-            Credential::ApiToken(uid) => Actor::ApiToken(uid),
-            Credential::Installation(uid) => Actor::Installation(uid),
+        let kind = match principal.credential {
+            Credential::ApiToken(uid) => ActorKind::ApiToken(uid),
+            Credential::Installation(uid) => ActorKind::Installation(uid),
         };
+        let actor = Actor::new(kind).in_request(
+            req.extensions().get::<RequestId>().map(ToString::to_string),
+            store::types::ClientAddr::resolve(req.extensions().get(), req.peer_addr())
+                .map(|ip| ip.to_string()),
+        );
         Ok(Self {
+            base_url: api.base_url(principal.scope.org_uid()),
             scope: principal.scope,
             actor,
-            request_id: req.extensions().get::<RequestId>().map(ToString::to_string),
-            ip: store::types::ClientAddr::resolve(req.extensions().get(), req.peer_addr())
-                .map(|ip| ip.to_string()),
         })
     }
 }
@@ -77,7 +91,7 @@ async fn elsewhere(api: &ScimApi, org_uid: &str) -> Result<Option<ApiError>, Api
     let Some(federation) = &api.federation else {
         return Ok(None);
     };
-    if organizations::find_by_uid(&api.db, org_uid)
+    if organizations::find_by_uid(api.core.db(), org_uid)
         .await?
         .is_some()
     {

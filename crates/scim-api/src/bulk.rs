@@ -16,7 +16,7 @@ use crate::ScimApi;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::handlers::{parse_body, scim_response};
-use crate::service::{Ctx, groups, users};
+use usecases::scim::{Ctx, groups, users};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -215,10 +215,7 @@ pub async fn handle(
         ))
         .into());
     }
-    let ctx = Ctx {
-        api: &api,
-        caller: &caller,
-    };
+    let ctx = caller.ctx(&api);
     let base = ctx.base_url();
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut results: Vec<Option<Value>> = vec![None; request.operations.len()];

@@ -36,8 +36,8 @@ fn find(resources: Vec<Value>, id: &str, what: &str) -> ApiResult<HttpResponse> 
 pub async fn service_provider_config(api: Api, caller: Caller) -> ApiResult<HttpResponse> {
     let settings = &api.settings;
     let base = api.base_url(caller.scope.org_uid());
-    let max_results = u32::try_from(settings.max_results).unwrap_or(u32::MAX);
-    let default_count = u32::try_from(settings.default_count).unwrap_or(u32::MAX);
+    let max_results = u32::try_from(settings.paging.max_results).unwrap_or(u32::MAX);
+    let default_count = u32::try_from(settings.paging.default_count).unwrap_or(u32::MAX);
     let document = scim_core::service_provider::ServiceProviderConfigBuilder::new()
         .documentation_uri(format!("{}/docs", settings.auth_api_url))
         .bulk(
@@ -51,7 +51,7 @@ pub async fn service_provider_config(api: Api, caller: Caller) -> ApiResult<Http
             true,
             default_count,
             max_results,
-            u64::try_from(settings.cursor_ttl.num_seconds()).unwrap_or(0),
+            u64::try_from(settings.paging.cursor_ttl.num_seconds()).unwrap_or(0),
         )
         .location(format!("{base}/ServiceProviderConfig"))
         .build();

@@ -69,6 +69,21 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<usecases::Error> for ApiError {
+    fn from(err: usecases::Error) -> Self {
+        use usecases::Error;
+        Self(match err {
+            Error::Scim(scim) => scim,
+            Error::NotFound(detail) => ScimError::not_found(detail),
+            Error::Conflict(detail) => ScimError::uniqueness(detail),
+            Error::Invalid(detail) => ScimError::invalid_value(detail),
+            Error::Forbidden(detail) => forbidden(detail),
+            Error::PreconditionFailed(detail) => ScimError::precondition_failed(detail),
+            Error::Store(store) => return ApiError::from(store),
+        })
+    }
+}
+
 impl From<VerifyError> for ApiError {
     fn from(err: VerifyError) -> Self {
         Self(match err {

@@ -15,9 +15,9 @@ use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, SCIM_JSON};
-use crate::service::list::{ListRequest, Page};
-use crate::service::{Ctx, groups, list, users};
 use crate::{ScimApi, ScimSettings, bulk, discovery};
+use usecases::scim::list::{ListRequest, Page};
+use usecases::scim::{Ctx, groups, list, users};
 
 type Api = web::Data<ScimApi>;
 type Query = web::Query<HashMap<String, String>>;
@@ -149,24 +149,24 @@ fn wants(query: &Query, schema: &ResourceSchema, attribute: &str) -> ApiResult<b
 trait Kind: 'static {
     const RELATED: &'static str;
     fn schema() -> &'static ResourceSchema;
-    async fn list(ctx: Ctx<'_>, request: &ListRequest) -> ApiResult<Page>;
-    async fn create(ctx: Ctx<'_>, body: Value) -> ApiResult<Value>;
-    async fn get(ctx: Ctx<'_>, id: &str, related: bool) -> ApiResult<(Value, String)>;
+    async fn list(ctx: Ctx<'_>, request: &ListRequest) -> usecases::Result<Page>;
+    async fn create(ctx: Ctx<'_>, body: Value) -> usecases::Result<Value>;
+    async fn get(ctx: Ctx<'_>, id: &str, related: bool) -> usecases::Result<(Value, String)>;
     async fn replace(
         ctx: Ctx<'_>,
         id: &str,
         body: &Value,
         if_match: Option<&str>,
         related: bool,
-    ) -> ApiResult<Value>;
+    ) -> usecases::Result<Value>;
     async fn patch(
         ctx: Ctx<'_>,
         id: &str,
         patch: &PatchRequest,
         if_match: Option<&str>,
         related: bool,
-    ) -> ApiResult<Value>;
-    async fn delete(ctx: Ctx<'_>, id: &str, if_match: Option<&str>) -> ApiResult<()>;
+    ) -> usecases::Result<Value>;
+    async fn delete(ctx: Ctx<'_>, id: &str, if_match: Option<&str>) -> usecases::Result<()>;
 }
 
 /// `/Users`.
@@ -179,13 +179,13 @@ impl Kind for Users {
     fn schema() -> &'static ResourceSchema {
         ResourceSchema::user()
     }
-    async fn list(ctx: Ctx<'_>, request: &ListRequest) -> ApiResult<Page> {
+    async fn list(ctx: Ctx<'_>, request: &ListRequest) -> usecases::Result<Page> {
         list::users(ctx, request).await
     }
-    async fn create(ctx: Ctx<'_>, body: Value) -> ApiResult<Value> {
+    async fn create(ctx: Ctx<'_>, body: Value) -> usecases::Result<Value> {
         users::create(ctx, body).await
     }
-    async fn get(ctx: Ctx<'_>, id: &str, related: bool) -> ApiResult<(Value, String)> {
+    async fn get(ctx: Ctx<'_>, id: &str, related: bool) -> usecases::Result<(Value, String)> {
         users::get(ctx, id, related).await
     }
     // A user's groups are few: writes always answer with them.
@@ -195,7 +195,7 @@ impl Kind for Users {
         body: &Value,
         if_match: Option<&str>,
         _: bool,
-    ) -> ApiResult<Value> {
+    ) -> usecases::Result<Value> {
         users::replace(ctx, id, body, if_match).await
     }
     async fn patch(
@@ -204,10 +204,10 @@ impl Kind for Users {
         patch: &PatchRequest,
         if_match: Option<&str>,
         _: bool,
-    ) -> ApiResult<Value> {
+    ) -> usecases::Result<Value> {
         users::patch(ctx, id, patch, if_match).await
     }
-    async fn delete(ctx: Ctx<'_>, id: &str, if_match: Option<&str>) -> ApiResult<()> {
+    async fn delete(ctx: Ctx<'_>, id: &str, if_match: Option<&str>) -> usecases::Result<()> {
         users::delete(ctx, id, if_match).await
     }
 }
@@ -217,13 +217,13 @@ impl Kind for Groups {
     fn schema() -> &'static ResourceSchema {
         ResourceSchema::group()
     }
-    async fn list(ctx: Ctx<'_>, request: &ListRequest) -> ApiResult<Page> {
+    async fn list(ctx: Ctx<'_>, request: &ListRequest) -> usecases::Result<Page> {
         list::groups(ctx, request).await
     }
-    async fn create(ctx: Ctx<'_>, body: Value) -> ApiResult<Value> {
+    async fn create(ctx: Ctx<'_>, body: Value) -> usecases::Result<Value> {
         groups::create(ctx, body).await
     }
-    async fn get(ctx: Ctx<'_>, id: &str, related: bool) -> ApiResult<(Value, String)> {
+    async fn get(ctx: Ctx<'_>, id: &str, related: bool) -> usecases::Result<(Value, String)> {
         groups::get(ctx, id, related).await
     }
     async fn replace(
@@ -232,7 +232,7 @@ impl Kind for Groups {
         body: &Value,
         if_match: Option<&str>,
         related: bool,
-    ) -> ApiResult<Value> {
+    ) -> usecases::Result<Value> {
         groups::replace(ctx, id, body, if_match, related).await
     }
     async fn patch(
@@ -241,10 +241,10 @@ impl Kind for Groups {
         patch: &PatchRequest,
         if_match: Option<&str>,
         related: bool,
-    ) -> ApiResult<Value> {
+    ) -> usecases::Result<Value> {
         groups::patch(ctx, id, patch, if_match, related).await
     }
-    async fn delete(ctx: Ctx<'_>, id: &str, if_match: Option<&str>) -> ApiResult<()> {
+    async fn delete(ctx: Ctx<'_>, id: &str, if_match: Option<&str>) -> usecases::Result<()> {
         groups::delete(ctx, id, if_match).await
     }
 }
@@ -254,10 +254,7 @@ async fn list_resources<K: Kind>(
     caller: Caller,
     query: Query,
 ) -> ApiResult<HttpResponse> {
-    let ctx = Ctx {
-        api: &api,
-        caller: &caller,
-    };
+    let ctx = caller.ctx(&api);
     Ok(list_response(
         K::list(ctx, &ListRequest::from_query(&query)?).await?,
     ))
@@ -270,16 +267,7 @@ async fn search_resources<K: Kind>(
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     let request = ListRequest::from_search(&parse_body(&req, &body)?)?;
-    Ok(list_response(
-        K::list(
-            Ctx {
-                api: &api,
-                caller: &caller,
-            },
-            &request,
-        )
-        .await?,
-    ))
+    Ok(list_response(K::list(caller.ctx(&api), &request).await?))
 }
 
 async fn create_resource<K: Kind>(
@@ -288,14 +276,7 @@ async fn create_resource<K: Kind>(
     req: HttpRequest,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let resource = K::create(
-        Ctx {
-            api: &api,
-            caller: &caller,
-        },
-        parse_body(&req, &body)?,
-    )
-    .await?;
+    let resource = K::create(caller.ctx(&api), parse_body(&req, &body)?).await?;
     Ok(created(&resource))
 }
 
@@ -307,15 +288,7 @@ async fn get_resource<K: Kind>(
     query: Query,
 ) -> ApiResult<HttpResponse> {
     let related = wants(&query, K::schema(), K::RELATED)?;
-    let (resource, etag) = K::get(
-        Ctx {
-            api: &api,
-            caller: &caller,
-        },
-        &id.1,
-        related,
-    )
-    .await?;
+    let (resource, etag) = K::get(caller.ctx(&api), &id.1, related).await?;
     get_response(&req, resource, &etag, K::schema(), &query)
 }
 
@@ -330,17 +303,7 @@ async fn replace_resource<K: Kind>(
     let body = parse_body(&req, &body)?;
     let related = wants(&query, K::schema(), K::RELATED)?;
     let if_match = header_text(&req, header::IF_MATCH);
-    let resource = K::replace(
-        Ctx {
-            api: &api,
-            caller: &caller,
-        },
-        &id.1,
-        &body,
-        if_match,
-        related,
-    )
-    .await?;
+    let resource = K::replace(caller.ctx(&api), &id.1, &body, if_match, related).await?;
     write_response(resource, K::schema(), &query)
 }
 
@@ -356,17 +319,7 @@ async fn patch_resource<K: Kind>(
     let minimal = wants_minimal(&req);
     let related = !minimal && wants(&query, K::schema(), K::RELATED)?;
     let if_match = header_text(&req, header::IF_MATCH);
-    let resource = K::patch(
-        Ctx {
-            api: &api,
-            caller: &caller,
-        },
-        &id.1,
-        &patch,
-        if_match,
-        related,
-    )
-    .await?;
+    let resource = K::patch(caller.ctx(&api), &id.1, &patch, if_match, related).await?;
     if minimal {
         return Ok(with_etag(HttpResponse::NoContent().finish(), &resource));
     }
@@ -379,15 +332,7 @@ async fn delete_resource<K: Kind>(
     req: HttpRequest,
     id: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
-    K::delete(
-        Ctx {
-            api: &api,
-            caller: &caller,
-        },
-        &id.1,
-        header_text(&req, header::IF_MATCH),
-    )
-    .await?;
+    K::delete(caller.ctx(&api), &id.1, header_text(&req, header::IF_MATCH)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -425,23 +370,20 @@ async fn search_all(
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     let request = ListRequest::from_search(&parse_body(&req, &body)?)?;
-    let ctx = Ctx {
-        api: &api,
-        caller: &caller,
-    };
+    let ctx = caller.ctx(&api);
     let mut everything = request.clone();
     everything.start_index = Some(1);
-    everything.count = Some(i64::try_from(api.settings.max_results).unwrap_or(i64::MAX));
+    everything.count = Some(i64::try_from(api.settings.paging.max_results).unwrap_or(i64::MAX));
     let users = list::users(ctx, &everything).await?;
     let groups = list::groups(ctx, &everything).await?;
     let total = users.total + groups.total;
     let start = u64::try_from(request.start_index.unwrap_or(1).max(1)).unwrap_or(1);
     let count = request
         .count
-        .map_or(api.settings.default_count, |c| {
+        .map_or(api.settings.paging.default_count, |c| {
             u64::try_from(c.max(0)).unwrap_or(0)
         })
-        .min(api.settings.max_results);
+        .min(api.settings.paging.max_results);
     let resources: Vec<Value> = users
         .resources
         .into_iter()

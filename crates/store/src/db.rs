@@ -16,6 +16,9 @@ use crate::migration::Migrator;
 /// The pooled database connection every repository runs on.
 pub type Database = DatabaseConnection;
 
+/// A transaction open on the [`Database`]; repositories run on it as on the database.
+pub type Transaction = DatabaseTransaction;
+
 /// Pool settings that are not part of the URL.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
@@ -75,7 +78,7 @@ pub async fn ping(db: &Database) -> Result<(), StoreError> {
 
 /// Opens a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so two writers queue on the busy
 /// timeout instead of failing when the second one tries to upgrade its read lock.
-pub async fn begin_write(db: &Database) -> Result<DatabaseTransaction, StoreError> {
+pub async fn begin_write(db: &Database) -> Result<Transaction, StoreError> {
     let options = TransactionOptions {
         sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
             .then_some(SqliteTransactionMode::Immediate),
@@ -84,4 +87,9 @@ pub async fn begin_write(db: &Database) -> Result<DatabaseTransaction, StoreErro
     db.begin_with_options(options)
         .await
         .map_err(StoreError::Database)
+}
+
+/// Commits a transaction.
+pub async fn commit(txn: Transaction) -> Result<(), StoreError> {
+    txn.commit().await.map_err(StoreError::from)
 }

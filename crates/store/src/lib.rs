@@ -20,6 +20,8 @@ pub mod types;
 pub use db::{Database, connect};
 pub use error::StoreError;
 pub use scope::OrgScope;
+/// What every repository function runs on: the database, or a transaction open on it.
+pub use sea_orm::ConnectionTrait as Conn;
 
 /// Result type of every store operation.
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -6,7 +6,7 @@ mod common;
 use chrono::{Duration, Utc};
 use serde_json::json;
 use store::StoreError;
-use store::repo::audit::{Actor, AuditEntry};
+use store::repo::audit::AuditEntry;
 use store::repo::memberships::NewMembership;
 use store::repo::oauth_clients::NewClient;
 use store::repo::{
@@ -21,13 +21,14 @@ fn email(s: &str) -> Email {
 
 async fn organization_lifecycle(backend: Backend) {
     let (_guard, db) = common::open(backend).await;
-    let org = organizations::create(&db, "  Acme Inc ", "eu")
+    let (org, created_scope) = organizations::create(&db, "  Acme Inc ", "eu")
         .await
         .unwrap();
     assert_eq!(org.name, "Acme Inc");
     assert!(!org.scim_enabled);
     let scope = organizations::operator_scope(&db, &org.uid).await.unwrap();
     assert_eq!(scope.org_uid(), org.uid);
+    assert_eq!(scope, created_scope);
     assert!(
         organizations::set_scim_enabled(&db, &scope, true)
             .await
@@ -455,7 +456,8 @@ async fn audit_and_events_are_scoped_and_ordered(backend: Backend) {
     let other = common::org(&db, "Other").await;
     for i in 0..3 {
         let entry = AuditEntry {
-            actor: Actor::Operator,
+            actor_type: "operator",
+            actor_id: "cli".into(),
             action: "scim.enabled",
             resource_type: "organization",
             resource_id: Some(scope.org_uid().to_owned()),
@@ -463,13 +465,11 @@ async fn audit_and_events_are_scoped_and_ordered(backend: Backend) {
             ip: None,
             detail: json!({"i": i}),
         };
-        audit::record(&db, Some(&scope), entry).await.unwrap();
+        audit::record(&db, Some(&scope), entry, &[]).await.unwrap();
         events::append(
             &db,
             &scope,
-            "membership.invited",
-            ("account", "a1"),
-            &json!({"i": i}),
+            &[event("membership.invited", "a1", json!({"i": i}))],
         )
         .await
         .unwrap();
@@ -505,7 +505,8 @@ async fn an_audit_row_and_its_event_are_written_together_or_not_at_all(backend: 
     let (_guard, db) = common::open(backend).await;
     let scope = common::org(&db, "Acme").await;
     let entry = |request: &str| AuditEntry {
-        actor: Actor::ApiToken("tok-1".into()),
+        actor_type: "api_token",
+        actor_id: "tok-1".into(),
         action: "scim_user.created",
         resource_type: "User",
         resource_id: Some("u-1".into()),
@@ -513,14 +514,9 @@ async fn an_audit_row_and_its_event_are_written_together_or_not_at_all(backend: 
         ip: Some("192.0.2.7".into()),
         detail: json!({"userName": "bjensen"}),
     };
-    let invitation = || events::NewEvent {
-        kind: "membership.invited",
-        subject_type: "scim_user",
-        subject_id: "u-1".into(),
-        payload: json!({"status": "invited"}),
-    };
+    let invitation = || event("membership.invited", "u-1", json!({"status": "invited"}));
     let txn = store::db::begin_write(&db).await.unwrap();
-    audit::record_with_event(&txn, &scope, entry("rolled-back"), Some(invitation()))
+    audit::record(&txn, Some(&scope), entry("rolled-back"), &[invitation()])
         .await
         .unwrap();
     txn.rollback().await.unwrap();
@@ -533,10 +529,10 @@ async fn an_audit_row_and_its_event_are_written_together_or_not_at_all(backend: 
     );
 
     let txn = store::db::begin_write(&db).await.unwrap();
-    audit::record_with_event(&txn, &scope, entry("kept"), Some(invitation()))
+    audit::record(&txn, Some(&scope), entry("kept"), &[invitation()])
         .await
         .unwrap();
-    audit::record_with_event(&txn, &scope, entry("no-event"), None)
+    audit::record(&txn, Some(&scope), entry("no-event"), &[])
         .await
         .unwrap();
     txn.commit().await.unwrap();
@@ -565,11 +561,69 @@ async fn an_audit_row_and_its_event_are_written_together_or_not_at_all(backend: 
             feed[0].subject_type.as_str(),
             feed[0].subject_id.as_str()
         ),
-        ("membership.invited", "scim_user", "u-1")
+        ("membership.invited", "user", "u-1")
     );
     assert_eq!(feed[0].org_id, scope.org_id());
+    assert_eq!(
+        (feed[0].actor_type.as_str(), feed[0].actor_id.as_deref()),
+        ("api_token", Some("tok-1"))
+    );
+    assert_eq!(
+        (feed[0].sequence, feed[0].position),
+        (None, None),
+        "not yet sequenced"
+    );
     let payload: serde_json::Value = serde_json::from_str(&feed[0].payload).unwrap();
     assert_eq!(payload, json!({"status": "invited"}));
+}
+
+/// Many events with their audit row: written in bounded statements, in order, all or nothing.
+async fn many_events_with_one_audit_row_keep_their_order(backend: Backend) {
+    let (_guard, db) = common::open(backend).await;
+    let scope = common::org(&db, "Acme").await;
+    let many: Vec<events::NewEvent> = (0..250)
+        .map(|i| {
+            event(
+                "directory.group.members_added",
+                &format!("g-{i}"),
+                json!({"i": i}),
+            )
+        })
+        .collect();
+    let entry = AuditEntry {
+        actor_type: "api_token",
+        actor_id: "tok-1".into(),
+        action: "scim_group.patched",
+        resource_type: "Group",
+        resource_id: Some("g".into()),
+        request_id: None,
+        ip: None,
+        detail: json!({}),
+    };
+    let txn = store::db::begin_write(&db).await.unwrap();
+    audit::record(&txn, Some(&scope), entry, &many)
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    let feed = events::list_after(&db, &scope, 0, 1000).await.unwrap();
+    let ids: Vec<String> = feed.iter().map(|e| e.subject_id.clone()).collect();
+    let expected: Vec<String> = (0..250).map(|i| format!("g-{i}")).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(audit::list(&db, &scope, None, 10).await.unwrap().len(), 1);
+}
+
+fn event(kind: &'static str, subject: &str, payload: serde_json::Value) -> events::NewEvent {
+    events::NewEvent {
+        kind,
+        subject_type: "user",
+        subject_id: subject.to_owned(),
+        subject_version: Some(1),
+        actor_type: "api_token",
+        actor_id: Some("tok-1".into()),
+        request_id: None,
+        payload,
+        previous: None,
+    }
 }
 
 backend_tests!(
@@ -583,4 +637,5 @@ backend_tests!(
     oauth_clients_validate_redirects_and_secrets,
     stacks_are_unique_per_org_and_scoped,
     audit_and_events_are_scoped_and_ordered,
+    many_events_with_one_audit_row_keep_their_order,
 );

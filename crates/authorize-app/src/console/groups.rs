@@ -16,7 +16,7 @@ use super::views::{
     ConfirmPage, GroupLine, GroupPage, GroupsPage, MappingLine, MappingsPage, MemberLine,
     StackChoice,
 };
-use super::{OrgAdmin, confirm, cursor, service};
+use super::{OrgAdmin, confirm, cursor};
 use crate::AuthorizeApp;
 use crate::error::PageError;
 use crate::forms::see_other;
@@ -129,7 +129,7 @@ pub async fn show(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, PageError> {
     let (_, uid) = path.into_inner();
-    let group = service::group(&app.db, &admin.scope, &uid).await?;
+    let group = usecases::mappings::group(&app.core, &admin.scope, &uid).await?;
     let offset = query.offset.unwrap_or(0);
     let members = scim_groups::members(&app.db, &admin.scope, group.id, offset, PAGE).await?;
     let member_count = scim_groups::member_count(&app.db, &admin.scope, group.id).await?;
@@ -363,7 +363,7 @@ pub async fn mapping(
 ) -> Result<HttpResponse, PageError> {
     let form = admin.form(&body)?;
     let (_, uid) = path.into_inner();
-    let group = service::group(&app.db, &admin.scope, &uid).await?;
+    let group = usecases::mappings::group(&app.core, &admin.scope, &uid).await?;
     let stacks = stacks::list(&app.db, &admin.scope).await?;
     let group_page = admin.scim_path(&format!("/groups/{uid}"));
     let action = format!("{group_page}/mapping");
@@ -371,7 +371,7 @@ pub async fn mapping(
         Some("preview") => {
             let grants = parse_grants(&form, &stacks)?;
             let changes =
-                group_mappings::preview(&app.db, &admin.scope, group.id, Some(&grants)).await?;
+                usecases::mappings::preview(&app.core, &admin.scope, &uid, Some(&grants)).await?;
             let mut hidden = grant_fields(&grants, &stacks);
             hidden.push(("step".into(), "save".into()));
             Ok(confirm(&ConfirmPage {
@@ -394,11 +394,12 @@ pub async fn mapping(
         }
         Some("save") => {
             let grants = parse_grants(&form, &stacks)?;
-            service::save_mapping(&app.db, &admin.scope, &uid, Some(&grants), &admin.who).await?;
+            usecases::mappings::save(&app.core, &admin.actor, &admin.scope, &uid, Some(&grants))
+                .await?;
             Ok(see_other(&group_page))
         }
         Some("remove") => {
-            let changes = group_mappings::preview(&app.db, &admin.scope, group.id, None).await?;
+            let changes = usecases::mappings::preview(&app.core, &admin.scope, &uid, None).await?;
             Ok(confirm(&ConfirmPage {
                 nav: admin.nav("groups"),
                 title: format!("Remove the mapping of {}?", group.display_name),
@@ -413,7 +414,7 @@ pub async fn mapping(
             }))
         }
         Some("confirm-remove") => {
-            service::save_mapping(&app.db, &admin.scope, &uid, None, &admin.who).await?;
+            usecases::mappings::save(&app.core, &admin.actor, &admin.scope, &uid, None).await?;
             Ok(see_other(&group_page))
         }
         _ => Err(PageError::BadRequest(

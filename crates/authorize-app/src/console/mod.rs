@@ -9,7 +9,6 @@
 pub mod activity;
 pub mod groups;
 pub mod scim_tab;
-pub mod service;
 pub mod stacks;
 pub mod tokens;
 pub mod users;
@@ -24,7 +23,6 @@ use actix_web::middleware::from_fn;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use store::OrgScope;
 use store::StoreError;
-use store::repo::audit::Actor;
 use store::repo::memberships;
 use store::repo::organizations::{self, Organization};
 
@@ -33,7 +31,7 @@ use crate::error::PageError;
 use crate::forms;
 use crate::pages::render;
 use crate::session::CurrentAccount;
-use service::Who;
+use usecases::{Actor, ActorKind};
 use views::{ConfirmPage, Nav};
 
 pub use scim_tab::orgs;
@@ -47,8 +45,8 @@ pub struct OrgAdmin {
     pub scope: OrgScope,
     /// The organization.
     pub org: Organization,
-    /// Who acts, for audit rows.
-    pub who: Who,
+    /// Who acts, from which request.
+    pub actor: Actor,
 }
 
 impl OrgAdmin {
@@ -131,17 +129,16 @@ impl OrgAdmin {
             }
             Err(e) => return Err(e.into()),
         };
-        let who = Who {
-            actor: Actor::Account(current.account.uid.clone()),
-            account_id: Some(current.account.id),
-            request_id: forms::request_id(req),
-            ip: forms::client_ip(req),
-        };
+        let actor = Actor::new(ActorKind::Account {
+            id: current.account.id,
+            uid: current.account.uid.clone(),
+        })
+        .in_request(forms::request_id(req), forms::client_ip(req));
         Ok(OrgAdmin {
             current,
             scope,
             org,
-            who,
+            actor,
         })
     }
 }

@@ -7,7 +7,7 @@ use store::repo::{api_tokens, installations, memberships};
 use store::types::OrgRole;
 
 use super::views::{ConfirmPage, ConnectionValue, OrgLine, OrgsPage, OverviewPage};
-use super::{OrgAdmin, confirm, service};
+use super::{OrgAdmin, confirm};
 use crate::AuthorizeApp;
 use crate::error::PageError;
 use crate::forms::see_other;
@@ -159,12 +159,11 @@ pub async fn switch(
 ) -> Result<HttpResponse, PageError> {
     admin.form(&body)?;
     let (_, switch) = path.into_inner();
-    service::set_scim_enabled(
-        &app.db,
-        &app.kv,
+    usecases::organizations::set_scim_enabled(
+        &app.core,
+        &admin.actor,
         &admin.scope,
         wants_enabled(&switch),
-        &admin.who,
     )
     .await?;
     Ok(see_other(&admin.scim_path("")))

@@ -3,11 +3,10 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use store::StoreError;
 use store::repo::stacks;
 
 use super::views::{ConfirmPage, StackLine, StacksPage, when};
-use super::{OrgAdmin, confirm, service};
+use super::{OrgAdmin, confirm};
 use crate::AuthorizeApp;
 use crate::error::PageError;
 use crate::forms::see_other;
@@ -46,14 +45,14 @@ async fn page(
 async fn or_page_error(
     app: &AuthorizeApp,
     admin: &OrgAdmin,
-    result: Result<(), StoreError>,
+    result: usecases::Result<()>,
 ) -> Result<HttpResponse, PageError> {
     match result {
         Ok(()) => Ok(see_other(&stacks_path(admin))),
-        Err(StoreError::Invalid(message)) => {
+        Err(usecases::Error::Invalid(message)) => {
             page(app, admin, Some(message), StatusCode::BAD_REQUEST).await
         }
-        Err(StoreError::Conflict(_)) => {
+        Err(usecases::Error::Conflict(_)) => {
             let message = "A stack with that name already exists.".to_owned();
             page(app, admin, Some(message), StatusCode::CONFLICT).await
         }
@@ -77,7 +76,7 @@ pub async fn create(
 ) -> Result<HttpResponse, PageError> {
     let form = admin.form(&body)?;
     let name = form.get("name").map(String::as_str).unwrap_or_default();
-    let result = service::create_stack(&app.db, &admin.scope, name, &admin.who)
+    let result = usecases::stacks::create(&app.core, &admin.actor, &admin.scope, name)
         .await
         .map(drop);
     or_page_error(&app, &admin, result).await
@@ -115,10 +114,10 @@ pub async fn change(
     let form = admin.form(&body)?;
     let (_, id, action) = path.into_inner();
     let result = if action == "delete" {
-        service::delete_stack(&app.db, &admin.scope, &id, &admin.who).await
+        usecases::stacks::delete(&app.core, &admin.actor, &admin.scope, &id).await
     } else {
         let name = form.get("name").map(String::as_str).unwrap_or_default();
-        service::rename_stack(&app.db, &admin.scope, &id, name, &admin.who)
+        usecases::stacks::rename(&app.core, &admin.actor, &admin.scope, &id, name)
             .await
             .map(drop)
     };

@@ -11,7 +11,7 @@ use store::repo::{accounts, api_tokens, installations, oauth_clients};
 use super::views::{
     ConfirmPage, InstallationLine, InstallationsPage, TokenLine, TokensPage, when, when_or,
 };
-use super::{OrgAdmin, confirm, service};
+use super::{OrgAdmin, confirm};
 use crate::AuthorizeApp;
 use crate::error::PageError;
 use crate::forms::see_other;
@@ -105,12 +105,12 @@ pub async fn create(
             }
         },
     };
-    match service::create_token(&app.db, &admin.scope, name, expires, &admin.who).await {
+    match usecases::tokens::create(&app.core, &admin.actor, &admin.scope, name, expires).await {
         Ok(issued) => {
             let shown = Some((issued.row.name, issued.token));
             tokens_page(&app, &admin, shown, None, StatusCode::OK).await
         }
-        Err(store::StoreError::Invalid(message)) => {
+        Err(usecases::Error::Invalid(message)) => {
             tokens_page(&app, &admin, None, Some(message), StatusCode::BAD_REQUEST).await
         }
         Err(e) => Err(e.into()),
@@ -150,7 +150,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, PageError> {
     admin.form(&body)?;
     let (_, id) = path.into_inner();
-    service::revoke_token(&app.db, &app.kv, &admin.scope, &id, &admin.who).await?;
+    usecases::tokens::revoke(&app.core, &admin.actor, &admin.scope, &id).await?;
     Ok(see_other(&admin.scim_path("/tokens")))
 }
 
@@ -235,14 +235,6 @@ pub async fn revoke_installation(
 ) -> Result<HttpResponse, PageError> {
     admin.form(&body)?;
     let (_, id) = path.into_inner();
-    service::revoke_installation(
-        &app.db,
-        &app.kv,
-        &admin.scope,
-        &id,
-        app.settings.revocation_ttl,
-        &admin.who,
-    )
-    .await?;
+    usecases::installations::revoke(&app.core, &admin.actor, &admin.scope, &id).await?;
     Ok(see_other(&admin.scim_path("/installations")))
 }

@@ -1,4 +1,5 @@
-//! The outbox: one row per change, written in the change's own transaction.
+//! The outbox: one row per change, written in the change's own transaction; `sequence` and
+//! `position` are given later by the sequencer, in the order the rows became visible.
 
 use sea_orm::entity::prelude::*;
 
@@ -15,6 +16,13 @@ pub struct Model {
     pub subject_id: String,
     pub payload: String,
     pub created_at: DateTimeUtc,
+    pub sequence: Option<i64>,
+    pub position: Option<i64>,
+    pub subject_version: Option<i64>,
+    pub actor_type: String,
+    pub actor_id: Option<String>,
+    pub request_id: Option<String>,
+    pub previous: Option<String>,
 }
 
 /// No relations are navigated through the ORM: repositories join explicitly.

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_initial;
 mod m0002_oauth_keys;
+mod m0003_event_envelope;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_initial::Migration),
             Box::new(m0002_oauth_keys::Migration),
+            Box::new(m0003_event_envelope::Migration),
         ]
     }
 }

@@ -17,35 +17,14 @@ use crate::{OrgScope, StoreResult};
 /// An audit row.
 pub type AuditRow = audit_log::Model;
 
-/// Who acted.
-#[derive(Debug, Clone)]
-pub enum Actor {
-    /// A signed-in account (console, consent page).
-    Account(String),
-    /// An organization API token, by its UID.
-    ApiToken(String),
-    /// An OAuth installation, by its UID.
-    Installation(String),
-    /// The operator through the CLI.
-    Operator,
-}
-
-impl Actor {
-    fn parts(&self) -> (&'static str, &str) {
-        match self {
-            Actor::Account(id) => ("account", id),
-            Actor::ApiToken(id) => ("api_token", id),
-            Actor::Installation(id) => ("installation", id),
-            Actor::Operator => ("operator", "cli"),
-        }
-    }
-}
-
 /// One thing that happened.
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
-    /// Who.
-    pub actor: Actor,
+    /// The kind of actor (`account`, `api_token`, `installation`, `backend_client`,
+    /// `portal_link`, `operator`, `system`).
+    pub actor_type: &'static str,
+    /// The actor's public id.
+    pub actor_id: String,
     /// What, as `noun.verb` (`scim.enabled`, `api_token.created`).
     pub action: &'static str,
     /// The kind of resource acted on.
@@ -60,39 +39,38 @@ pub struct AuditEntry {
     pub detail: Value,
 }
 
-/// Records an entry for the organization, or for the installation as a whole when `scope` is
-/// `None` (registering a client, rotating keys).
+/// Records an entry and the outbox events of the same change, for the organization, or for the
+/// deployment as a whole when `scope` is `None` (registering a client, rotating keys; such
+/// changes have no events). On PostgreSQL the entry and the last chunk of events go in one
+/// statement (`WITH … AS (INSERT INTO events …) INSERT INTO audit_log …`): on provisioning's hot
+/// path a change costs one round trip for both. SQLite, which has no data-modifying CTEs and no
+/// round trips to save, runs the inserts one after the other.
 pub async fn record(
     conn: &impl ConnectionTrait,
     scope: Option<&OrgScope>,
     entry: AuditEntry,
+    events: &[NewEvent],
 ) -> StoreResult<()> {
-    AuditLog::insert(row(scope, entry)).exec(conn).await?;
-    Ok(())
-}
-
-/// Records an entry and, when there is one, the outbox event of the same change. On PostgreSQL
-/// both go in one statement (`WITH … AS (INSERT INTO events …) INSERT INTO audit_log …`): one round
-/// trip fewer on the hot path of provisioning. SQLite, which has no data-modifying CTEs and no
-/// round trips to save, runs the two inserts.
-pub async fn record_with_event(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    entry: AuditEntry,
-    event: Option<NewEvent>,
-) -> StoreResult<()> {
-    let Some(event) = event else {
-        return record(conn, Some(scope), entry).await;
-    };
-    let backend = conn.get_database_backend();
-    if backend != DbBackend::Postgres {
-        events::append_event(conn, scope, &event).await?;
-        return record(conn, Some(scope), entry).await;
+    if scope.is_none() && !events.is_empty() {
+        return Err(crate::StoreError::Invalid(
+            "events belong to an organization".into(),
+        ));
     }
-    let event_insert = Events::insert(events::row(scope, &event)).into_query();
+    let backend = conn.get_database_backend();
+    let (Some(scope), Some((last, earlier))) = (scope, split_last_chunk(events)) else {
+        AuditLog::insert(row(scope, entry)).exec(conn).await?;
+        return Ok(());
+    };
+    if backend != DbBackend::Postgres {
+        events::append(conn, scope, events).await?;
+        AuditLog::insert(row(Some(scope), entry)).exec(conn).await?;
+        return Ok(());
+    }
+    events::append(conn, scope, earlier).await?;
+    let event_insert = Events::insert_many(last.iter().map(|e| events::row(scope, e))).into_query();
     let cte = CommonTableExpression::new()
         .query(event_insert)
-        .table_name(Alias::new("recorded_event"))
+        .table_name(Alias::new("recorded_events"))
         .to_owned();
     let statement = AuditLog::insert(row(Some(scope), entry))
         .into_query()
@@ -101,12 +79,20 @@ pub async fn record_with_event(
     Ok(())
 }
 
+/// The events split into the last insert chunk and everything before it.
+fn split_last_chunk(events: &[NewEvent]) -> Option<(&[NewEvent], &[NewEvent])> {
+    if events.is_empty() {
+        return None;
+    }
+    let cut = (events.len() - 1) / events::INSERT_CHUNK * events::INSERT_CHUNK;
+    Some((&events[cut..], &events[..cut]))
+}
+
 fn row(scope: Option<&OrgScope>, entry: AuditEntry) -> audit_log::ActiveModel {
-    let (actor_type, actor_id) = entry.actor.parts();
     audit_log::ActiveModel {
         org_id: Set(scope.map(OrgScope::org_id)),
-        actor_type: Set(actor_type.to_owned()),
-        actor_id: Set(actor_id.to_owned()),
+        actor_type: Set(entry.actor_type.to_owned()),
+        actor_id: Set(entry.actor_id),
         action: Set(entry.action.to_owned()),
         resource_type: Set(entry.resource_type.to_owned()),
         resource_id: Set(entry.resource_id),

@@ -1,77 +1,88 @@
-//! The events outbox: every change that the SaaS backend must hear about, written in the change's
-//! transaction and read in id order as a feed.
+//! The events outbox: every change the SaaS backend must hear about, written in the change's
+//! transaction. What the events mean (their catalogue) lives with the use cases; this is storage.
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::roles::RoleChange;
-use super::{accounts, stacks};
-
-use super::{new_uid, now};
+use super::now;
 use crate::entity::events::{self, Entity as Events};
 use crate::{OrgScope, StoreResult};
 
 /// An event row.
 pub type Event = events::Model;
 
-/// An event to append: `kind` (such as `membership.invited`) about one subject.
-#[derive(Debug, Clone)]
+/// Events inserted per statement: 15 bind parameters each, well under every backend's limit.
+pub(crate) const INSERT_CHUNK: usize = 60;
+
+/// An event to append: `kind` (such as `membership.invited`) about one subject, caused by one
+/// actor.
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
-    /// What happened.
+    /// What happened (`membership.invited`).
     pub kind: &'static str,
-    /// The subject's type (`scim_user`, `account`).
+    /// The subject's type (`user`, `membership`, `group`).
     pub subject_type: &'static str,
     /// The subject's public id.
     pub subject_id: String,
+    /// The subject's version after the change, when it has one.
+    pub subject_version: Option<i64>,
+    /// Who caused it (`account`, `api_token`, `installation`, `operator`, …).
+    pub actor_type: &'static str,
+    /// The actor's public id.
+    pub actor_id: Option<String>,
+    /// The HTTP request that caused it.
+    pub request_id: Option<String>,
     /// The event's data.
     pub payload: Value,
+    /// For updates: the previous values of what changed.
+    pub previous: Option<Value>,
+}
+
+/// A new public event id: `evt_` and a UUID v7, time-ordered.
+fn new_event_uid() -> String {
+    format!("evt_{}", uuid::Uuid::now_v7().simple())
 }
 
 /// The row an event is stored as.
 pub(crate) fn row(scope: &OrgScope, event: &NewEvent) -> events::ActiveModel {
     events::ActiveModel {
-        uid: Set(new_uid()),
+        uid: Set(new_event_uid()),
         org_id: Set(scope.org_id()),
         kind: Set(event.kind.to_owned()),
         subject_type: Set(event.subject_type.to_owned()),
         subject_id: Set(event.subject_id.clone()),
+        subject_version: Set(event.subject_version),
+        actor_type: Set(event.actor_type.to_owned()),
+        actor_id: Set(event.actor_id.clone()),
+        request_id: Set(event.request_id.clone()),
         payload: Set(event.payload.to_string()),
+        previous: Set(event.previous.as_ref().map(Value::to_string)),
         created_at: Set(now()),
+        sequence: Set(None),
+        position: Set(None),
         ..Default::default()
     }
 }
 
-/// Appends an event (`kind` such as `membership.invited`) about one subject.
+/// Appends events, in order, in bounded statements.
 pub async fn append(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
-    kind: &'static str,
-    subject: (&'static str, &str),
-    payload: &Value,
+    events: &[NewEvent],
 ) -> StoreResult<()> {
-    let event = NewEvent {
-        kind,
-        subject_type: subject.0,
-        subject_id: subject.1.to_owned(),
-        payload: payload.clone(),
-    };
-    append_event(conn, scope, &event).await
-}
-
-/// Appends an event.
-pub async fn append_event(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    event: &NewEvent,
-) -> StoreResult<()> {
-    Events::insert(row(scope, event)).exec(conn).await?;
+    for chunk in events.chunks(INSERT_CHUNK) {
+        Events::insert_many(chunk.iter().map(|e| row(scope, e)))
+            .exec_without_returning(conn)
+            .await?;
+    }
     Ok(())
 }
 
-/// The organization's events after `after_id`, oldest first, `limit` at most.
+/// The organization's events after `after_id` in insertion order, `limit` at most (tests and
+/// diagnostics; the feed reads by position).
 pub async fn list_after(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
@@ -85,49 +96,4 @@ pub async fn list_after(
         .limit(limit)
         .all(conn)
         .await?)
-}
-
-/// Records a `member.roles_changed` event for every account whose effective roles changed.
-pub async fn record_role_changes(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    changes: &[RoleChange],
-) -> StoreResult<()> {
-    if changes.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<i64> = changes.iter().map(|c| c.account_id).collect();
-    let accounts = accounts::by_ids(conn, &ids).await?;
-    let stacks: std::collections::HashMap<i64, String> = stacks::list(conn, scope)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.uid))
-        .collect();
-    let stack_roles = |roles: &std::collections::BTreeMap<i64, crate::types::StackRole>| -> Value {
-        roles
-            .iter()
-            .filter_map(|(id, role)| Some((stacks.get(id)?.clone(), json!(role.as_str()))))
-            .collect::<serde_json::Map<_, _>>()
-            .into()
-    };
-    for change in changes {
-        let Some(account) = accounts.iter().find(|a| a.id == change.account_id) else {
-            continue;
-        };
-        let payload = json!({
-            "account_id": account.uid,
-            "email": account.email,
-            "before": {"org_role": change.before.org_role.as_str(), "stack_roles": stack_roles(&change.before.stacks)},
-            "after": {"org_role": change.after.org_role.as_str(), "stack_roles": stack_roles(&change.after.stacks)},
-        });
-        append(
-            conn,
-            scope,
-            "member.roles_changed",
-            ("account", &account.uid),
-            &payload,
-        )
-        .await?;
-    }
-    Ok(())
 }

@@ -158,24 +158,3 @@ pub async fn organization(
 pub fn revocation_key(uid: &str) -> String {
     format!("inst:{uid}")
 }
-
-/// Revokes an installation everywhere: the row and its refresh tokens (with `audit` in the same
-/// transaction), then — through the key-value store's revocation set, for `ttl` (longer than an
-/// access token lives) — every access token issued for it, on every replica.
-pub async fn revoke_everywhere(
-    db: &crate::Database,
-    kv: &crate::kv::Kv,
-    scope: &OrgScope,
-    uid: &str,
-    ttl: std::time::Duration,
-    audit: crate::repo::audit::AuditEntry,
-) -> StoreResult<Installation> {
-    let txn = crate::db::begin_write(db).await?;
-    let installation = revoke(&txn, scope, uid).await?;
-    super::refresh_tokens::revoke_installation(&txn, installation.id).await?;
-    crate::repo::audit::record(&txn, Some(scope), audit).await?;
-    txn.commit().await?;
-    kv.revoke(&revocation_key(uid), ttl).await?;
-    crate::credential_cache::announce(kv, scope.org_uid()).await?;
-    Ok(installation)
-}

@@ -11,12 +11,13 @@ use crate::{OrgScope, StoreError, StoreResult};
 /// An organization row.
 pub type Organization = organizations::Model;
 
-/// Creates an organization living in `home_region`.
+/// Creates an organization living in `home_region`, with the scope to act in it: whoever may
+/// create an organization may set it up.
 pub async fn create(
     conn: &impl ConnectionTrait,
     name: &str,
     home_region: &str,
-) -> StoreResult<Organization> {
+) -> StoreResult<(Organization, OrgScope)> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(StoreError::Invalid(
@@ -33,10 +34,12 @@ pub async fn create(
         updated_at: Set(at),
         ..Default::default()
     };
-    Organizations::insert(row)
+    let org = Organizations::insert(row)
         .exec_with_returning(conn)
         .await
-        .map_err(|e| StoreError::from_db_unique(e, "organization"))
+        .map_err(|e| StoreError::from_db_unique(e, "organization"))?;
+    let scope = OrgScope::new(org.id, org.uid.clone());
+    Ok((org, scope))
 }
 
 /// Finds an organization by its public UID. Not tenant data: it is what routing and

@@ -65,6 +65,11 @@ pub struct ResolvedMembers {
     pub users: Vec<(i64, Option<i64>, String)>,
     /// Requested ids that are not users of this organization: never stored.
     pub unknown: Vec<String>,
+    /// The SCIM ids whose membership the change actually added or removed (not those that
+    /// already were, or were not, members).
+    pub changed: Vec<String>,
+    /// The linked accounts of [`ResolvedMembers::changed`], for recomputing roles.
+    pub changed_accounts: Vec<i64>,
 }
 
 impl ResolvedMembers {
@@ -332,6 +337,39 @@ pub async fn resolve_users(
     Ok(resolved)
 }
 
+/// Which of `user_ids` are members of the group already.
+async fn present_members(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    group_id: i64,
+    user_ids: &[i64],
+) -> StoreResult<HashSet<i64>> {
+    let mut present = HashSet::new();
+    for chunk in user_ids.chunks(CHUNK) {
+        let rows: Vec<i64> = Members::find()
+            .select_only()
+            .column(scim_group_members::Column::UserId)
+            .filter(scim_group_members::Column::GroupId.eq(group_id))
+            .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
+            .filter(scim_group_members::Column::UserId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        present.extend(rows);
+    }
+    Ok(present)
+}
+
+/// Sets `changed` to the resolved users whose presence in the group differs from `want_present`.
+fn mark_changed(resolved: &mut ResolvedMembers, present: &HashSet<i64>, want_present: bool) {
+    for (user_id, account, uid) in &resolved.users {
+        if present.contains(user_id) != want_present {
+            resolved.changed.push(uid.clone());
+            resolved.changed_accounts.extend(*account);
+        }
+    }
+}
+
 /// Adds users (by SCIM id) to a group, with the `display` the client sent for some of them;
 /// existing members stay (a newly sent display replaces theirs), unknown ids are reported and not
 /// stored.
@@ -342,7 +380,10 @@ pub async fn add_members(
     user_uids: &[String],
     displays: &BTreeMap<String, String>,
 ) -> StoreResult<ResolvedMembers> {
-    let resolved = resolve_users(conn, scope, user_uids).await?;
+    let mut resolved = resolve_users(conn, scope, user_uids).await?;
+    let ids: Vec<i64> = resolved.users.iter().map(|(id, _, _)| *id).collect();
+    let present = present_members(conn, scope, group_id, &ids).await?;
+    mark_changed(&mut resolved, &present, true);
     let at = now();
     for chunk in resolved.users.chunks(CHUNK) {
         let rows = chunk
@@ -379,7 +420,10 @@ pub async fn remove_members(
     group_id: i64,
     user_uids: &[String],
 ) -> StoreResult<ResolvedMembers> {
-    let resolved = resolve_users(conn, scope, user_uids).await?;
+    let mut resolved = resolve_users(conn, scope, user_uids).await?;
+    let ids: Vec<i64> = resolved.users.iter().map(|(id, _, _)| *id).collect();
+    let present = present_members(conn, scope, group_id, &ids).await?;
+    mark_changed(&mut resolved, &present, false);
     for chunk in resolved.users.chunks(CHUNK) {
         Members::delete_many()
             .filter(scim_group_members::Column::GroupId.eq(group_id))
@@ -389,6 +433,40 @@ pub async fn remove_members(
             .await?;
     }
     Ok(resolved)
+}
+
+/// The SCIM ids of every member of a group, read in bounded pages.
+pub async fn member_uids(
+    conn: &impl ConnectionTrait,
+    scope: &OrgScope,
+    group_id: i64,
+) -> StoreResult<Vec<String>> {
+    let mut out = Vec::new();
+    let mut after = 0_i64;
+    loop {
+        let rows: Vec<(i64, String)> = Members::find()
+            .select_only()
+            .column(scim_group_members::Column::UserId)
+            .column_as(Expr::col((ScimUsers, scim_users::Column::Uid)), "uid")
+            .join(JoinType::InnerJoin, member_user())
+            .filter(scim_group_members::Column::GroupId.eq(group_id))
+            .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
+            .filter(scim_group_members::Column::UserId.gt(after))
+            .order_by_asc(scim_group_members::Column::UserId)
+            .limit(CHUNK as u64)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        let Some((last, _)) = rows.last() else {
+            return Ok(out);
+        };
+        after = *last;
+        let full = rows.len() == CHUNK;
+        out.extend(rows.into_iter().map(|(_, uid)| uid));
+        if !full {
+            return Ok(out);
+        }
+    }
 }
 
 /// The accounts linked to a group's members (to recompute their roles when a mapped group

@@ -17,10 +17,8 @@ pub async fn open(backend: Backend) -> (TestDatabase, Database) {
 }
 
 pub async fn org(db: &Database, name: &str) -> OrgScope {
-    let org = store::repo::organizations::create(db, name, "local")
+    let (_, scope) = store::repo::organizations::create(db, name, "local")
         .await
         .unwrap();
-    store::repo::organizations::operator_scope(db, &org.uid)
-        .await
-        .unwrap()
+    scope
 }

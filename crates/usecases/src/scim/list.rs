@@ -14,8 +14,8 @@ use store::repo::scim_users::{self, UserPageRequest, UserSort};
 use store::scim_filter;
 
 use super::Ctx;
-use crate::error::ApiResult;
-use crate::resource::user_resource;
+
+use super::resource::user_resource;
 
 /// Rows read per batch when a filter has to be evaluated in memory.
 const SCAN_BATCH: u64 = 1000;
@@ -44,7 +44,7 @@ pub struct ListRequest {
 impl ListRequest {
     /// From a query string's parameters, names matched case-insensitively; unknown parameters
     /// (such as Entra's `aadOptscim062020`) are ignored.
-    pub fn from_query(params: &HashMap<String, String>) -> ApiResult<Self> {
+    pub fn from_query(params: &HashMap<String, String>) -> crate::Result<Self> {
         let mut request = Self::default();
         for (key, value) in params {
             let value = Some(value.clone());
@@ -66,7 +66,7 @@ impl ListRequest {
     }
 
     /// From a `.search` body (`SearchRequest`).
-    pub fn from_search(body: &Value) -> ApiResult<Self> {
+    pub fn from_search(body: &Value) -> crate::Result<Self> {
         let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
         let list = |key: &str| match body.get(key) {
             Some(Value::Array(items)) => Some(
@@ -79,7 +79,7 @@ impl ListRequest {
             Some(Value::String(s)) => Some(s.clone()),
             _ => None,
         };
-        let int = |key: &str| -> ApiResult<Option<i64>> {
+        let int = |key: &str| -> crate::Result<Option<i64>> {
             match body.get(key) {
                 None | Some(Value::Null) => Ok(None),
                 Some(v) => v.as_i64().map(Some).ok_or_else(|| {
@@ -100,7 +100,7 @@ impl ListRequest {
     }
 
     /// The projection these parameters ask for.
-    pub fn projection(&self, schema: &ResourceSchema) -> ApiResult<Projection> {
+    pub fn projection(&self, schema: &ResourceSchema) -> crate::Result<Projection> {
         Ok(Projection::from_params(
             self.attributes.as_deref(),
             self.excluded_attributes.as_deref(),
@@ -109,7 +109,7 @@ impl ListRequest {
     }
 }
 
-fn parse_int(name: &str, value: Option<&str>) -> ApiResult<i64> {
+fn parse_int(name: &str, value: Option<&str>) -> crate::Result<i64> {
     value
         .unwrap_or_default()
         .trim()
@@ -135,7 +135,7 @@ fn ascending(request: &ListRequest) -> bool {
         .is_some_and(|o| o.eq_ignore_ascii_case("descending"))
 }
 
-fn parsed_filter(request: &ListRequest) -> ApiResult<Option<Filter>> {
+fn parsed_filter(request: &ListRequest) -> crate::Result<Option<Filter>> {
     request
         .filter
         .as_deref()
@@ -215,8 +215,8 @@ impl Listing<'_> {
 
     /// How the request pages; `keyset` when rows are read in id order, so a cursor can carry
     /// the last id rather than an offset.
-    fn paging(&self, keyset: bool) -> ApiResult<Paging> {
-        let settings = &self.ctx.api.settings;
+    fn paging(&self, keyset: bool) -> crate::Result<Paging> {
+        let settings = &self.ctx.settings;
         let (start, count) = window(self.request, settings.default_count, settings.max_results);
         let Some(cursor) = self.request.cursor.as_deref().map(str::trim) else {
             return Ok(Paging {
@@ -276,7 +276,7 @@ impl Listing<'_> {
                 position,
                 context: self.context(),
             };
-            let settings = &self.ctx.api.settings;
+            let settings = &self.ctx.settings;
             settings.cursor.encode(&payload, settings.cursor_ttl)
         });
         Page {
@@ -311,12 +311,12 @@ fn group_sort(sort_by: Option<&str>) -> GroupSort {
 }
 
 /// `GET /Users` and `POST /Users/.search`.
-pub async fn users(ctx: Ctx<'_>, request: &ListRequest) -> ApiResult<Page> {
+pub async fn users(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> {
     let schema = ResourceSchema::user();
     let projection = request.projection(schema)?;
     let filter = parsed_filter(request)?;
     let base = ctx.base_url();
-    let db = &ctx.api.db;
+    let db = ctx.core.db();
     let scope = ctx.scope();
     let with_groups = projection.wants_attribute("groups");
     let listing = Listing {
@@ -369,10 +369,10 @@ async fn scan_users(
     projection: &Projection,
     paging: Paging,
     with_groups: bool,
-) -> ApiResult<(u64, Vec<Value>)> {
+) -> crate::Result<(u64, Vec<Value>)> {
     let schema = ResourceSchema::user();
     let base = ctx.base_url();
-    let (db, scope) = (&ctx.api.db, ctx.scope());
+    let (db, scope) = (ctx.core.db(), ctx.scope());
     let mut matched = Vec::new();
     let mut after = 0;
     loop {
@@ -409,12 +409,12 @@ fn paged(all: Vec<Value>, paging: Paging, project: impl Fn(Value) -> Value) -> (
 
 /// `GET /Groups` and `POST /Groups/.search`. Members are loaded only when the projection wants
 /// them, so `excludedAttributes=members` never touches the member rows.
-pub async fn groups(ctx: Ctx<'_>, request: &ListRequest) -> ApiResult<Page> {
+pub async fn groups(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> {
     let schema = ResourceSchema::group();
     let projection = request.projection(schema)?;
     let filter = parsed_filter(request)?;
     let with_members = projection.wants_attribute("members");
-    let (db, scope) = (&ctx.api.db, ctx.scope());
+    let (db, scope) = (ctx.core.db(), ctx.scope());
     let listing = Listing {
         ctx,
         kind: "Groups",

@@ -1,0 +1,96 @@
+//! scimgate's use cases: every operation that changes state, written once and called by every
+//! surface — the SCIM API, the organization console, the operator's CLI and the management API.
+//!
+//! Each use case takes who acts ([`Actor`]) and, for tenant operations, the [`store::OrgScope`]
+//! that authentication proved; it opens its transaction, writes its audit row and its typed events
+//! ([`events::EventType`]) in that transaction, and returns a typed result or an [`Error`] that
+//! each surface maps to its own error format in one place. Nothing here knows about HTTP.
+#![deny(missing_docs)]
+
+pub mod actor;
+pub mod clients;
+pub mod error;
+pub mod events;
+pub mod installations;
+pub mod mappings;
+pub mod members;
+pub mod organizations;
+pub mod scim;
+pub mod stacks;
+pub mod tokens;
+mod unit;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use store::Database;
+use store::kv::Kv;
+
+pub use actor::{Actor, ActorKind};
+pub use error::{Error, Result};
+
+/// What the use cases run against: the region's database and key-value store, and the few
+/// settings that shape their results.
+#[derive(Debug, Clone)]
+pub struct Core {
+    db: Database,
+    kv: Kv,
+    settings: Arc<Settings>,
+}
+
+/// Settings of the use cases, from the deployment's configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// This deployment's region id (new organizations live here; codes name it).
+    pub region: String,
+    /// Lifetime of OAuth access tokens: revocations must outlive every token they stop.
+    pub access_token_ttl: Duration,
+    /// Lifetime of an authorization code.
+    pub code_ttl: Duration,
+    /// Version of the terms an admin accepts when authorizing an IdP.
+    pub terms_version: String,
+}
+
+impl Settings {
+    /// Settings for `region` with the defaults of `config/default.toml`.
+    pub fn for_region(region: &str) -> Self {
+        Self {
+            region: region.to_owned(),
+            access_token_ttl: Duration::from_secs(3600),
+            code_ttl: Duration::from_secs(60),
+            terms_version: "2026-01".to_owned(),
+        }
+    }
+}
+
+impl Core {
+    /// The use cases over a region's database and key-value store.
+    pub fn new(db: Database, kv: Kv, settings: Settings) -> Self {
+        Self {
+            db,
+            kv,
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// The region's database.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// The region's key-value store.
+    pub fn kv(&self) -> &Kv {
+        &self.kv
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// How long a revocation must be remembered in the key-value store: longer than any access
+    /// token it stops can live.
+    pub fn revocation_ttl(&self) -> Duration {
+        self.settings.access_token_ttl + Duration::from_secs(120)
+    }
+}
