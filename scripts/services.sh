@@ -92,3 +92,28 @@ drop_leftover_test_databases() {
   psql "$PG_URL" -Atqc "select datname from pg_database where datname like 'scimgate\_t\_%'" 2>/dev/null |
     while read -r db; do psql "$PG_URL" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true; done
 }
+
+# The PyPI and npm `standardwebhooks` packages the webhooks crate's tests verify its signatures
+# with (crates/webhooks/tests/verifiers.rs). Installed once per build directory, at pinned versions,
+# and named by SCIMGATE_TEST_WEBHOOK_VERIFIERS (the test fails without it).
+WEBHOOK_VERIFIERS_PYPI="standardwebhooks==1.3.0"
+WEBHOOK_VERIFIERS_NPM="standardwebhooks@1.3.0"
+ensure_webhook_verifiers() {
+  local dir="${CARGO_TARGET_DIR:-$PWD/target}/webhook-verifiers"
+  local want="$WEBHOOK_VERIFIERS_PYPI $WEBHOOK_VERIFIERS_NPM"
+  case "$dir" in /*) ;; *) dir="$PWD/$dir" ;; esac
+  if [ "$(cat "$dir/.installed" 2>/dev/null)" != "$want" ]; then
+    say "installing the webhook verifiers ($want) into $dir"
+    python3 -c 'import venv, ensurepip' 2>/dev/null || install_debian python3 python3-venv ||
+      { say "FAILED: python3 with venv is required for the webhook verifier test"; return 1; }
+    command -v node >/dev/null && command -v npm >/dev/null || install_debian nodejs npm ||
+      { say "FAILED: node and npm are required for the webhook verifier test"; return 1; }
+    rm -rf "$dir" && mkdir -p "$dir" &&
+      python3 -m venv "$dir/venv" &&
+      "$dir/venv/bin/pip" install --quiet --disable-pip-version-check "$WEBHOOK_VERIFIERS_PYPI" &&
+      npm install --prefix "$dir" --save-exact --silent --no-audit --no-fund "$WEBHOOK_VERIFIERS_NPM" >/dev/null &&
+      printf '%s' "$want" >"$dir/.installed" ||
+      { say "FAILED: could not install the webhook verifiers"; return 1; }
+  fi
+  export SCIMGATE_TEST_WEBHOOK_VERIFIERS="$dir"
+}
