@@ -166,7 +166,7 @@ pub fn validate(params: &[(String, String)], client: &ClientView) -> Result<Pend
         (None, None) => None,
         (Some(_), Some("S256")) | (None, Some("S256")) => {
             let challenge = get("code_challenge")?.unwrap_or_default();
-            if !store::grants::valid_challenge(challenge) {
+            if !usecases::installations::valid_code_challenge(challenge) {
                 return Err(refuse(
                     "invalid_request",
                     "code_challenge is not a valid S256 challenge",

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use actix_web::HttpMessage;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
-use store::types::ClientAddr;
 use url::Url;
+use usecases::ClientAddr;
 
 use crate::error::PageError;
 

@@ -54,7 +54,9 @@ pub async fn create_org(
     Ok(Output { json: out, text })
 }
 
-/// The organization an operator names.
+/// The organization an operator names. The CLI runs with the deployment's own database
+/// credentials, which are the operator's capability: the one place allowed to take it.
+#[allow(clippy::disallowed_methods)]
 async fn operator_scope(core: &Core, org: &str) -> usecases::Result<OrgScope> {
     Ok(organizations::operator_scope(core.db(), org).await?)
 }

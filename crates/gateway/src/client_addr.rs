@@ -10,7 +10,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 use ipnet::IpNet;
-use store::types::ClientAddr;
+use usecases::ClientAddr;
 
 /// The proxies whose forwarded headers are believed.
 #[derive(Debug, Clone, Default)]

@@ -4,7 +4,12 @@
 //! result is read from the page. The IdP's side (SCIM calls, the token endpoint) is reqwest and
 //! the `oauth2` crate. Screenshots of every page land in
 //! `$CARGO_TARGET_DIR/browser-screenshots/<test>/` (the path is printed).
-#![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::expect_used
+)]
 
 mod common;
 

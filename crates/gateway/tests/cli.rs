@@ -1,5 +1,5 @@
 //! Every CLI command, run as the real binary against SQLite and against PostgreSQL + Redis.
-#![allow(clippy::unwrap_used, clippy::panic)]
+#![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::panic)]
 
 mod common;
 

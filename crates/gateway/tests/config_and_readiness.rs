@@ -1,6 +1,6 @@
 //! Bad configuration stops start-up with one line naming the key; readiness reports a database or
 //! key-value store that went away; the demo seeds what it prints.
-#![allow(clippy::unwrap_used, clippy::panic)]
+#![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::panic)]
 
 mod common;
 

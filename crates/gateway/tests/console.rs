@@ -3,7 +3,7 @@
 //! changes nothing, the switch, tokens, installations, mappings with their impact and events,
 //! listings, and the security headers. (The same journey in a real browser is
 //! `browser_console.rs`.)
-#![allow(clippy::unwrap_used, clippy::panic)]
+#![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::panic)]
 
 mod common;
 

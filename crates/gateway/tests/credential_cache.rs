@@ -1,7 +1,7 @@
 //! Bearer tokens are verified from a per-replica cache, and revoking one (or switching SCIM off)
 //! still lands at once on every replica: the change is announced through the key-value store.
 //! With Redis the cache TTL here is an hour, so only the announcement can make a replica refuse.
-#![allow(clippy::unwrap_used, clippy::panic)]
+#![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::panic)]
 
 mod common;
 

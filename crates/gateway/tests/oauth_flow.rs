@@ -1,6 +1,6 @@
 //! The OAuth "Authorize & Install" flow end to end, with the `oauth2` crate as the IdP against the
 //! real binary, on SQLite + in-process store and on PostgreSQL + Redis.
-#![allow(clippy::unwrap_used, clippy::panic)]
+#![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::panic)]
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! One test per RFC 9700 requirement the authorization server meets, against the real binary on
 //! both backends — plus two replicas sharing PostgreSQL and Redis.
-#![allow(clippy::unwrap_used, clippy::panic)]
+#![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::panic)]
 
 mod common;
 

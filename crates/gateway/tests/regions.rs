@@ -1,6 +1,6 @@
 //! Two regions as two processes on loopback, each with its own database and key-value store: an
 //! organization of EU is served by EU, and NA points IdPs there instead of answering for it.
-#![allow(clippy::unwrap_used, clippy::panic)]
+#![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::panic)]
 
 mod common;
 

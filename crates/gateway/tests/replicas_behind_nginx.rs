@@ -1,6 +1,11 @@
 //! Two replicas of one region sharing PostgreSQL and Redis behind nginx (round-robin): the whole
 //! OAuth flow and a SCIM sync succeed while consecutive requests land on different replicas.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 mod common;
 

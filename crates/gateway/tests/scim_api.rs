@@ -1,6 +1,6 @@
 //! The SCIM API against the real server on both backends: protocol behaviour, what provisioning
 //! means for memberships, tenant isolation, paging, bulk, concurrency.
-#![allow(clippy::unwrap_used, clippy::panic)]
+#![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::panic)]
 
 mod common;
 

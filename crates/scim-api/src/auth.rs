@@ -74,7 +74,7 @@ impl Caller {
         };
         let actor = Actor::new(kind).in_request(
             req.extensions().get::<RequestId>().map(ToString::to_string),
-            store::types::ClientAddr::resolve(req.extensions().get(), req.peer_addr())
+            usecases::ClientAddr::resolve(req.extensions().get(), req.peer_addr())
                 .map(|ip| ip.to_string()),
         );
         Ok(Self {

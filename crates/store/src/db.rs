@@ -1,23 +1,99 @@
 //! Opening the database: one code path for SQLite and PostgreSQL, with the settings each needs to
-//! be safe under concurrent writers.
+//! be safe under concurrent writers — and the only handles to it other crates get. [`Database`]
+//! and [`Transaction`] wrap sea-orm's connection without exposing it, so no query can be written
+//! outside this crate: the repositories are the way in, and tenant repositories take an
+//! [`crate::OrgScope`].
 
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
 use crate::StoreError;
 use crate::migration::Migrator;
 
-/// The pooled database connection every repository runs on.
-pub type Database = DatabaseConnection;
+/// The region's pooled database connection.
+#[derive(Debug, Clone)]
+pub struct Database(DatabaseConnection);
 
-/// A transaction open on the [`Database`]; repositories run on it as on the database.
-pub type Transaction = DatabaseTransaction;
+/// A write transaction open on the [`Database`]; repositories run on it as on the database.
+/// Dropped without [`Transaction::commit`], it rolls back.
+#[derive(Debug)]
+pub struct Transaction(DatabaseTransaction);
+
+pub(crate) mod sealed {
+    /// Proof of being inside this crate: other crates cannot name or build it, so they cannot
+    /// call [`Sealed::raw_with`] even through a generic `impl Conn`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Token(pub(crate) ());
+
+    /// Gives the repositories the sea-orm connection behind a [`super::Conn`].
+    pub trait Sealed {
+        /// The sea-orm connection type.
+        type Raw: sea_orm::ConnectionTrait;
+        /// The sea-orm connection.
+        fn raw_with(&self, token: Token) -> &Self::Raw;
+    }
+}
+
+/// The repositories' way to the sea-orm connection of a [`Conn`] (crate-private).
+pub(crate) trait Raw: Conn {
+    /// The sea-orm connection.
+    fn raw(&self) -> &<Self as sealed::Sealed>::Raw {
+        self.raw_with(sealed::Token(()))
+    }
+}
+
+impl<T: Conn + ?Sized> Raw for T {}
+
+/// What every repository function runs on: the [`Database`], or a [`Transaction`] open on it.
+/// Sealed: only those two implement it.
+pub trait Conn: sealed::Sealed + Sync {
+    /// Whether this is PostgreSQL (some statements differ per backend).
+    fn is_postgres(&self) -> bool;
+}
+
+impl sealed::Sealed for Database {
+    type Raw = DatabaseConnection;
+    fn raw_with(&self, _: sealed::Token) -> &DatabaseConnection {
+        &self.0
+    }
+}
+
+impl Conn for Database {
+    fn is_postgres(&self) -> bool {
+        self.0.get_database_backend() == DbBackend::Postgres
+    }
+}
+
+impl sealed::Sealed for Transaction {
+    type Raw = DatabaseTransaction;
+    fn raw_with(&self, _: sealed::Token) -> &DatabaseTransaction {
+        &self.0
+    }
+}
+
+impl Conn for Transaction {
+    fn is_postgres(&self) -> bool {
+        self.0.get_database_backend() == DbBackend::Postgres
+    }
+}
+
+impl Transaction {
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.0.commit().await.map_err(StoreError::from)
+    }
+
+    /// Rolls the transaction back.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.0.rollback().await.map_err(StoreError::from)
+    }
+}
 
 /// Pool settings that are not part of the URL.
 #[derive(Debug, Clone)]
@@ -63,33 +139,42 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Database, Sto
         });
     sea_orm::Database::connect(options)
         .await
+        .map(Database)
         .map_err(StoreError::Database)
 }
 
 /// Applies every pending migration.
 pub async fn migrate(db: &Database) -> Result<(), StoreError> {
-    Migrator::up(db, None).await.map_err(StoreError::Database)
+    Migrator::up(&db.0, None)
+        .await
+        .map_err(StoreError::Database)
 }
 
 /// Checks the database answers a trivial query (readiness).
 pub async fn ping(db: &Database) -> Result<(), StoreError> {
-    db.ping().await.map_err(StoreError::Database)
+    db.0.ping().await.map_err(StoreError::Database)
+}
+
+/// Closes the pool (tests that drop their database).
+pub async fn close(db: Database) -> Result<(), StoreError> {
+    db.0.close().await.map_err(StoreError::Database)
 }
 
 /// Opens a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so two writers queue on the busy
 /// timeout instead of failing when the second one tries to upgrade its read lock.
 pub async fn begin_write(db: &Database) -> Result<Transaction, StoreError> {
     let options = TransactionOptions {
-        sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
+        sqlite_transaction_mode: (db.0.get_database_backend() == DbBackend::Sqlite)
             .then_some(SqliteTransactionMode::Immediate),
         ..TransactionOptions::default()
     };
-    db.begin_with_options(options)
+    db.0.begin_with_options(options)
         .await
+        .map(Transaction)
         .map_err(StoreError::Database)
 }
 
 /// Commits a transaction.
 pub async fn commit(txn: Transaction) -> Result<(), StoreError> {
-    txn.commit().await.map_err(StoreError::from)
+    txn.commit().await
 }

@@ -51,7 +51,7 @@ impl StoreError {
 impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
         match err {
-            DbErr::RecordNotFound(_) => StoreError::NotFound("record"),
+            DbErr::RecordNotFound(_) | DbErr::RecordNotUpdated => StoreError::NotFound("record"),
             other => StoreError::Database(other),
         }
     }

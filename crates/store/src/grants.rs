@@ -67,16 +67,6 @@ pub fn code_hash(code: &str) -> String {
     sha256_hex(code)
 }
 
-/// True for a PKCE S256 challenge (RFC 7636 §4.2): base64url of 32 bytes, 43 characters, no
-/// padding. The only kind of challenge a code may be bound to.
-pub fn valid_challenge(value: &str) -> bool {
-    use base64::Engine;
-    value.len() == 43
-        && base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(value)
-            .is_ok_and(|b| b.len() == 32)
-}
-
 /// A credential this region hands out (code or refresh token), prefixed with the region's id so
 /// another region that is shown it can say where it belongs instead of "unknown".
 pub fn regional(region: &str, secret: &str) -> String {

@@ -5,7 +5,7 @@
 
 pub mod credential_cache;
 pub mod db;
-pub mod entity;
+pub(crate) mod entity;
 pub mod error;
 pub mod grants;
 pub mod kv;
@@ -17,11 +17,9 @@ pub mod scope;
 pub mod secret;
 pub mod types;
 
-pub use db::{Database, connect};
+pub use db::{Conn, Database, Transaction, connect};
 pub use error::StoreError;
 pub use scope::OrgScope;
-/// What every repository function runs on: the database, or a transaction open on it.
-pub use sea_orm::ConnectionTrait as Conn;
 
 /// Result type of every store operation.
 pub type StoreResult<T> = Result<T, StoreError>;

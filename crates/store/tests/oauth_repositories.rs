@@ -1,6 +1,6 @@
 //! The OAuth repositories on both backends: one active / one next signing key enforced by the
 //! database, rotation order, single-winner refresh rotation, installations as credentials.
-#![allow(clippy::unwrap_used, clippy::panic)]
+#![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::panic)]
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! Repository behaviour on both databases: uniqueness done by the database, scoping, secrets.
-#![allow(clippy::unwrap_used, clippy::panic)]
+#![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::panic)]
 
 mod common;
 

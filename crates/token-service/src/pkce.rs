@@ -16,7 +16,7 @@ pub fn valid_verifier(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
-pub use store::grants::valid_challenge;
+pub use usecases::installations::valid_code_challenge as valid_challenge;
 
 /// The S256 challenge of a verifier.
 pub fn s256(verifier: &str) -> String {

@@ -30,8 +30,8 @@ pub struct TokenResponse {
 /// limits.
 pub(crate) fn peer(req: &HttpRequest) -> String {
     use actix_web::HttpMessage;
-    store::types::ClientAddr::resolve(
-        req.extensions().get::<store::types::ClientAddr>(),
+    usecases::ClientAddr::resolve(
+        req.extensions().get::<usecases::ClientAddr>(),
         req.peer_addr(),
     )
     .map_or_else(|| "unknown".into(), |ip| ip.to_string())

@@ -106,3 +106,18 @@ impl Actor {
         )
     }
 }
+
+/// The client's address as the gateway established it for a request: the TCP peer, or the address
+/// a trusted reverse proxy forwarded. Rate limits and audit rows use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+impl ClientAddr {
+    /// The address the gateway recorded, else the TCP peer's.
+    pub fn resolve(
+        recorded: Option<&ClientAddr>,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Option<std::net::IpAddr> {
+        recorded.map(|c| c.0).or(peer.map(|p| p.ip()))
+    }
+}

@@ -13,6 +13,16 @@ use crate::events::{Event, EventType, Subject};
 use crate::unit::{Audit, Unit};
 use crate::{Actor, Core, Error, Result};
 
+/// True for a PKCE S256 challenge (RFC 7636 §4.2): base64url of 32 bytes, 43 characters, no
+/// padding. The only kind of challenge a code may be bound to.
+pub fn valid_code_challenge(value: &str) -> bool {
+    use base64::Engine;
+    value.len() == 43
+        && base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(value)
+            .is_ok_and(|b| b.len() == 32)
+}
+
 /// An approved authorization request, as the consent page validated it.
 #[derive(Debug, Clone)]
 pub struct Approval {

@@ -26,7 +26,7 @@ use std::time::Duration;
 use store::Database;
 use store::kv::Kv;
 
-pub use actor::{Actor, ActorKind};
+pub use actor::{Actor, ActorKind, ClientAddr};
 pub use error::{Error, Result};
 
 /// What the use cases run against: the region's database and key-value store, and the few

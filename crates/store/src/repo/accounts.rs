@@ -4,11 +4,10 @@
 use std::sync::LazyLock;
 
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{new_uid, now};
+use crate::db::{Conn, Raw};
 use crate::entity::accounts::{self, Entity as Accounts};
 use crate::secret::{check_password_policy, hash_password, verify_password};
 use crate::types::Email;
@@ -44,7 +43,7 @@ fn new_row(
 
 /// Creates an account; a second account with the same email in any letter case is a conflict.
 pub async fn create(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     email: &Email,
     name: Option<&str>,
     password: Option<&str>,
@@ -57,7 +56,7 @@ pub async fn create(
         None => None,
     };
     Accounts::insert(new_row(email, name, password_hash))
-        .exec_with_returning(conn)
+        .exec_with_returning(conn.raw())
         .await
         .map_err(|e| StoreError::from_db_unique(e, "account"))
 }
@@ -65,35 +64,28 @@ pub async fn create(
 /// Returns the account with this email, creating it (without password) if there is none. One
 /// statement, safe under concurrency: the unique index decides, and on a conflict the existing row
 /// is returned unchanged (the "update" rewrites the key with itself, so `RETURNING` yields it).
-pub async fn ensure(
-    conn: &impl ConnectionTrait,
-    email: &Email,
-    name: Option<&str>,
-) -> StoreResult<Account> {
+pub async fn ensure(conn: &impl Conn, email: &Email, name: Option<&str>) -> StoreResult<Account> {
     Ok(Accounts::insert(new_row(email, name, None))
         .on_conflict(
             OnConflict::column(accounts::Column::EmailNormalized)
                 .update_column(accounts::Column::EmailNormalized)
                 .to_owned(),
         )
-        .exec_with_returning(conn)
+        .exec_with_returning(conn.raw())
         .await?)
 }
 
 /// Finds an account by email, ignoring letter case.
-pub async fn find_by_email(
-    conn: &impl ConnectionTrait,
-    email: &Email,
-) -> StoreResult<Option<Account>> {
+pub async fn find_by_email(conn: &impl Conn, email: &Email) -> StoreResult<Option<Account>> {
     Ok(Accounts::find()
         .filter(accounts::Column::EmailNormalized.eq(email.normalized()))
-        .one(conn)
+        .one(conn.raw())
         .await?)
 }
 
 /// Finds an account by its internal id.
-pub async fn find_by_id(conn: &impl ConnectionTrait, id: i64) -> StoreResult<Option<Account>> {
-    Ok(Accounts::find_by_id(id).one(conn).await?)
+pub async fn find_by_id(conn: &impl Conn, id: i64) -> StoreResult<Option<Account>> {
+    Ok(Accounts::find_by_id(id).one(conn.raw()).await?)
 }
 
 /// The argon2id hash of a random value, made once: verifying against it takes as long as a real
@@ -104,7 +96,7 @@ static DECOY_HASH: LazyLock<String> =
 /// Checks an email and password. Unknown emails cost an argon2 verification too, so response time
 /// does not reveal which addresses have accounts.
 pub async fn verify_login(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     email: &str,
     password: &str,
 ) -> StoreResult<Option<Account>> {
@@ -122,7 +114,7 @@ pub async fn verify_login(
 
 /// Sets (or replaces) an account's password.
 pub async fn set_password(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     account: Account,
     password: &str,
 ) -> StoreResult<Account> {
@@ -130,17 +122,17 @@ pub async fn set_password(
     let mut row: accounts::ActiveModel = account.into();
     row.password_hash = Set(Some(hash_password(password)?));
     row.updated_at = Set(now());
-    Ok(row.update(conn).await?)
+    Ok(row.update(conn.raw()).await?)
 }
 
 /// Accounts by internal ids (in chunks, for large membership changes).
-pub async fn by_ids(conn: &impl ConnectionTrait, ids: &[i64]) -> StoreResult<Vec<Account>> {
+pub async fn by_ids(conn: &impl Conn, ids: &[i64]) -> StoreResult<Vec<Account>> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         out.extend(
             Accounts::find()
                 .filter(accounts::Column::Id.is_in(chunk.iter().copied()))
-                .all(conn)
+                .all(conn.raw())
                 .await?,
         );
     }

@@ -3,11 +3,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, JoinType,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::{new_uid, now};
+use crate::db::{Conn, Raw};
 use crate::entity::api_tokens::{self, Entity as ApiTokens};
 use crate::entity::organizations::{self, Entity as Organizations};
 use crate::secret::{random_token, sha256_hex};
@@ -71,7 +71,7 @@ pub fn digest(presented: &str) -> Option<String> {
 
 /// Creates a token for the organization.
 pub async fn create(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     name: &str,
     created_by: Option<i64>,
@@ -102,7 +102,9 @@ pub async fn create(
         revoked_at: Set(None),
         ..Default::default()
     };
-    let row = ApiTokens::insert(row).exec_with_returning(conn).await?;
+    let row = ApiTokens::insert(row)
+        .exec_with_returning(conn.raw())
+        .await?;
     Ok(IssuedToken { row, token })
 }
 
@@ -110,7 +112,7 @@ pub async fn create(
 /// revoked or expired token (the caller answers all three alike). Records the use (at most once a
 /// minute per token).
 pub async fn authenticate(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     presented: &str,
 ) -> StoreResult<Option<TokenPrincipal>> {
     let Some(digest) = digest(presented) else {
@@ -125,7 +127,7 @@ pub async fn authenticate(
         .filter(api_tokens::Column::TokenHash.eq(digest))
         .join(JoinType::InnerJoin, to_org)
         .select_also(Organizations)
-        .one(conn)
+        .one(conn.raw())
         .await?
     else {
         return Ok(None);
@@ -150,56 +152,44 @@ pub async fn authenticate(
 }
 
 /// Writes a token's `last_used_at`.
-pub async fn record_use(
-    conn: &impl ConnectionTrait,
-    token_id: i64,
-    at: DateTime<Utc>,
-) -> StoreResult<()> {
+pub async fn record_use(conn: &impl Conn, token_id: i64, at: DateTime<Utc>) -> StoreResult<()> {
     ApiTokens::update_many()
         .col_expr(
             api_tokens::Column::LastUsedAt,
             sea_orm::sea_query::Expr::value(at),
         )
         .filter(api_tokens::Column::Id.eq(token_id))
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
     Ok(())
 }
 
 /// The organization's tokens, newest first.
-pub async fn list(conn: &impl ConnectionTrait, scope: &OrgScope) -> StoreResult<Vec<ApiToken>> {
-    Ok(ApiTokens::find()
-        .filter(api_tokens::Column::OrgId.eq(scope.org_id()))
+pub async fn list(conn: &impl Conn, scope: &OrgScope) -> StoreResult<Vec<ApiToken>> {
+    Ok(scope
+        .select::<ApiTokens>()
         .order_by_desc(api_tokens::Column::Id)
-        .all(conn)
+        .all(conn.raw())
         .await?)
 }
 
 /// One of the organization's tokens by its public id.
-pub async fn get(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    uid: &str,
-) -> StoreResult<ApiToken> {
-    ApiTokens::find()
-        .filter(api_tokens::Column::OrgId.eq(scope.org_id()))
+pub async fn get(conn: &impl Conn, scope: &OrgScope, uid: &str) -> StoreResult<ApiToken> {
+    scope
+        .select::<ApiTokens>()
         .filter(api_tokens::Column::Uid.eq(uid))
-        .one(conn)
+        .one(conn.raw())
         .await?
         .ok_or(StoreError::NotFound("token"))
 }
 
 /// Revokes a token at once. Revoking a revoked token is a no-op.
-pub async fn revoke(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    uid: &str,
-) -> StoreResult<ApiToken> {
+pub async fn revoke(conn: &impl Conn, scope: &OrgScope, uid: &str) -> StoreResult<ApiToken> {
     let token = get(conn, scope, uid).await?;
     if token.revoked_at.is_some() {
         return Ok(token);
     }
     let mut row: api_tokens::ActiveModel = token.into();
     row.revoked_at = Set(Some(now()));
-    Ok(row.update(conn).await?)
+    Ok(scope.update(row)?.exec(conn.raw()).await?)
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::events::{self, NewEvent};
 use super::now;
+use crate::db::{Conn, Raw};
 use crate::entity::audit_log::{self, Entity as AuditLog};
 use crate::entity::events::Entity as Events;
 use crate::{OrgScope, StoreResult};
@@ -46,7 +47,7 @@ pub struct AuditEntry {
 /// path a change costs one round trip for both. SQLite, which has no data-modifying CTEs and no
 /// round trips to save, runs the inserts one after the other.
 pub async fn record(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: Option<&OrgScope>,
     entry: AuditEntry,
     events: &[NewEvent],
@@ -56,14 +57,16 @@ pub async fn record(
             "events belong to an organization".into(),
         ));
     }
-    let backend = conn.get_database_backend();
+    let backend = conn.raw().get_database_backend();
     let (Some(scope), Some((last, earlier))) = (scope, split_last_chunk(events)) else {
-        AuditLog::insert(row(scope, entry)).exec(conn).await?;
+        AuditLog::insert(row(scope, entry)).exec(conn.raw()).await?;
         return Ok(());
     };
     if backend != DbBackend::Postgres {
         events::append(conn, scope, events).await?;
-        AuditLog::insert(row(Some(scope), entry)).exec(conn).await?;
+        AuditLog::insert(row(Some(scope), entry))
+            .exec(conn.raw())
+            .await?;
         return Ok(());
     }
     events::append(conn, scope, earlier).await?;
@@ -75,7 +78,7 @@ pub async fn record(
     let statement = AuditLog::insert(row(Some(scope), entry))
         .into_query()
         .with(WithClause::new().cte(cte).to_owned());
-    conn.execute_raw(backend.build(&statement)).await?;
+    conn.raw().execute_raw(backend.build(&statement)).await?;
     Ok(())
 }
 
@@ -106,19 +109,19 @@ fn row(scope: Option<&OrgScope>, entry: AuditEntry) -> audit_log::ActiveModel {
 
 /// The organization's newest entries, `limit` at most, older than `before_id` when given.
 pub async fn list(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     before_id: Option<i64>,
     limit: u64,
 ) -> StoreResult<Vec<AuditRow>> {
-    let mut query = AuditLog::find().filter(audit_log::Column::OrgId.eq(scope.org_id()));
+    let mut query = scope.select::<AuditLog>();
     if let Some(before) = before_id {
         query = query.filter(audit_log::Column::Id.lt(before));
     }
     Ok(query
         .order_by_desc(audit_log::Column::Id)
         .limit(limit)
-        .all(conn)
+        .all(conn.raw())
         .await?)
 }
 
@@ -137,13 +140,13 @@ pub struct AuditFilter {
 
 /// The organization's newest entries matching `filter`, older than `before_id` when given.
 pub async fn search(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     filter: &AuditFilter,
     before_id: Option<i64>,
     limit: u64,
 ) -> StoreResult<Vec<AuditRow>> {
-    let mut query = AuditLog::find().filter(audit_log::Column::OrgId.eq(scope.org_id()));
+    let mut query = scope.select::<AuditLog>();
     if let Some(before) = before_id {
         query = query.filter(audit_log::Column::Id.lt(before));
     }
@@ -162,6 +165,6 @@ pub async fn search(
     Ok(query
         .order_by_desc(audit_log::Column::Id)
         .limit(limit)
-        .all(conn)
+        .all(conn.raw())
         .await?)
 }

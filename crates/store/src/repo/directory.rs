@@ -5,10 +5,9 @@
 use std::collections::HashMap;
 
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, Condition, QueryFilter, QueryOrder, QuerySelect};
 
+use crate::db::{Conn, Raw};
 use crate::entity::org_memberships::{self, Entity as Memberships};
 use crate::entity::scim_group_members::{self, Entity as Members};
 use crate::entity::scim_groups::{self, Entity as ScimGroups};
@@ -48,14 +47,14 @@ fn escape_like(value: &str) -> String {
 /// Users of the organization after `after_id`, `limit` at most, whose userName or primary email
 /// starts with `search` (ignoring case).
 pub async fn users(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     search: Option<&str>,
     after_id: i64,
     limit: u64,
 ) -> StoreResult<Vec<UserRow>> {
-    let mut query = ScimUsers::find()
-        .filter(scim_users::Column::OrgId.eq(scope.org_id()))
+    let mut query = scope
+        .select::<ScimUsers>()
         .filter(scim_users::Column::Id.gt(after_id));
     if let Some(term) = search.map(normalize_key).filter(|t| !t.is_empty()) {
         let pattern =
@@ -69,16 +68,16 @@ pub async fn users(
     let users = query
         .order_by_asc(scim_users::Column::Id)
         .limit(limit)
-        .all(conn)
+        .all(conn.raw())
         .await?;
     let accounts: Vec<i64> = users.iter().filter_map(|u| u.account_id).collect();
     let memberships: HashMap<i64, org_memberships::Model> = if accounts.is_empty() {
         HashMap::new()
     } else {
-        Memberships::find()
-            .filter(org_memberships::Column::OrgId.eq(scope.org_id()))
+        scope
+            .select::<Memberships>()
             .filter(org_memberships::Column::AccountId.is_in(accounts))
-            .all(conn)
+            .all(conn.raw())
             .await?
             .into_iter()
             .map(|m| (m.account_id, m))
@@ -100,14 +99,14 @@ pub async fn users(
 /// Groups of the organization after `after_id`, `limit` at most, whose displayName starts with
 /// `search` (ignoring case), with their member counts.
 pub async fn groups(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     search: Option<&str>,
     after_id: i64,
     limit: u64,
 ) -> StoreResult<Vec<GroupRow>> {
-    let mut query = ScimGroups::find()
-        .filter(scim_groups::Column::OrgId.eq(scope.org_id()))
+    let mut query = scope
+        .select::<ScimGroups>()
         .filter(scim_groups::Column::Id.gt(after_id));
     if let Some(term) = search.map(normalize_key).filter(|t| !t.is_empty()) {
         let pattern =
@@ -117,21 +116,21 @@ pub async fn groups(
     let groups = query
         .order_by_asc(scim_groups::Column::Id)
         .limit(limit)
-        .all(conn)
+        .all(conn.raw())
         .await?;
     let ids: Vec<i64> = groups.iter().map(|g| g.id).collect();
     let counts: HashMap<i64, i64> = if ids.is_empty() {
         HashMap::new()
     } else {
-        Members::find()
+        scope
+            .select::<Members>()
             .select_only()
             .column(scim_group_members::Column::GroupId)
             .column_as(Expr::col(scim_group_members::Column::UserId).count(), "n")
-            .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
             .filter(scim_group_members::Column::GroupId.is_in(ids))
             .group_by(scim_group_members::Column::GroupId)
             .into_tuple::<(i64, i64)>()
-            .all(conn)
+            .all(conn.raw())
             .await?
             .into_iter()
             .collect()

@@ -1,13 +1,11 @@
 //! The events outbox: every change the SaaS backend must hear about, written in the change's
 //! transaction. What the events mean (their catalogue) lives with the use cases; this is storage.
 
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 
 use super::now;
+use crate::db::{Conn, Raw};
 use crate::entity::events::{self, Entity as Events};
 use crate::{OrgScope, StoreResult};
 
@@ -68,14 +66,10 @@ pub(crate) fn row(scope: &OrgScope, event: &NewEvent) -> events::ActiveModel {
 }
 
 /// Appends events, in order, in bounded statements.
-pub async fn append(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    events: &[NewEvent],
-) -> StoreResult<()> {
+pub async fn append(conn: &impl Conn, scope: &OrgScope, events: &[NewEvent]) -> StoreResult<()> {
     for chunk in events.chunks(INSERT_CHUNK) {
         Events::insert_many(chunk.iter().map(|e| row(scope, e)))
-            .exec_without_returning(conn)
+            .exec_without_returning(conn.raw())
             .await?;
     }
     Ok(())
@@ -84,16 +78,16 @@ pub async fn append(
 /// The organization's events after `after_id` in insertion order, `limit` at most (tests and
 /// diagnostics; the feed reads by position).
 pub async fn list_after(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     after_id: i64,
     limit: u64,
 ) -> StoreResult<Vec<Event>> {
-    Ok(Events::find()
-        .filter(events::Column::OrgId.eq(scope.org_id()))
+    Ok(scope
+        .select::<Events>()
         .filter(events::Column::Id.gt(after_id))
         .order_by_asc(events::Column::Id)
         .limit(limit)
-        .all(conn)
+        .all(conn.raw())
         .await?)
 }

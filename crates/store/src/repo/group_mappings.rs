@@ -1,11 +1,10 @@
 //! Group mappings: a SCIM group grants an organization role and per-stack roles to its members.
 //! Changing a mapping recomputes the effective roles of the group's members.
 
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::{new_uid, now, roles, scim_groups};
+use crate::db::{Conn, Raw};
 use crate::entity::group_mapping_stack_roles::{self, Entity as MappingStackRoles};
 use crate::entity::group_mappings::{self, Entity as GroupMappings};
 use crate::types::{OrgRole, StackRole};
@@ -25,22 +24,23 @@ pub struct Grants {
 
 /// The mapping of a group, if any, with its grants.
 pub async fn get(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     group_id: i64,
 ) -> StoreResult<Option<(GroupMapping, Grants)>> {
-    let Some(mapping) = GroupMappings::find()
-        .filter(group_mappings::Column::OrgId.eq(scope.org_id()))
+    let Some(mapping) = scope
+        .select::<GroupMappings>()
         .filter(group_mappings::Column::GroupId.eq(group_id))
-        .one(conn)
+        .one(conn.raw())
         .await?
     else {
         return Ok(None);
     };
-    let stack_roles = MappingStackRoles::find()
+    let stack_roles = scope
+        .select::<MappingStackRoles>()
         .filter(group_mapping_stack_roles::Column::MappingId.eq(mapping.id))
         .order_by_asc(group_mapping_stack_roles::Column::StackId)
-        .all(conn)
+        .all(conn.raw())
         .await?
         .into_iter()
         .map(|r| Ok((r.stack_id, r.role.parse()?)))
@@ -56,22 +56,18 @@ pub async fn get(
 }
 
 /// True when the group is mapped (membership changes then affect roles).
-pub async fn is_mapped(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    group_id: i64,
-) -> StoreResult<bool> {
-    Ok(GroupMappings::find()
-        .filter(group_mappings::Column::OrgId.eq(scope.org_id()))
+pub async fn is_mapped(conn: &impl Conn, scope: &OrgScope, group_id: i64) -> StoreResult<bool> {
+    Ok(scope
+        .select::<GroupMappings>()
         .filter(group_mappings::Column::GroupId.eq(group_id))
-        .one(conn)
+        .one(conn.raw())
         .await?
         .is_some())
 }
 
 /// Sets (creates or replaces) the mapping of a group and recomputes its members' roles.
 pub async fn set(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     group_id: i64,
     grants: &Grants,
@@ -79,7 +75,8 @@ pub async fn set(
     let at = now();
     let mapping = match get(conn, scope, group_id).await? {
         Some((existing, _)) => {
-            GroupMappings::update_many()
+            scope
+                .update_many::<GroupMappings>()
                 .col_expr(
                     group_mappings::Column::OrgRole,
                     sea_orm::sea_query::Expr::value(grants.org_role.map(|r| r.as_str().to_owned())),
@@ -89,7 +86,7 @@ pub async fn set(
                     sea_orm::sea_query::Expr::value(at),
                 )
                 .filter(group_mappings::Column::Id.eq(existing.id))
-                .exec(conn)
+                .exec(conn.raw())
                 .await?;
             existing.id
         }
@@ -104,14 +101,15 @@ pub async fn set(
                 ..Default::default()
             };
             GroupMappings::insert(row)
-                .exec_with_returning(conn)
+                .exec_with_returning(conn.raw())
                 .await?
                 .id
         }
     };
-    MappingStackRoles::delete_many()
+    scope
+        .delete_many::<MappingStackRoles>()
         .filter(group_mapping_stack_roles::Column::MappingId.eq(mapping))
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
     if !grants.stack_roles.is_empty() {
         let rows = grants.stack_roles.iter().map(|(stack_id, role)| {
@@ -123,7 +121,7 @@ pub async fn set(
             }
         });
         MappingStackRoles::insert_many(rows)
-            .exec(conn)
+            .exec(conn.raw())
             .await
             .map_err(|e| StoreError::from_db_unique(e, "stack role of this mapping"))?;
     }
@@ -133,14 +131,14 @@ pub async fn set(
 
 /// Removes the mapping of a group and recomputes its members' roles.
 pub async fn remove(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     group_id: i64,
 ) -> StoreResult<Vec<roles::RoleChange>> {
-    let deleted = GroupMappings::delete_many()
-        .filter(group_mappings::Column::OrgId.eq(scope.org_id()))
+    let deleted = scope
+        .delete_many::<GroupMappings>()
         .filter(group_mappings::Column::GroupId.eq(group_id))
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
     if deleted.rows_affected == 0 {
         return Ok(Vec::new());
@@ -170,17 +168,17 @@ pub async fn preview(
 /// The grants of every mapped group among `group_ids` (all of the organization's when `None`):
 /// group id → grants.
 pub async fn grants_of(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     group_ids: Option<&[i64]>,
 ) -> StoreResult<std::collections::HashMap<i64, Grants>> {
-    let mut query = GroupMappings::find().filter(group_mappings::Column::OrgId.eq(scope.org_id()));
+    let mut query = scope.select::<GroupMappings>();
     if let Some(ids) = group_ids {
         query = query.filter(group_mappings::Column::GroupId.is_in(ids.iter().copied()));
     }
     let mappings = query
         .order_by_asc(group_mappings::Column::GroupId)
-        .all(conn)
+        .all(conn.raw())
         .await?;
     let by_id: std::collections::HashMap<i64, i64> =
         mappings.iter().map(|m| (m.id, m.group_id)).collect();
@@ -198,11 +196,11 @@ pub async fn grants_of(
     if by_id.is_empty() {
         return Ok(out);
     }
-    let rows = MappingStackRoles::find()
-        .filter(group_mapping_stack_roles::Column::OrgId.eq(scope.org_id()))
+    let rows = scope
+        .select::<MappingStackRoles>()
         .filter(group_mapping_stack_roles::Column::MappingId.is_in(by_id.keys().copied()))
         .order_by_asc(group_mapping_stack_roles::Column::StackId)
-        .all(conn)
+        .all(conn.raw())
         .await?;
     for row in rows {
         if let Some(grants) = by_id.get(&row.mapping_id).and_then(|g| out.get_mut(g)) {

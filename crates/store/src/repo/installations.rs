@@ -2,12 +2,10 @@
 //! The consent page creates one; every token issued through it points at it, so revoking it stops
 //! them all. An active installation is also one of the credentials that yield an [`OrgScope`].
 
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::{new_uid, now};
+use crate::db::{Conn, Raw};
 use crate::entity::installations::{self, Entity as Installations};
 use crate::entity::organizations::Entity as Organizations;
 use crate::{OrgScope, StoreError, StoreResult};
@@ -34,7 +32,7 @@ pub struct NewInstallation {
 
 /// Records an approval for the organization.
 pub async fn create(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     new: NewInstallation,
 ) -> StoreResult<Installation> {
@@ -52,70 +50,61 @@ pub async fn create(
         revoked_at: Set(None),
         ..Default::default()
     };
-    Ok(Installations::insert(row).exec_with_returning(conn).await?)
+    Ok(Installations::insert(row)
+        .exec_with_returning(conn.raw())
+        .await?)
 }
 
 /// The organization's installations, newest first.
-pub async fn list(conn: &impl ConnectionTrait, scope: &OrgScope) -> StoreResult<Vec<Installation>> {
-    Ok(Installations::find()
-        .filter(installations::Column::OrgId.eq(scope.org_id()))
+pub async fn list(conn: &impl Conn, scope: &OrgScope) -> StoreResult<Vec<Installation>> {
+    Ok(scope
+        .select::<Installations>()
         .order_by_desc(installations::Column::Id)
-        .all(conn)
+        .all(conn.raw())
         .await?)
 }
 
 /// One installation of the organization by its public UID.
-pub async fn get(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    uid: &str,
-) -> StoreResult<Installation> {
-    Installations::find()
-        .filter(installations::Column::OrgId.eq(scope.org_id()))
+pub async fn get(conn: &impl Conn, scope: &OrgScope, uid: &str) -> StoreResult<Installation> {
+    scope
+        .select::<Installations>()
         .filter(installations::Column::Uid.eq(uid))
-        .one(conn)
+        .one(conn.raw())
         .await?
         .ok_or(StoreError::NotFound("installation"))
 }
 
 /// Marks an installation revoked (idempotent). The caller also revokes its refresh tokens and
 /// publishes the revocation to the key-value store so every replica stops its access tokens.
-pub async fn revoke(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    uid: &str,
-) -> StoreResult<Installation> {
+pub async fn revoke(conn: &impl Conn, scope: &OrgScope, uid: &str) -> StoreResult<Installation> {
     let existing = get(conn, scope, uid).await?;
     if existing.revoked_at.is_some() {
         return Ok(existing);
     }
     let mut row: installations::ActiveModel = existing.into();
     row.revoked_at = Set(Some(now()));
-    Ok(row.update(conn).await?)
+    Ok(scope.update(row)?.exec(conn.raw()).await?)
 }
 
 /// An installation that is not revoked, by UID, whatever its organization (the token endpoint
 /// looks it up from a code or refresh token it already trusts).
-pub async fn find_active(
-    conn: &impl ConnectionTrait,
-    uid: &str,
-) -> StoreResult<Option<Installation>> {
+pub async fn find_active(conn: &impl Conn, uid: &str) -> StoreResult<Option<Installation>> {
     Ok(Installations::find()
         .filter(installations::Column::Uid.eq(uid))
         .filter(installations::Column::RevokedAt.is_null())
-        .one(conn)
+        .one(conn.raw())
         .await?)
 }
 
 /// An installation by internal id, revoked or not.
-pub async fn find_by_id(conn: &impl ConnectionTrait, id: i64) -> StoreResult<Option<Installation>> {
-    Ok(Installations::find_by_id(id).one(conn).await?)
+pub async fn find_by_id(conn: &impl Conn, id: i64) -> StoreResult<Option<Installation>> {
+    Ok(Installations::find_by_id(id).one(conn.raw()).await?)
 }
 
 /// The scope an OAuth access token proves: the installation must be active and belong to the
 /// organization `org_uid` names. `None` for anything else (answered alike by the caller).
 pub async fn authenticate(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     installation_uid: &str,
     org_uid: &str,
 ) -> StoreResult<Option<InstallationPrincipal>> {
@@ -123,7 +112,7 @@ pub async fn authenticate(
         return Ok(None);
     };
     let Some(org) = Organizations::find_by_id(installation.org_id)
-        .one(conn)
+        .one(conn.raw())
         .await?
     else {
         return Ok(None);
@@ -145,11 +134,11 @@ pub struct InstallationPrincipal {
 
 /// The organization an installation belongs to.
 pub async fn organization(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     installation: &Installation,
 ) -> StoreResult<Option<crate::repo::organizations::Organization>> {
     Ok(Organizations::find_by_id(installation.org_id)
-        .one(conn)
+        .one(conn.raw())
         .await?)
 }
 

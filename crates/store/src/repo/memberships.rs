@@ -3,12 +3,10 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::now;
+use crate::db::{Conn, Raw};
 use crate::entity::accounts::{self, Entity as Accounts};
 use crate::entity::org_memberships::{self, Entity as Memberships};
 use crate::entity::organizations::{self, Entity as Organizations};
@@ -48,12 +46,12 @@ fn new_row(scope: &OrgScope, new: NewMembership) -> org_memberships::ActiveModel
 
 /// Adds an account to the organization; a second membership of the same account is a conflict.
 pub async fn add(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     new: NewMembership,
 ) -> StoreResult<Membership> {
     Memberships::insert(new_row(scope, new))
-        .exec_with_returning(conn)
+        .exec_with_returning(conn.raw())
         .await
         .map_err(|e| StoreError::from_db_unique(e, "membership"))
 }
@@ -61,7 +59,7 @@ pub async fn add(
 /// Adds an account to the organization unless it is a member already; true when it was added.
 /// One statement (the unique index decides), for provisioning's hot path.
 pub async fn add_if_absent(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     new: NewMembership,
 ) -> StoreResult<bool> {
@@ -70,37 +68,37 @@ pub async fn add_if_absent(
             org_memberships::Column::OrgId,
             org_memberships::Column::AccountId,
         ])
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
     Ok(matches!(result, sea_orm::TryInsertResult::Inserted(_)))
 }
 
 /// The membership of `account_id` in this organization, if any.
 pub async fn get(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     account_id: i64,
 ) -> StoreResult<Option<Membership>> {
-    Ok(Memberships::find()
-        .filter(org_memberships::Column::OrgId.eq(scope.org_id()))
+    Ok(scope
+        .select::<Memberships>()
         .filter(org_memberships::Column::AccountId.eq(account_id))
-        .one(conn)
+        .one(conn.raw())
         .await?)
 }
 
 /// Every membership of the organization with its account, oldest first.
 pub async fn list(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
 ) -> StoreResult<Vec<(Membership, accounts::Model)>> {
-    let memberships = Memberships::find()
-        .filter(org_memberships::Column::OrgId.eq(scope.org_id()))
+    let memberships = scope
+        .select::<Memberships>()
         .order_by_asc(org_memberships::Column::Id)
-        .all(conn)
+        .all(conn.raw())
         .await?;
     let accounts: HashMap<i64, accounts::Model> = Accounts::find()
         .filter(accounts::Column::Id.is_in(memberships.iter().map(|m| m.account_id)))
-        .all(conn)
+        .all(conn.raw())
         .await?
         .into_iter()
         .map(|a| (a.id, a))
@@ -110,7 +108,7 @@ pub async fn list(
 
 /// Changes a membership's status (suspend on `active: false`, restore on `active: true`).
 pub async fn set_status(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     account_id: i64,
     status: MembershipStatus,
@@ -121,12 +119,12 @@ pub async fn set_status(
     let mut row: org_memberships::ActiveModel = existing.into();
     row.status = Set(status.as_str().to_owned());
     row.updated_at = Set(now());
-    Ok(row.update(conn).await?)
+    Ok(scope.update(row)?.exec(conn.raw()).await?)
 }
 
 /// Changes a membership's manual role. The effective role never drops below the manual one.
 pub async fn set_role(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     account_id: i64,
     role: OrgRole,
@@ -143,36 +141,32 @@ pub async fn set_role(
     row.role = Set(role.as_str().to_owned());
     row.effective_role = Set(effective.as_str().to_owned());
     row.updated_at = Set(now());
-    Ok(row.update(conn).await?)
+    Ok(scope.update(row)?.exec(conn.raw()).await?)
 }
 
 /// Removes the account from the organization; the account itself stays.
-pub async fn remove(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    account_id: i64,
-) -> StoreResult<bool> {
-    let result = Memberships::delete_many()
-        .filter(org_memberships::Column::OrgId.eq(scope.org_id()))
+pub async fn remove(conn: &impl Conn, scope: &OrgScope, account_id: i64) -> StoreResult<bool> {
+    let result = scope
+        .delete_many::<Memberships>()
         .filter(org_memberships::Column::AccountId.eq(account_id))
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
     Ok(result.rows_affected > 0)
 }
 
 /// The organizations an account belongs to, with its membership in each.
 pub async fn organizations_of(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     account_id: i64,
 ) -> StoreResult<Vec<(Membership, organizations::Model)>> {
     let memberships = Memberships::find()
         .filter(org_memberships::Column::AccountId.eq(account_id))
         .order_by_asc(org_memberships::Column::Id)
-        .all(conn)
+        .all(conn.raw())
         .await?;
     let orgs: HashMap<i64, organizations::Model> = Organizations::find()
         .filter(organizations::Column::Id.is_in(memberships.iter().map(|m| m.org_id)))
-        .all(conn)
+        .all(conn.raw())
         .await?
         .into_iter()
         .map(|o| (o.id, o))
@@ -193,13 +187,13 @@ fn pair_up<T>(
 
 /// The scope of a console session: granted only to an active Owner or Admin of `org_uid`.
 pub async fn admin_scope(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     account_id: i64,
     org_uid: &str,
 ) -> StoreResult<OrgScope> {
     let org = Organizations::find()
         .filter(organizations::Column::Uid.eq(org_uid))
-        .one(conn)
+        .one(conn.raw())
         .await?
         .ok_or(StoreError::NotFound("organization"))?;
     admin_scope_in(conn, account_id, &org).await
@@ -208,14 +202,14 @@ pub async fn admin_scope(
 /// [`admin_scope`] for an organization the caller has already loaded (the console, which needs
 /// the row anyway).
 pub async fn admin_scope_in(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     account_id: i64,
     org: &organizations::Model,
 ) -> StoreResult<OrgScope> {
     let membership = Memberships::find()
         .filter(org_memberships::Column::OrgId.eq(org.id))
         .filter(org_memberships::Column::AccountId.eq(account_id))
-        .one(conn)
+        .one(conn.raw())
         .await?
         .ok_or(StoreError::NotFound("organization"))?;
     let role: OrgRole = membership.effective_role.parse()?;

@@ -2,11 +2,12 @@
 //! byte at authorization time), a secret kept as a SHA-256 digest (secrets are ≥256 random bits,
 //! or an operator-supplied value of at least 32 characters), and its scopes.
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use subtle::ConstantTimeEq;
 use url::Url;
 
 use super::now;
+use crate::db::{Conn, Raw};
 use crate::entity::oauth_clients::{self, Entity as OauthClients};
 use crate::secret::{random_token, sha256_hex};
 use crate::{StoreError, StoreResult};
@@ -68,10 +69,7 @@ pub fn validate_redirect_uri(raw: &str, allow_insecure: bool) -> StoreResult<()>
 }
 
 /// Registers a client.
-pub async fn register(
-    conn: &impl ConnectionTrait,
-    new: NewClient,
-) -> StoreResult<RegisteredClient> {
+pub async fn register(conn: &impl Conn, new: NewClient) -> StoreResult<RegisteredClient> {
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(StoreError::Invalid(
@@ -122,7 +120,7 @@ pub async fn register(
         ..Default::default()
     };
     let row = OauthClients::insert(row)
-        .exec_with_returning(conn)
+        .exec_with_returning(conn.raw())
         .await
         .map_err(|e| StoreError::from_db_unique(e, "client"))?;
     Ok(RegisteredClient {
@@ -132,19 +130,16 @@ pub async fn register(
 }
 
 /// Finds a client by its public client id.
-pub async fn find(
-    conn: &impl ConnectionTrait,
-    client_id: &str,
-) -> StoreResult<Option<OauthClient>> {
+pub async fn find(conn: &impl Conn, client_id: &str) -> StoreResult<Option<OauthClient>> {
     Ok(OauthClients::find()
         .filter(oauth_clients::Column::ClientId.eq(client_id))
-        .one(conn)
+        .one(conn.raw())
         .await?)
 }
 
 /// Finds a client by its row id (an installation points at it).
-pub async fn find_by_id(conn: &impl ConnectionTrait, id: i64) -> StoreResult<Option<OauthClient>> {
-    Ok(OauthClients::find_by_id(id).one(conn).await?)
+pub async fn find_by_id(conn: &impl Conn, id: i64) -> StoreResult<Option<OauthClient>> {
+    Ok(OauthClients::find_by_id(id).one(conn.raw()).await?)
 }
 
 /// The client's exact redirect URIs.

@@ -4,10 +4,11 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use super::now;
 use crate::StoreResult;
+use crate::db::{Conn, Raw};
 use crate::entity::refresh_tokens::{self, Entity as RefreshTokens};
 use crate::secret::{random_token, sha256_hex};
 
@@ -39,10 +40,7 @@ pub struct NewRefreshToken {
 }
 
 /// Creates a token; returns its row and the plaintext to hand out once.
-pub async fn issue(
-    conn: &impl ConnectionTrait,
-    new: NewRefreshToken,
-) -> StoreResult<(RefreshToken, String)> {
+pub async fn issue(conn: &impl Conn, new: NewRefreshToken) -> StoreResult<(RefreshToken, String)> {
     let token = format!(
         "{TOKEN_PREFIX}{}",
         crate::grants::regional(&new.region, &random_token(32))
@@ -61,47 +59,43 @@ pub async fn issue(
         revoked_at: Set(None),
         ..Default::default()
     };
-    let row = RefreshTokens::insert(row).exec_with_returning(conn).await?;
+    let row = RefreshTokens::insert(row)
+        .exec_with_returning(conn.raw())
+        .await?;
     Ok((row, token))
 }
 
 /// Finds a token by its plaintext, whatever its state.
-pub async fn find(
-    conn: &impl ConnectionTrait,
-    presented: &str,
-) -> StoreResult<Option<RefreshToken>> {
+pub async fn find(conn: &impl Conn, presented: &str) -> StoreResult<Option<RefreshToken>> {
     if !presented.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
     Ok(RefreshTokens::find()
         .filter(refresh_tokens::Column::TokenHash.eq(sha256_hex(presented)))
-        .one(conn)
+        .one(conn.raw())
         .await?)
 }
 
 /// Marks a token used, only if nobody did before: of concurrent rotations one wins. True when
 /// this call won.
-pub async fn mark_used(conn: &impl ConnectionTrait, id: i64) -> StoreResult<bool> {
+pub async fn mark_used(conn: &impl Conn, id: i64) -> StoreResult<bool> {
     let result = RefreshTokens::update_many()
         .col_expr(refresh_tokens::Column::UsedAt, Expr::value(now()))
         .filter(refresh_tokens::Column::Id.eq(id))
         .filter(refresh_tokens::Column::UsedAt.is_null())
         .filter(refresh_tokens::Column::RevokedAt.is_null())
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
     Ok(result.rows_affected == 1)
 }
 
 /// Revokes every live token of a family; returns how many.
-pub async fn revoke_family(conn: &impl ConnectionTrait, family_id: &str) -> StoreResult<u64> {
+pub async fn revoke_family(conn: &impl Conn, family_id: &str) -> StoreResult<u64> {
     revoke_where(conn, refresh_tokens::Column::FamilyId.eq(family_id)).await
 }
 
 /// Revokes every live token of an installation; returns how many.
-pub async fn revoke_installation(
-    conn: &impl ConnectionTrait,
-    installation_id: i64,
-) -> StoreResult<u64> {
+pub async fn revoke_installation(conn: &impl Conn, installation_id: i64) -> StoreResult<u64> {
     revoke_where(
         conn,
         refresh_tokens::Column::InstallationId.eq(installation_id),
@@ -110,24 +104,24 @@ pub async fn revoke_installation(
 }
 
 async fn revoke_where(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     condition: sea_orm::sea_query::SimpleExpr,
 ) -> StoreResult<u64> {
     let result = RefreshTokens::update_many()
         .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now()))
         .filter(condition)
         .filter(refresh_tokens::Column::RevokedAt.is_null())
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
     Ok(result.rows_affected)
 }
 
 /// True when any token of the family was revoked (a family dies whole).
-pub async fn family_revoked(conn: &impl ConnectionTrait, family_id: &str) -> StoreResult<bool> {
+pub async fn family_revoked(conn: &impl Conn, family_id: &str) -> StoreResult<bool> {
     Ok(RefreshTokens::find()
         .filter(refresh_tokens::Column::FamilyId.eq(family_id))
         .filter(refresh_tokens::Column::RevokedAt.is_not_null())
-        .one(conn)
+        .one(conn.raw())
         .await?
         .is_some())
 }

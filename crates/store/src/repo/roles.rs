@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter,
-    QuerySelect, RelationDef,
+    ActiveValue::Set, ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef,
 };
 
 use super::now;
+use crate::db::{Conn, Raw};
 use crate::entity::group_mapping_stack_roles::{self, Entity as MappingStackRoles};
 use crate::entity::group_mappings::{self, Entity as GroupMappings};
 use crate::entity::org_memberships::{self, Entity as Memberships};
@@ -72,7 +72,7 @@ fn parse_all<T: std::str::FromStr>(
 
 /// Recomputes the effective roles of `account_ids` in the organization and writes what changed.
 pub async fn recompute(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     account_ids: &[i64],
 ) -> StoreResult<Vec<RoleChange>> {
@@ -87,12 +87,13 @@ pub async fn recompute(
 }
 
 async fn recompute_chunk(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     ids: &[i64],
 ) -> StoreResult<Vec<RoleChange>> {
     let account_col = Expr::col((ScimUsers, scim_users::Column::AccountId));
-    let mapped_org: Vec<(i64, Option<String>)> = Members::find()
+    let mapped_org: Vec<(i64, Option<String>)> = scope
+        .select::<Members>()
         .select_only()
         .column_as(account_col.clone(), "account_id")
         .column_as(
@@ -101,12 +102,12 @@ async fn recompute_chunk(
         )
         .join(JoinType::InnerJoin, members_to_users())
         .join(JoinType::InnerJoin, members_to_mappings())
-        .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
         .filter(Expr::col((ScimUsers, scim_users::Column::AccountId)).is_in(ids.iter().copied()))
         .into_tuple()
-        .all(conn)
+        .all(conn.raw())
         .await?;
-    let mapped_stacks: Vec<(i64, i64, String)> = Members::find()
+    let mapped_stacks: Vec<(i64, i64, String)> = scope
+        .select::<Members>()
         .select_only()
         .column_as(account_col, "account_id")
         .column_as(
@@ -123,20 +124,19 @@ async fn recompute_chunk(
         .join(JoinType::InnerJoin, members_to_users())
         .join(JoinType::InnerJoin, members_to_mappings())
         .join(JoinType::InnerJoin, mappings_to_stack_roles().rev())
-        .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
         .filter(Expr::col((ScimUsers, scim_users::Column::AccountId)).is_in(ids.iter().copied()))
         .into_tuple()
-        .all(conn)
+        .all(conn.raw())
         .await?;
-    let memberships = Memberships::find()
-        .filter(org_memberships::Column::OrgId.eq(scope.org_id()))
+    let memberships = scope
+        .select::<Memberships>()
         .filter(org_memberships::Column::AccountId.is_in(ids.iter().copied()))
-        .all(conn)
+        .all(conn.raw())
         .await?;
-    let stack_rows = StackRoles::find()
-        .filter(stack_roles::Column::OrgId.eq(scope.org_id()))
+    let stack_rows = scope
+        .select::<StackRoles>()
         .filter(stack_roles::Column::AccountId.is_in(ids.iter().copied()))
-        .all(conn)
+        .all(conn.raw())
         .await?;
 
     let mut granted_org: HashMap<i64, OrgRole> = HashMap::new();
@@ -187,14 +187,15 @@ async fn recompute_chunk(
         }
 
         if after_org != before_org {
-            Memberships::update_many()
+            scope
+                .update_many::<Memberships>()
                 .col_expr(
                     org_memberships::Column::EffectiveRole,
                     Expr::value(after_org.as_str()),
                 )
                 .col_expr(org_memberships::Column::UpdatedAt, Expr::value(at))
                 .filter(org_memberships::Column::Id.eq(membership.id))
-                .exec(conn)
+                .exec(conn.raw())
                 .await?;
         }
         if after_stacks != before_stacks {
@@ -218,7 +219,7 @@ async fn recompute_chunk(
 }
 
 async fn write_stack_roles(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     account: i64,
     rows: &[stack_roles::Model],
@@ -228,16 +229,21 @@ async fn write_stack_roles(
     for row in rows {
         let new_effective = effective.get(&row.stack_id).map(|r| r.as_str().to_owned());
         if new_effective.is_none() && row.role.is_none() {
-            StackRoles::delete_by_id(row.id).exec(conn).await?;
+            scope
+                .delete_many::<StackRoles>()
+                .filter(stack_roles::Column::Id.eq(row.id))
+                .exec(conn.raw())
+                .await?;
         } else if new_effective != row.effective_role {
-            StackRoles::update_many()
+            scope
+                .update_many::<StackRoles>()
                 .col_expr(
                     stack_roles::Column::EffectiveRole,
                     Expr::value(new_effective),
                 )
                 .col_expr(stack_roles::Column::UpdatedAt, Expr::value(at))
                 .filter(stack_roles::Column::Id.eq(row.id))
-                .exec(conn)
+                .exec(conn.raw())
                 .await?;
         }
     }
@@ -254,7 +260,7 @@ async fn write_stack_roles(
             updated_at: Set(at),
             ..Default::default()
         };
-        StackRoles::insert(row).exec(conn).await?;
+        StackRoles::insert(row).exec(conn.raw()).await?;
     }
     Ok(())
 }

@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationDef,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, RelationDef,
 };
 
 use super::{complete_total, new_uid, now};
+use crate::db::{Conn, Raw};
 use crate::entity::scim_group_members::{self, Entity as Members};
 use crate::entity::scim_groups::{self, Entity as ScimGroups};
 use crate::entity::scim_users::{self, Entity as ScimUsers};
@@ -111,7 +112,7 @@ pub struct GroupPageRequest {
 
 /// Creates a group (without members).
 pub async fn insert(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     columns: &GroupColumns,
 ) -> StoreResult<ScimGroup> {
@@ -129,45 +130,38 @@ pub async fn insert(
         ..Default::default()
     };
     ScimGroups::insert(row)
-        .exec_with_returning(conn)
+        .exec_with_returning(conn.raw())
         .await
         .map_err(|e| StoreError::from_db_unique(e, "displayName"))
 }
 
 /// A group of the organization by its SCIM id.
-pub async fn get(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    uid: &str,
-) -> StoreResult<Option<ScimGroup>> {
-    Ok(ScimGroups::find()
-        .filter(scim_groups::Column::OrgId.eq(scope.org_id()))
+pub async fn get(conn: &impl Conn, scope: &OrgScope, uid: &str) -> StoreResult<Option<ScimGroup>> {
+    Ok(scope
+        .select::<ScimGroups>()
         .filter(scim_groups::Column::Uid.eq(uid))
-        .one(conn)
+        .one(conn.raw())
         .await?)
 }
 
 /// A group of the organization by its row id.
-pub async fn by_id(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    id: i64,
-) -> StoreResult<Option<ScimGroup>> {
-    Ok(ScimGroups::find()
-        .filter(scim_groups::Column::OrgId.eq(scope.org_id()))
+pub async fn by_id(conn: &impl Conn, scope: &OrgScope, id: i64) -> StoreResult<Option<ScimGroup>> {
+    Ok(scope
+        .select::<ScimGroups>()
         .filter(scim_groups::Column::Id.eq(id))
-        .one(conn)
+        .one(conn.raw())
         .await?)
 }
 
 /// Replaces a group's columns if its version is still the one read; bumps the version.
 pub async fn update(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     group: &ScimGroup,
     columns: &GroupColumns,
 ) -> StoreResult<ScimGroup> {
-    let result = ScimGroups::update_many()
+    let result = scope
+        .update_many::<ScimGroups>()
         .col_expr(
             scim_groups::Column::DisplayName,
             Expr::value(columns.display_name.clone()),
@@ -187,9 +181,8 @@ pub async fn update(
         .col_expr(scim_groups::Column::Version, Expr::value(group.version + 1))
         .col_expr(scim_groups::Column::UpdatedAt, Expr::value(now()))
         .filter(scim_groups::Column::Id.eq(group.id))
-        .filter(scim_groups::Column::OrgId.eq(scope.org_id()))
         .filter(scim_groups::Column::Version.eq(group.version))
-        .exec(conn)
+        .exec(conn.raw())
         .await
         .map_err(|e| StoreError::from_db_unique(e, "displayName"))?;
     if result.rows_affected == 0 {
@@ -202,44 +195,40 @@ pub async fn update(
 
 /// Marks a group changed (new version and lastModified) after a membership change, with an
 /// atomic increment rather than a compare-and-swap: concurrent member changes all succeed.
-pub async fn touch(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    group_id: i64,
-) -> StoreResult<()> {
-    ScimGroups::update_many()
+pub async fn touch(conn: &impl Conn, scope: &OrgScope, group_id: i64) -> StoreResult<()> {
+    scope
+        .update_many::<ScimGroups>()
         .col_expr(
             scim_groups::Column::Version,
             Expr::col(scim_groups::Column::Version).add(1),
         )
         .col_expr(scim_groups::Column::UpdatedAt, Expr::value(now()))
         .filter(scim_groups::Column::Id.eq(group_id))
-        .filter(scim_groups::Column::OrgId.eq(scope.org_id()))
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
     Ok(())
 }
 
 /// Deletes a group and its member rows. Returns the deleted row.
 pub async fn delete(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     uid: &str,
 ) -> StoreResult<Option<ScimGroup>> {
     let Some(group) = get(conn, scope, uid).await? else {
         return Ok(None);
     };
-    ScimGroups::delete_many()
+    scope
+        .delete_many::<ScimGroups>()
         .filter(scim_groups::Column::Id.eq(group.id))
-        .filter(scim_groups::Column::OrgId.eq(scope.org_id()))
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
     Ok(Some(group))
 }
 
 /// Counts the groups matching `condition` and returns a page, in a stable order.
 pub async fn page(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     request: &GroupPageRequest,
 ) -> StoreResult<(u64, Vec<ScimGroup>)> {
@@ -250,7 +239,7 @@ pub async fn page(
         limit,
         after_id,
     } = request.clone();
-    let mut base = ScimGroups::find().filter(scim_groups::Column::OrgId.eq(scope.org_id()));
+    let mut base = scope.select::<ScimGroups>();
     if let Some(condition) = condition {
         base = base.filter(condition);
     }
@@ -274,49 +263,49 @@ pub async fn page(
         .order_by_asc(scim_groups::Column::Id)
         .offset(super::skip(offset))
         .limit(limit)
-        .all(conn)
+        .all(conn.raw())
         .await?;
     let total = match complete_total(offset, after_id, limit, rows.len()) {
         Some(total) => total,
-        None => counter.count(conn).await?,
+        None => counter.count(conn.raw()).await?,
     };
     Ok((total, rows))
 }
 
 /// Every group of the organization in id order after `after_id` (for untranslatable filters).
 pub async fn batch_after(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     after_id: i64,
     batch: u64,
 ) -> StoreResult<Vec<ScimGroup>> {
-    Ok(ScimGroups::find()
-        .filter(scim_groups::Column::OrgId.eq(scope.org_id()))
+    Ok(scope
+        .select::<ScimGroups>()
         .filter(scim_groups::Column::Id.gt(after_id))
         .order_by_asc(scim_groups::Column::Id)
         .limit(batch)
-        .all(conn)
+        .all(conn.raw())
         .await?)
 }
 
 /// Resolves SCIM user ids to users of this organization; ids of other organizations or of nobody
 /// come back as `unknown`.
 pub async fn resolve_users(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     user_uids: &[String],
 ) -> StoreResult<ResolvedMembers> {
     let mut found: HashMap<String, (i64, Option<i64>)> = HashMap::new();
     for chunk in user_uids.chunks(CHUNK) {
-        let rows: Vec<(String, i64, Option<i64>)> = ScimUsers::find()
+        let rows: Vec<(String, i64, Option<i64>)> = scope
+            .select::<ScimUsers>()
             .select_only()
             .column(scim_users::Column::Uid)
             .column(scim_users::Column::Id)
             .column(scim_users::Column::AccountId)
-            .filter(scim_users::Column::OrgId.eq(scope.org_id()))
             .filter(scim_users::Column::Uid.is_in(chunk.iter().cloned()))
             .into_tuple()
-            .all(conn)
+            .all(conn.raw())
             .await?;
         found.extend(
             rows.into_iter()
@@ -339,21 +328,21 @@ pub async fn resolve_users(
 
 /// Which of `user_ids` are members of the group already.
 async fn present_members(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     group_id: i64,
     user_ids: &[i64],
 ) -> StoreResult<HashSet<i64>> {
     let mut present = HashSet::new();
     for chunk in user_ids.chunks(CHUNK) {
-        let rows: Vec<i64> = Members::find()
+        let rows: Vec<i64> = scope
+            .select::<Members>()
             .select_only()
             .column(scim_group_members::Column::UserId)
             .filter(scim_group_members::Column::GroupId.eq(group_id))
-            .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
             .filter(scim_group_members::Column::UserId.is_in(chunk.iter().copied()))
             .into_tuple()
-            .all(conn)
+            .all(conn.raw())
             .await?;
         present.extend(rows);
     }
@@ -374,7 +363,7 @@ fn mark_changed(resolved: &mut ResolvedMembers, present: &HashSet<i64>, want_pre
 /// existing members stay (a newly sent display replaces theirs), unknown ids are reported and not
 /// stored.
 pub async fn add_members(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     group_id: i64,
     user_uids: &[String],
@@ -407,7 +396,7 @@ pub async fn add_members(
                 )
                 .to_owned(),
             )
-            .exec_without_returning(conn)
+            .exec_without_returning(conn.raw())
             .await?;
     }
     Ok(resolved)
@@ -415,7 +404,7 @@ pub async fn add_members(
 
 /// Removes users (by SCIM id) from a group.
 pub async fn remove_members(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     group_id: i64,
     user_uids: &[String],
@@ -425,11 +414,11 @@ pub async fn remove_members(
     let present = present_members(conn, scope, group_id, &ids).await?;
     mark_changed(&mut resolved, &present, false);
     for chunk in resolved.users.chunks(CHUNK) {
-        Members::delete_many()
+        scope
+            .delete_many::<Members>()
             .filter(scim_group_members::Column::GroupId.eq(group_id))
-            .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
             .filter(scim_group_members::Column::UserId.is_in(chunk.iter().map(|(id, _, _)| *id)))
-            .exec(conn)
+            .exec(conn.raw())
             .await?;
     }
     Ok(resolved)
@@ -437,25 +426,25 @@ pub async fn remove_members(
 
 /// The SCIM ids of every member of a group, read in bounded pages.
 pub async fn member_uids(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     group_id: i64,
 ) -> StoreResult<Vec<String>> {
     let mut out = Vec::new();
     let mut after = 0_i64;
     loop {
-        let rows: Vec<(i64, String)> = Members::find()
+        let rows: Vec<(i64, String)> = scope
+            .select::<Members>()
             .select_only()
             .column(scim_group_members::Column::UserId)
             .column_as(Expr::col((ScimUsers, scim_users::Column::Uid)), "uid")
             .join(JoinType::InnerJoin, member_user())
             .filter(scim_group_members::Column::GroupId.eq(group_id))
-            .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
             .filter(scim_group_members::Column::UserId.gt(after))
             .order_by_asc(scim_group_members::Column::UserId)
             .limit(CHUNK as u64)
             .into_tuple()
-            .all(conn)
+            .all(conn.raw())
             .await?;
         let Some((last, _)) = rows.last() else {
             return Ok(out);
@@ -472,11 +461,12 @@ pub async fn member_uids(
 /// The accounts linked to a group's members (to recompute their roles when a mapped group
 /// changes wholesale).
 pub async fn member_accounts(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     group_id: i64,
 ) -> StoreResult<Vec<i64>> {
-    let rows: Vec<Option<i64>> = Members::find()
+    let rows: Vec<Option<i64>> = scope
+        .select::<Members>()
         .select_only()
         .column_as(
             Expr::col((ScimUsers, scim_users::Column::AccountId)),
@@ -484,36 +474,32 @@ pub async fn member_accounts(
         )
         .join(JoinType::InnerJoin, member_user())
         .filter(scim_group_members::Column::GroupId.eq(group_id))
-        .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
         .into_tuple()
-        .all(conn)
+        .all(conn.raw())
         .await?;
     Ok(rows.into_iter().flatten().collect())
 }
 
 /// Removes every member of a group.
-pub async fn clear_members(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    group_id: i64,
-) -> StoreResult<u64> {
-    let result = Members::delete_many()
+pub async fn clear_members(conn: &impl Conn, scope: &OrgScope, group_id: i64) -> StoreResult<u64> {
+    let result = scope
+        .delete_many::<Members>()
         .filter(scim_group_members::Column::GroupId.eq(group_id))
-        .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
     Ok(result.rows_affected)
 }
 
 /// A page of a group's members in the order they were added.
 pub async fn members(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     group_id: i64,
     offset: u64,
     limit: u64,
 ) -> StoreResult<Vec<MemberRef>> {
-    let rows: Vec<(String, String, Option<String>, Option<String>)> = Members::find()
+    let rows: Vec<(String, String, Option<String>, Option<String>)> = scope
+        .select::<Members>()
         .select_only()
         .column_as(Expr::col((ScimUsers, scim_users::Column::Uid)), "uid")
         .column_as(
@@ -527,12 +513,11 @@ pub async fn members(
         .column(scim_group_members::Column::Display)
         .join(JoinType::InnerJoin, member_user())
         .filter(scim_group_members::Column::GroupId.eq(group_id))
-        .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
         .order_by_asc(scim_group_members::Column::UserId)
         .offset(super::skip(offset))
         .limit(limit)
         .into_tuple()
-        .all(conn)
+        .all(conn.raw())
         .await?;
     Ok(rows
         .into_iter()
@@ -544,28 +529,25 @@ pub async fn members(
 }
 
 /// How many members a group has.
-pub async fn member_count(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    group_id: i64,
-) -> StoreResult<u64> {
-    Ok(Members::find()
+pub async fn member_count(conn: &impl Conn, scope: &OrgScope, group_id: i64) -> StoreResult<u64> {
+    Ok(scope
+        .select::<Members>()
         .filter(scim_group_members::Column::GroupId.eq(group_id))
-        .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
-        .count(conn)
+        .count(conn.raw())
         .await?)
 }
 
 /// The groups each of `user_ids` belongs to: (group SCIM id, displayName), for the read-only
 /// `groups` attribute of users.
 pub async fn groups_of_users(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     user_ids: &[i64],
 ) -> StoreResult<HashMap<i64, Vec<(String, String)>>> {
     let mut out: HashMap<i64, Vec<(String, String)>> = HashMap::new();
     for chunk in user_ids.chunks(CHUNK) {
-        let rows: Vec<(i64, String, String)> = Members::find()
+        let rows: Vec<(i64, String, String)> = scope
+            .select::<Members>()
             .select_only()
             .column(scim_group_members::Column::UserId)
             .column_as(Expr::col((ScimGroups, scim_groups::Column::Uid)), "uid")
@@ -574,11 +556,10 @@ pub async fn groups_of_users(
                 "display_name",
             )
             .join(JoinType::InnerJoin, member_group())
-            .filter(scim_group_members::Column::OrgId.eq(scope.org_id()))
             .filter(scim_group_members::Column::UserId.is_in(chunk.iter().copied()))
             .order_by_asc(scim_group_members::Column::GroupId)
             .into_tuple()
-            .all(conn)
+            .all(conn.raw())
             .await?;
         for (user_id, uid, name) in rows {
             out.entry(user_id).or_default().push((uid, name));

@@ -10,6 +10,7 @@ use sea_orm::{
 };
 
 use super::{complete_total, new_uid, now};
+use crate::db::{Conn, Raw};
 use crate::entity::scim_user_emails::{self, Entity as UserEmails};
 use crate::entity::scim_users::{self, Entity as ScimUsers};
 use crate::types::normalize_key;
@@ -171,28 +172,29 @@ fn email_rows(
 }
 
 async fn write_emails(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     user_id: i64,
     columns: &UserColumns,
 ) -> StoreResult<()> {
-    UserEmails::delete_many()
+    scope
+        .delete_many::<UserEmails>()
         .filter(scim_user_emails::Column::UserId.eq(user_id))
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
     insert_emails(conn, scope, user_id, columns).await
 }
 
 /// Inserts the email rows of a user that has none yet.
 async fn insert_emails(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     user_id: i64,
     columns: &UserColumns,
 ) -> StoreResult<()> {
     let rows = email_rows(scope, user_id, columns);
     if !rows.is_empty() {
-        UserEmails::insert_many(rows).exec(conn).await?;
+        UserEmails::insert_many(rows).exec(conn.raw()).await?;
     }
     Ok(())
 }
@@ -201,7 +203,7 @@ async fn insert_emails(
 /// letter case) is [`StoreError::Conflict`]`("userName")`; an account already linked to another
 /// user of the organization is `Conflict("account")`.
 pub async fn insert(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     account_id: Option<i64>,
     columns: &UserColumns,
@@ -234,13 +236,13 @@ pub async fn insert(
             other => other,
         }
     };
-    if conn.get_database_backend() == DbBackend::Postgres && !columns.emails.is_empty() {
+    if conn.raw().get_database_backend() == DbBackend::Postgres && !columns.emails.is_empty() {
         return insert_with_emails_on_postgres(conn, row, columns)
             .await
             .map_err(conflict);
     }
     let user = ScimUsers::insert(row)
-        .exec_with_returning(conn)
+        .exec_with_returning(conn.raw())
         .await
         .map_err(conflict)?;
     // A new user has no email rows to replace.
@@ -252,7 +254,7 @@ pub async fn insert(
 /// provisioning): the sea-query insert of the user becomes a CTE whose returned id the email rows,
 /// passed as one JSON array, are inserted with.
 async fn insert_with_emails_on_postgres(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     row: scim_users::ActiveModel,
     columns: &UserColumns,
 ) -> Result<ScimUser, DbErr> {
@@ -286,35 +288,32 @@ async fn insert_with_emails_on_postgres(
         sql,
         values,
     ))
-    .one(conn)
+    .one(conn.raw())
     .await?
     .ok_or(DbErr::RecordNotInserted)
 }
 
 /// A user of the organization by its SCIM id.
-pub async fn get(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    uid: &str,
-) -> StoreResult<Option<ScimUser>> {
-    Ok(ScimUsers::find()
-        .filter(scim_users::Column::OrgId.eq(scope.org_id()))
+pub async fn get(conn: &impl Conn, scope: &OrgScope, uid: &str) -> StoreResult<Option<ScimUser>> {
+    Ok(scope
+        .select::<ScimUsers>()
         .filter(scim_users::Column::Uid.eq(uid))
-        .one(conn)
+        .one(conn.raw())
         .await?)
 }
 
 /// Replaces a user's columns if its version is still `expected_version`; the version goes up by
 /// one. [`StoreError::VersionMismatch`] when someone else wrote first.
 pub async fn update(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     user: &ScimUser,
     columns: &UserColumns,
 ) -> StoreResult<ScimUser> {
     let primary = columns.primary_email().map(str::to_owned);
     let at = now();
-    let result = ScimUsers::update_many()
+    let result = scope
+        .update_many::<ScimUsers>()
         .col_expr(
             scim_users::Column::UserName,
             Expr::value(columns.user_name.clone()),
@@ -352,9 +351,8 @@ pub async fn update(
         .col_expr(scim_users::Column::Version, Expr::value(user.version + 1))
         .col_expr(scim_users::Column::UpdatedAt, Expr::value(at))
         .filter(scim_users::Column::Id.eq(user.id))
-        .filter(scim_users::Column::OrgId.eq(scope.org_id()))
         .filter(scim_users::Column::Version.eq(user.version))
-        .exec(conn)
+        .exec(conn.raw())
         .await
         .map_err(|e| StoreError::from_db_unique(e, "userName"))?;
     if result.rows_affected == 0 {
@@ -368,17 +366,17 @@ pub async fn update(
 
 /// Deletes a user (its emails and group memberships go with it). Returns the deleted row.
 pub async fn delete(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     uid: &str,
 ) -> StoreResult<Option<ScimUser>> {
     let Some(user) = get(conn, scope, uid).await? else {
         return Ok(None);
     };
-    ScimUsers::delete_many()
+    scope
+        .delete_many::<ScimUsers>()
         .filter(scim_users::Column::Id.eq(user.id))
-        .filter(scim_users::Column::OrgId.eq(scope.org_id()))
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
     Ok(Some(user))
 }
@@ -398,11 +396,11 @@ fn sort_column(sort: UserSort) -> scim_users::Column {
 /// Counts the users matching `condition` and returns one page of them, in a stable order (the
 /// sort column, then id), with their groups when asked for.
 pub async fn page(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     request: &UserPageRequest,
 ) -> StoreResult<(u64, Vec<ListedUser>)> {
-    let mut base = ScimUsers::find().filter(scim_users::Column::OrgId.eq(scope.org_id()));
+    let mut base = scope.select::<ScimUsers>();
     if let Some(condition) = &request.condition {
         base = base.filter(condition.clone());
     }
@@ -428,11 +426,11 @@ pub async fn page(
     // subquery for every row an OFFSET skips, so a deep page reads them in a second query instead.
     let inline_groups = request.with_groups && request.offset == 0;
     let mut rows = if inline_groups {
-        let groups = groups_subquery(conn.get_database_backend(), scope.org_id());
+        let groups = groups_subquery(conn.raw().get_database_backend(), scope.org_id());
         query
             .column_as(groups, GROUPS_COLUMN)
             .into_model::<RowWithGroups>()
-            .all(conn)
+            .all(conn.raw())
             .await?
             .into_iter()
             .map(|RowWithGroups(user, groups)| {
@@ -444,7 +442,7 @@ pub async fn page(
             .collect::<StoreResult<Vec<_>>>()?
     } else {
         query
-            .all(conn)
+            .all(conn.raw())
             .await?
             .into_iter()
             .map(|user| ListedUser { user, groups: None })
@@ -459,7 +457,7 @@ pub async fn page(
     }
     let total = match complete_total(request.offset, request.after_id, request.limit, rows.len()) {
         Some(total) => total,
-        None => counter.count(conn).await?,
+        None => counter.count(conn.raw()).await?,
     };
     Ok((total, rows))
 }
@@ -467,34 +465,30 @@ pub async fn page(
 /// Streams every user of the organization in id order, `batch` rows at a time (for filters that
 /// cannot be translated to SQL).
 pub async fn batch_after(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     after_id: i64,
     batch: u64,
 ) -> StoreResult<Vec<ScimUser>> {
-    Ok(ScimUsers::find()
-        .filter(scim_users::Column::OrgId.eq(scope.org_id()))
+    Ok(scope
+        .select::<ScimUsers>()
         .filter(scim_users::Column::Id.gt(after_id))
         .order_by_asc(scim_users::Column::Id)
         .limit(batch)
-        .all(conn)
+        .all(conn.raw())
         .await?)
 }
 
 /// Users of the organization by internal ids.
-pub async fn by_ids(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    ids: &[i64],
-) -> StoreResult<Vec<ScimUser>> {
+pub async fn by_ids(conn: &impl Conn, scope: &OrgScope, ids: &[i64]) -> StoreResult<Vec<ScimUser>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(ScimUsers::find()
-        .filter(scim_users::Column::OrgId.eq(scope.org_id()))
+    Ok(scope
+        .select::<ScimUsers>()
         .filter(scim_users::Column::Id.is_in(ids.iter().copied()))
         .order_by_asc(scim_users::Column::Id)
-        .all(conn)
+        .all(conn.raw())
         .await?)
 }
 
@@ -517,16 +511,16 @@ pub fn has_email(scope: &OrgScope, email_condition: Condition) -> Condition {
 /// Links a user to its SaaS account (a user created without an email gets one when an email
 /// arrives). An account already linked to another user of the organization is a conflict.
 pub async fn link_account(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     user_id: i64,
     account_id: i64,
 ) -> StoreResult<()> {
-    ScimUsers::update_many()
+    scope
+        .update_many::<ScimUsers>()
         .col_expr(scim_users::Column::AccountId, Expr::value(account_id))
         .filter(scim_users::Column::Id.eq(user_id))
-        .filter(scim_users::Column::OrgId.eq(scope.org_id()))
-        .exec(conn)
+        .exec(conn.raw())
         .await
         .map_err(|e| StoreError::from_db_unique(e, "account"))?;
     Ok(())

@@ -5,11 +5,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 
 use super::now;
+use crate::db::{Conn, Raw};
 use crate::entity::signing_keys::{self, Entity as SigningKeys};
 use crate::{StoreError, StoreResult};
 
@@ -39,7 +38,7 @@ pub struct NewSigningKey {
 /// Stores a key in `state` (`NEXT` or `ACTIVE`). `None` when another process already holds a key
 /// in that state: the caller then uses that one.
 pub async fn insert(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     key: NewSigningKey,
     state: &'static str,
 ) -> StoreResult<Option<SigningKey>> {
@@ -55,7 +54,10 @@ pub async fn insert(
         retired_at: Set(None),
         ..Default::default()
     };
-    match SigningKeys::insert(row).exec_with_returning(conn).await {
+    match SigningKeys::insert(row)
+        .exec_with_returning(conn.raw())
+        .await
+    {
         Ok(row) => Ok(Some(row)),
         Err(e) => match StoreError::from_db_unique(e, "signing key") {
             StoreError::Conflict(_) => Ok(None),
@@ -65,18 +67,15 @@ pub async fn insert(
 }
 
 /// The key in `state` (`NEXT` or `ACTIVE`), if any.
-pub async fn in_state(conn: &impl ConnectionTrait, state: &str) -> StoreResult<Option<SigningKey>> {
+pub async fn in_state(conn: &impl Conn, state: &str) -> StoreResult<Option<SigningKey>> {
     Ok(SigningKeys::find()
         .filter(signing_keys::Column::State.eq(state))
-        .one(conn)
+        .one(conn.raw())
         .await?)
 }
 
 /// Every key a verifier must know: next, active, and retired ones retired after `cutoff`.
-pub async fn published(
-    conn: &impl ConnectionTrait,
-    cutoff: DateTime<Utc>,
-) -> StoreResult<Vec<SigningKey>> {
+pub async fn published(conn: &impl Conn, cutoff: DateTime<Utc>) -> StoreResult<Vec<SigningKey>> {
     Ok(SigningKeys::find()
         .filter(
             Condition::any()
@@ -84,13 +83,13 @@ pub async fn published(
                 .add(signing_keys::Column::RetiredAt.gt(cutoff)),
         )
         .order_by_asc(signing_keys::Column::Id)
-        .all(conn)
+        .all(conn.raw())
         .await?)
 }
 
 /// Retires the active key and activates the next one, in that order (one `active` at a time).
 /// Run inside a transaction. Returns the newly active key, or `None` when there was no next key.
-pub async fn promote_next(conn: &impl ConnectionTrait) -> StoreResult<Option<SigningKey>> {
+pub async fn promote_next(conn: &impl Conn) -> StoreResult<Option<SigningKey>> {
     let Some(next) = in_state(conn, NEXT).await? else {
         return Ok(None);
     };
@@ -99,26 +98,23 @@ pub async fn promote_next(conn: &impl ConnectionTrait) -> StoreResult<Option<Sig
         .col_expr(signing_keys::Column::State, Expr::value(RETIRED))
         .col_expr(signing_keys::Column::RetiredAt, Expr::value(at))
         .filter(signing_keys::Column::State.eq(ACTIVE))
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
     SigningKeys::update_many()
         .col_expr(signing_keys::Column::State, Expr::value(ACTIVE))
         .col_expr(signing_keys::Column::ActivatedAt, Expr::value(at))
         .filter(signing_keys::Column::Id.eq(next.id))
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
-    Ok(SigningKeys::find_by_id(next.id).one(conn).await?)
+    Ok(SigningKeys::find_by_id(next.id).one(conn.raw()).await?)
 }
 
 /// Deletes retired keys retired before `cutoff` (no token they signed is still valid).
-pub async fn delete_retired_before(
-    conn: &impl ConnectionTrait,
-    cutoff: DateTime<Utc>,
-) -> StoreResult<u64> {
+pub async fn delete_retired_before(conn: &impl Conn, cutoff: DateTime<Utc>) -> StoreResult<u64> {
     let result = SigningKeys::delete_many()
         .filter(signing_keys::Column::State.eq(RETIRED))
         .filter(signing_keys::Column::RetiredAt.lte(cutoff))
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
     Ok(result.rows_affected)
 }

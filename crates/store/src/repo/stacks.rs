@@ -1,12 +1,10 @@
 //! Stacks (an organization's workspaces) and the roles accounts hold on them.
 
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::{new_uid, now};
+use crate::db::{Conn, Raw};
 use crate::entity::group_mapping_stack_roles::{self, Entity as MappingStackRoles};
 use crate::entity::stack_roles::{self, Entity as StackRoles};
 use crate::entity::stacks::{self, Entity as Stacks};
@@ -29,11 +27,7 @@ fn valid_name(name: &str) -> StoreResult<&str> {
 }
 
 /// Creates a stack; names are unique per organization, ignoring letter case.
-pub async fn create(
-    conn: &impl ConnectionTrait,
-    scope: &OrgScope,
-    name: &str,
-) -> StoreResult<Stack> {
+pub async fn create(conn: &impl Conn, scope: &OrgScope, name: &str) -> StoreResult<Stack> {
     let name = valid_name(name)?;
     let at = now();
     let row = stacks::ActiveModel {
@@ -46,33 +40,33 @@ pub async fn create(
         ..Default::default()
     };
     Stacks::insert(row)
-        .exec_with_returning(conn)
+        .exec_with_returning(conn.raw())
         .await
         .map_err(|e| StoreError::from_db_unique(e, "stack"))
 }
 
 /// The organization's stacks by name.
-pub async fn list(conn: &impl ConnectionTrait, scope: &OrgScope) -> StoreResult<Vec<Stack>> {
-    Ok(Stacks::find()
-        .filter(stacks::Column::OrgId.eq(scope.org_id()))
+pub async fn list(conn: &impl Conn, scope: &OrgScope) -> StoreResult<Vec<Stack>> {
+    Ok(scope
+        .select::<Stacks>()
         .order_by_asc(stacks::Column::NameNormalized)
-        .all(conn)
+        .all(conn.raw())
         .await?)
 }
 
 /// One stack of the organization by its UID.
-pub async fn get(conn: &impl ConnectionTrait, scope: &OrgScope, uid: &str) -> StoreResult<Stack> {
-    Stacks::find()
-        .filter(stacks::Column::OrgId.eq(scope.org_id()))
+pub async fn get(conn: &impl Conn, scope: &OrgScope, uid: &str) -> StoreResult<Stack> {
+    scope
+        .select::<Stacks>()
         .filter(stacks::Column::Uid.eq(uid))
-        .one(conn)
+        .one(conn.raw())
         .await?
         .ok_or(StoreError::NotFound("stack"))
 }
 
 /// Renames a stack.
 pub async fn rename(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     uid: &str,
     name: &str,
@@ -82,7 +76,9 @@ pub async fn rename(
     row.name = Set(name.to_owned());
     row.name_normalized = Set(normalize_key(name));
     row.updated_at = Set(now());
-    row.update(conn)
+    scope
+        .update(row)?
+        .exec(conn.raw())
         .await
         .map_err(|e| StoreError::from_db_unique(e, "stack"))
 }
@@ -91,42 +87,42 @@ pub async fn rename(
 /// the effective roles of the accounts that held one; returns the changes (for events). Run
 /// before deleting the stack, in the same transaction, so the events can still name it.
 pub async fn withdraw_roles(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     uid: &str,
 ) -> StoreResult<Vec<super::roles::RoleChange>> {
     let stack = get(conn, scope, uid).await?;
-    let accounts: Vec<i64> = StackRoles::find()
-        .filter(stack_roles::Column::OrgId.eq(scope.org_id()))
+    let accounts: Vec<i64> = scope
+        .select::<StackRoles>()
         .filter(stack_roles::Column::StackId.eq(stack.id))
-        .all(conn)
+        .all(conn.raw())
         .await?
         .into_iter()
         .map(|r| r.account_id)
         .collect();
-    MappingStackRoles::delete_many()
-        .filter(group_mapping_stack_roles::Column::OrgId.eq(scope.org_id()))
+    scope
+        .delete_many::<MappingStackRoles>()
         .filter(group_mapping_stack_roles::Column::StackId.eq(stack.id))
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
-    StackRoles::update_many()
+    scope
+        .update_many::<StackRoles>()
         .col_expr(
             stack_roles::Column::Role,
             sea_orm::sea_query::Expr::value(Option::<String>::None),
         )
-        .filter(stack_roles::Column::OrgId.eq(scope.org_id()))
         .filter(stack_roles::Column::StackId.eq(stack.id))
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
     super::roles::recompute(conn, scope, &accounts).await
 }
 
 /// Deletes a stack and every role on it.
-pub async fn delete(conn: &impl ConnectionTrait, scope: &OrgScope, uid: &str) -> StoreResult<()> {
-    let result = Stacks::delete_many()
-        .filter(stacks::Column::OrgId.eq(scope.org_id()))
+pub async fn delete(conn: &impl Conn, scope: &OrgScope, uid: &str) -> StoreResult<()> {
+    let result = scope
+        .delete_many::<Stacks>()
         .filter(stacks::Column::Uid.eq(uid))
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
     if result.rows_affected == 0 {
         return Err(StoreError::NotFound("stack"));
@@ -137,7 +133,7 @@ pub async fn delete(conn: &impl ConnectionTrait, scope: &OrgScope, uid: &str) ->
 /// Sets an account's manual role on a stack (`None` removes it). The effective role is at least
 /// the manual one; group mappings may raise it further.
 pub async fn set_role(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     stack_uid: &str,
     account_id: i64,
@@ -164,54 +160,54 @@ pub async fn set_role(
                 ])
                 .to_owned(),
         )
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
     Ok(())
 }
 
 /// Every stack role an account holds in the organization.
 pub async fn roles_of(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     account_id: i64,
 ) -> StoreResult<Vec<StackRoleRow>> {
-    Ok(StackRoles::find()
-        .filter(stack_roles::Column::OrgId.eq(scope.org_id()))
+    Ok(scope
+        .select::<StackRoles>()
         .filter(stack_roles::Column::AccountId.eq(account_id))
         .order_by_asc(stack_roles::Column::StackId)
-        .all(conn)
+        .all(conn.raw())
         .await?)
 }
 
 /// Removes every stack role an account holds in the organization (it left the organization).
 pub async fn remove_roles_of(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     account_id: i64,
 ) -> StoreResult<u64> {
-    let result = StackRoles::delete_many()
-        .filter(stack_roles::Column::OrgId.eq(scope.org_id()))
+    let result = scope
+        .delete_many::<StackRoles>()
         .filter(stack_roles::Column::AccountId.eq(account_id))
-        .exec(conn)
+        .exec(conn.raw())
         .await?;
     Ok(result.rows_affected)
 }
 
 /// The effective stack roles of each of `account_ids`: account → (stack id, role), for listings.
 pub async fn effective_roles_of(
-    conn: &impl ConnectionTrait,
+    conn: &impl Conn,
     scope: &OrgScope,
     account_ids: &[i64],
 ) -> StoreResult<std::collections::HashMap<i64, Vec<(i64, StackRole)>>> {
     let mut out: std::collections::HashMap<i64, Vec<(i64, StackRole)>> =
         std::collections::HashMap::new();
     for chunk in account_ids.chunks(500) {
-        let rows = StackRoles::find()
-            .filter(stack_roles::Column::OrgId.eq(scope.org_id()))
+        let rows = scope
+            .select::<StackRoles>()
             .filter(stack_roles::Column::AccountId.is_in(chunk.iter().copied()))
             .filter(stack_roles::Column::EffectiveRole.is_not_null())
             .order_by_asc(stack_roles::Column::StackId)
-            .all(conn)
+            .all(conn.raw())
             .await?;
         for row in rows {
             if let Some(role) = row.effective_role.as_deref().and_then(|r| r.parse().ok()) {
