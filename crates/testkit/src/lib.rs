@@ -1,5 +1,6 @@
 //! Test support for every crate: a fresh database per test on SQLite or PostgreSQL, a Redis
-//! namespace per test, and [`backend_tests!`] to run one test body on both backends.
+//! namespace per test, [`backend_tests!`] to run one test body on both backends, and an SMTP
+//! sink ([`smtp`]) for email tests.
 //!
 //! PostgreSQL and Redis come from `SCIMGATE_TEST_DATABASE_URL` / `SCIMGATE_TEST_REDIS_URL`
 //! (defaults: the local services). A test on a backend that is not reachable fails loudly: it is
@@ -7,6 +8,8 @@
 
 // A test helper fails its test by panicking: that is its job.
 #![allow(clippy::panic)]
+
+pub mod smtp;
 
 use std::path::PathBuf;
 
