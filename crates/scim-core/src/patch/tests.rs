@@ -760,3 +760,119 @@ fn member_display_sent_by_the_client_is_kept() {
     );
     assert!(!out.changes.member_displays.contains_key("u2"));
 }
+
+#[test]
+fn nul_is_refused_in_every_patch_value_naming_the_path() {
+    let cases = [
+        (
+            json!([{"op": "replace", "path": "displayName", "value": "B\u{0}"}]),
+            "`displayName`",
+        ),
+        (
+            json!([{"op": "replace", "value": {"name": {"givenName": "\u{0}"}}}]),
+            "`name.givenName`",
+        ),
+        (
+            json!([{"op": "add", "path": "emails", "value": [{"value": "a\u{0}@x.com"}]}]),
+            "`emails[0].value`",
+        ),
+        // Even under an attribute the engine ignores: nothing with a NUL is acknowledged.
+        (
+            json!([{"op": "add", "value": {"unknownAttr": "\u{0}"}}]),
+            "`unknownAttr`",
+        ),
+        (
+            json!([{"op": "add", "path": format!("{ENT}:department"), "value": "\u{0}"}]),
+            "department`",
+        ),
+    ];
+    for (ops, named) in cases {
+        let err = patch_user(ops.clone()).expect_err(&ops.to_string());
+        assert_eq!(err.scim_type, Some(ScimType::InvalidValue), "{ops}: {err}");
+        assert!(err.detail.contains(named), "{ops}: {}", err.detail);
+        assert!(err.detail.contains("NUL"), "{ops}: {}", err.detail);
+    }
+    let filter_nul = patch_user(json!([
+        {"op": "replace", "path": "emails[type eq \"w\\u0000\"].value", "value": "a@x.com"}
+    ]))
+    .unwrap_err();
+    assert_eq!(
+        filter_nul.scim_type,
+        Some(ScimType::InvalidPath),
+        "{filter_nul}"
+    );
+    assert!(!filter_nul.detail.contains('\0'));
+    for ops in [
+        json!([{"op": "add", "path": "members", "value": [{"value": "u\u{0}"}]}]),
+        json!([{"op": "add", "path": "members", "value": [{"value": "u1", "display": "\u{0}"}]}]),
+        json!([{"op": "remove", "path": "members[value eq \"u\\u0000\"]"}]),
+    ] {
+        let err = patch_group(ops.clone()).expect_err(&ops.to_string());
+        assert_eq!(err.status, 400, "{ops}: {err}");
+        assert!(!err.detail.contains('\0'), "{ops}: {}", err.detail);
+    }
+}
+
+#[test]
+fn limits_hold_after_patch_application() {
+    use crate::limits::{MAX_INDEXED_BYTES, MAX_RESOURCE_BYTES, MAX_VALUES};
+    let long = "a".repeat(MAX_INDEXED_BYTES + 1);
+    for ops in [
+        json!([{"op": "replace", "path": "userName", "value": long}]),
+        json!([{"op": "replace", "value": {"externalId": long}}]),
+        json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": long}]),
+        json!([{"op": "add", "path": "members", "value": [{"value": long}]}]),
+    ] {
+        let err = match ops[0]["path"].as_str() {
+            Some("members") => patch_group(ops.clone()),
+            _ => patch_user(ops.clone()),
+        }
+        .expect_err(&ops.to_string());
+        assert_eq!(err.scim_type, Some(ScimType::InvalidValue), "{ops}: {err}");
+        assert!(err.detail.contains("at most 1024 bytes"), "{}", err.detail);
+    }
+    let group_rename =
+        patch_group(json!([{"op": "replace", "path": "displayName", "value": long}]));
+    assert!(group_rename.unwrap_err().detail.contains("`displayName`"));
+
+    // One email at a time, PATCH cannot grow `emails` past the bound either.
+    let mut full = user();
+    full["emails"] = (0..MAX_VALUES)
+        .map(|i| json!({"value": format!("e{i}@x.com")}))
+        .collect();
+    let err = apply_patch(
+        ResourceSchema::user(),
+        &full,
+        &req(json!([{"op": "add", "path": "emails", "value": [{"value": "one.more@x.com"}]}])),
+    )
+    .unwrap_err();
+    assert!(
+        err.detail.contains("`emails` has 101 values"),
+        "{}",
+        err.detail
+    );
+
+    // Nine 8,000-byte titles sent as nine operations on different attributes grow the resource
+    // past the document bound.
+    let big = "b".repeat(8000);
+    let ops: Vec<Value> = [
+        "title", "nickName", "userType", "profileUrl", "locale", "timezone", "preferredLanguage",
+        "displayName", "name.formatted",
+    ]
+    .iter()
+    .map(|attr| {
+        let value = if *attr == "displayName" { "d".to_owned() } else { big.clone() };
+        json!({"op": "add", "path": attr, "value": value})
+    })
+    .chain((0..2).map(|i| {
+        json!({"op": "add", "path": "addresses", "value": [{"formatted": format!("{i}{big}")}]})
+    }))
+    .collect();
+    let err = patch_user(json!(ops)).unwrap_err();
+    assert!(
+        err.detail
+            .contains(&format!("at most {MAX_RESOURCE_BYTES} bytes")),
+        "{}",
+        err.detail
+    );
+}
