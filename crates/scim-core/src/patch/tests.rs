@@ -761,6 +761,74 @@ fn member_display_sent_by_the_client_is_kept() {
     assert!(!out.changes.member_displays.contains_key("u2"));
 }
 
+/// Entra's documented forms of setting a user's manager (the SCIM 2.0 compliance page and the
+/// older "update user" example): each stores `manager.value` in the Enterprise User extension.
+#[test]
+fn entra_manager_forms_all_store_the_manager() {
+    let pointer = format!("/{ENT}/manager/value");
+    let forms = [
+        json!({"op": "Add", "path": "manager", "value": [{"$ref": null, "value": "m-1"}]}),
+        json!({"op": "Add", "path": "manager", "value": [{"$ref": "https://x/scim/Users/m-1", "value": "m-1"}]}),
+        json!({"op": "Replace", "path": "manager", "value": [{"$ref": null, "value": "m-1"}]}),
+        json!({"op": "Replace", "path": format!("{ENT}:manager"), "value": "m-1"}),
+        json!({"op": "Add", "path": format!("{ENT}:manager"), "value": "m-1"}),
+        json!({"op": "Replace", "path": format!("{ENT}:manager"), "value": [{"$ref": null, "value": "m-1"}]}),
+        json!({"op": "replace", "path": format!("{ENT}:manager.value"), "value": "m-1"}),
+        json!({"op": "replace", "path": "manager.value", "value": "m-1"}),
+        json!({"op": "Add", "value": {"manager": "m-1"}}),
+        json!({"op": "Add", "value": {format!("{ENT}:manager"): "m-1"}}),
+    ];
+    for form in forms {
+        let out = patch_user(json!([form])).unwrap_or_else(|e| panic!("{form}: {e}"));
+        assert_eq!(
+            out.resource.pointer(&pointer),
+            Some(&json!("m-1")),
+            "{form}: {}",
+            out.resource
+        );
+        assert!(
+            out.resource["schemas"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(ENT)),
+            "{form}: the extension is listed"
+        );
+        assert_eq!(
+            out.changes.attributes,
+            attrs(&[&format!("{ENT}:manager")]),
+            "{form}"
+        );
+    }
+    // And the documented removal forms take it away again.
+    let mut managed = user();
+    managed[ENT] = json!({"manager": {"value": "m-1"}});
+    for form in [
+        json!({"op": "Remove", "path": format!("{ENT}:manager")}),
+        json!({"op": "Remove", "path": "manager", "value": [{"$ref": null, "value": "m-1"}]}),
+        json!({"op": "Replace", "path": "manager", "value": [{"$ref": null, "value": null}]}),
+    ] {
+        let out = apply_patch(ResourceSchema::user(), &managed, &req(json!([form])))
+            .unwrap_or_else(|e| panic!("{form}: {e}"));
+        assert_eq!(out.resource.pointer(&pointer), None, "{form}");
+    }
+}
+
+/// A value the engine recognizes the attribute of but cannot store anything from is an error,
+/// never an acknowledged no-op (or worse, an unassignment).
+#[test]
+fn values_with_nothing_to_store_are_errors() {
+    for ops in [
+        json!([{"op": "Add", "path": "manager", "value": [{"$ref": null, "displayName": "Boss"}]}]),
+        json!([{"op": "replace", "path": "name", "value": {"nickname": "B"}}]),
+        json!([{"op": "add", "path": "emails", "value": [{"label": "x"}]}]),
+        json!([{"op": "add", "path": "emails[type eq \"work\"]", "value": {"label": "x"}}]),
+    ] {
+        let err = patch_user(ops.clone()).expect_err(&ops.to_string());
+        assert_eq!(err.scim_type, Some(ScimType::InvalidValue), "{ops}: {err}");
+        assert!(err.detail.contains("nothing"), "{ops}: {}", err.detail);
+    }
+}
+
 #[test]
 fn nul_is_refused_in_every_patch_value_naming_the_path() {
     let cases = [
