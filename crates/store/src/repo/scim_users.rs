@@ -153,10 +153,9 @@ fn parse_groups(json: Option<&str>) -> StoreResult<Vec<(String, String)>> {
 fn email_rows(
     scope: &OrgScope,
     user_id: i64,
-    columns: &UserColumns,
+    emails: &[EmailColumn],
 ) -> Vec<scim_user_emails::ActiveModel> {
-    columns
-        .emails
+    emails
         .iter()
         .map(|e| scim_user_emails::ActiveModel {
             org_id: Set(scope.org_id()),
@@ -183,16 +182,20 @@ async fn write_emails(
     insert_emails(conn, scope, user_id, columns).await
 }
 
-/// Inserts the email rows of a user that has none yet.
+/// Bound values of one email row (org_id, user_id, kind, value, value_normalized, is_primary).
+const EMAIL_COLUMNS: usize = 6;
+
+/// Inserts the email rows of a user that has none yet, in statements of bounded size.
 async fn insert_emails(
     conn: &impl ConnectionTrait,
     scope: &OrgScope,
     user_id: i64,
     columns: &UserColumns,
 ) -> StoreResult<()> {
-    let rows = email_rows(scope, user_id, columns);
-    if !rows.is_empty() {
-        UserEmails::insert_many(rows).exec(conn).await?;
+    for chunk in columns.emails.chunks(super::rows_per_insert(EMAIL_COLUMNS)) {
+        UserEmails::insert_many(email_rows(scope, user_id, chunk))
+            .exec(conn)
+            .await?;
     }
     Ok(())
 }
@@ -487,15 +490,19 @@ pub async fn by_ids(
     scope: &OrgScope,
     ids: &[i64],
 ) -> StoreResult<Vec<ScimUser>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
+    let mut users = Vec::with_capacity(ids.len());
+    // The IN list in bounded chunks; the result is re-sorted, as one query would have.
+    for chunk in ids.chunks(super::MAX_PARAMS / 2) {
+        users.extend(
+            ScimUsers::find()
+                .filter(scim_users::Column::OrgId.eq(scope.org_id()))
+                .filter(scim_users::Column::Id.is_in(chunk.iter().copied()))
+                .all(conn)
+                .await?,
+        );
     }
-    Ok(ScimUsers::find()
-        .filter(scim_users::Column::OrgId.eq(scope.org_id()))
-        .filter(scim_users::Column::Id.is_in(ids.iter().copied()))
-        .order_by_asc(scim_users::Column::Id)
-        .all(conn)
-        .await?)
+    users.sort_by_key(|u| u.id);
+    Ok(users)
 }
 
 /// The condition "has an email matching `email_condition`" (a condition on `scim_user_emails`), for
