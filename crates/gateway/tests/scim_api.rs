@@ -925,6 +925,84 @@ async fn entra_manager_patch_forms_are_stored(backend: Backend) {
     );
 }
 
+/// RFC 7644 §3.7: a bulkId is unique within a request (a duplicate refuses the whole request
+/// before anything runs); operations that reference each other's bulkId are answered 409
+/// (§3.7.1), and every other unresolvable reference says why.
+async fn bulk_refuses_duplicate_bulk_ids_and_circular_references(backend: Backend) {
+    let env = ScimEnv::start(backend).await;
+    let bulk = |ops: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops});
+    let duplicate = env
+        .post(
+            "/Bulk",
+            &bulk(json!([
+                {"method": "POST", "path": "/Users", "bulkId": "dup", "data": user("first.dup")},
+                {"method": "POST", "path": "/Users", "bulkId": "dup", "data": user("second.dup")},
+            ])),
+        )
+        .await;
+    duplicate.assert_error(400, Some("invalidValue"));
+    let detail = duplicate.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("\"dup\"") && detail.contains("Operations[1]"),
+        "{detail}"
+    );
+    assert_eq!(
+        env.get("/Users").await.body["totalResults"],
+        0,
+        "nothing ran"
+    );
+
+    let reply = env
+        .post(
+            "/Bulk",
+            &bulk(json!([
+                {"method": "POST", "path": "/Groups", "bulkId": "a", "data": group("A", &["bulkId:b"])},
+                {"method": "POST", "path": "/Groups", "bulkId": "b", "data": group("B", &["bulkId:a"])},
+                {"method": "POST", "path": "/Groups", "bulkId": "c", "data": group("C", &["bulkId:a"])},
+                {"method": "POST", "path": "/Groups", "bulkId": "d", "data": group("D", &["bulkId:nowhere"])},
+                {"method": "POST", "path": "/Users", "bulkId": "bad", "data": {"displayName": "no userName"}},
+                {"method": "POST", "path": "/Groups", "bulkId": "e", "data": group("E", &["bulkId:bad"])},
+                {"method": "POST", "path": "/Users", "bulkId": "ok", "data": user("bulk.ok")},
+            ])),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let ops = reply.body["Operations"].as_array().unwrap();
+    let result = |id: &str| ops.iter().find(|o| o["bulkId"] == id).unwrap().clone();
+    let detail = |id: &str| {
+        result(id)["response"]["detail"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    for id in ["a", "b"] {
+        assert_eq!(result(id)["status"], "409", "{}", reply.body);
+        assert!(detail(id).contains("circular"), "{}", detail(id));
+    }
+    assert_eq!(result("c")["status"], "409");
+    assert!(
+        detail("c").contains("depends on circular"),
+        "{}",
+        detail("c")
+    );
+    assert_eq!(result("d")["status"], "400");
+    assert_eq!(result("d")["response"]["scimType"], "invalidValue");
+    assert!(detail("d").contains("bulkId:nowhere"), "{}", detail("d"));
+    assert_eq!(result("bad")["status"], "400");
+    assert_eq!(result("e")["status"], "409");
+    assert!(
+        detail("e").contains("bulkId:bad was not created"),
+        "{}",
+        detail("e")
+    );
+    assert_eq!(result("ok")["status"], "201");
+    assert_eq!(
+        env.get("/Groups").await.body["totalResults"],
+        0,
+        "no group of a cycle ran"
+    );
+}
+
 backend_tests!(
     user_lifecycle_drives_the_membership,
     duplicate_user_name_is_a_conflict_that_changes_nothing,
@@ -940,6 +1018,7 @@ backend_tests!(
     discovery_documents,
     bad_input_is_a_scim_4xx_never_a_500,
     entra_manager_patch_forms_are_stored,
+    bulk_refuses_duplicate_bulk_ids_and_circular_references,
 );
 
 /// Behind a trusted proxy the audit log records the forwarded client; from anyone else a forwarded
