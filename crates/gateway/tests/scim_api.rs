@@ -687,6 +687,322 @@ async fn discovery_documents(backend: Backend) {
     );
 }
 
+/// What an attacker probing the API sends: every one is a SCIM 4xx naming what is wrong, the same
+/// on SQLite and PostgreSQL, and nothing is stored.
+async fn bad_input_is_a_scim_4xx_never_a_500(backend: Backend) {
+    let env = ScimEnv::start(backend).await;
+    let with = |key: &str, value: Value| {
+        let mut body = user("probe");
+        body[key] = value;
+        body
+    };
+    let long = |n: usize| "x".repeat(n);
+    let emails = |n: usize| -> Value {
+        (0..n)
+            .map(|i| json!({"value": format!("probe.{i}@example.com")}))
+            .collect()
+    };
+    let refused_users = [
+        (with("userName", json!("pro\u{0}be")), "`userName`"),
+        (with("displayName", json!("\u{0}")), "`displayName`"),
+        (with("externalId", json!("e\u{0}")), "`externalId`"),
+        (with("title", json!("t\u{0}")), "`title`"),
+        (with("userName", json!(long(2700))), "`userName`"),
+        (with("userName", json!(long(3 * 1024 * 1024))), "`userName`"),
+        (with("externalId", json!(long(9 * 1024))), "`externalId`"),
+        (
+            with("emails", json!([{"value": long(9 * 1024)}])),
+            "`emails[0].value`",
+        ),
+        (with("emails", emails(6000)), "`emails` has 6000 values"),
+    ];
+    for (body, named) in &refused_users {
+        let reply = env.post("/Users", body).await;
+        reply.assert_error(400, Some("invalidValue"));
+        let detail = reply.body["detail"].as_str().unwrap();
+        assert!(detail.contains(named), "{named}: {detail}");
+    }
+    for body in [
+        group("Adm\u{0}ins", &[]),
+        group(&long(9 * 1024), &[]),
+        json!({"displayName": "g", "externalId": long(9 * 1024)}),
+        json!({"displayName": "g", "members": [{"value": "u\u{0}"}]}),
+    ] {
+        env.post("/Groups", &body)
+            .await
+            .assert_error(400, Some("invalidValue"));
+    }
+
+    let id = env.create_user("kept").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let group_id = env.post("/Groups", &group("Kept", &[&id])).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut replacement = user("kept");
+    replacement["emails"] = emails(11_000);
+    env.call(Method::PUT, &format!("/Users/{id}"), Some(&replacement))
+        .await
+        .assert_error(400, Some("invalidValue"));
+    for ops in [
+        json!([{"op": "replace", "path": "displayName", "value": "\u{0}"}]),
+        json!([{"op": "add", "value": {"nickName": "n\u{0}"}}]),
+        json!([{"op": "add", "path": "emails", "value": emails(101)}]),
+        json!([{"op": "replace", "path": "userName", "value": long(2700)}]),
+    ] {
+        env.call(Method::PATCH, &format!("/Users/{id}"), Some(&patch(ops)))
+            .await
+            .assert_error(400, Some("invalidValue"));
+    }
+    for ops in [
+        json!([{"op": "add", "path": "members", "value": [{"value": "u\u{0}"}]}]),
+        json!([{"op": "replace", "path": "displayName", "value": long(9 * 1024)}]),
+    ] {
+        env.call(
+            Method::PATCH,
+            &format!("/Groups/{group_id}"),
+            Some(&patch(ops)),
+        )
+        .await
+        .assert_error(400, Some("invalidValue"));
+    }
+    env.get("/Users?filter=userName+eq+%22a%5Cu0000%22")
+        .await
+        .assert_error(400, Some("invalidFilter"));
+    for method in [Method::GET, Method::PUT, Method::PATCH, Method::DELETE] {
+        for path in ["/Users/%00", "/Groups/a%00b"] {
+            let body = (method == Method::PUT || method == Method::PATCH)
+                .then(|| patch(json!([{"op": "replace", "path": "displayName", "value": "x"}])));
+            env.call(method.clone(), path, body.as_ref())
+                .await
+                .assert_error(404, None);
+        }
+    }
+
+    // Malformed bodies and queries of every kind are SCIM errors too, never plain text.
+    let raw = |method: Method, path: &str, body: &'static [u8]| {
+        env.http
+            .request(method, env.url(path))
+            .bearer_auth(&env.token)
+            .header("content-type", "application/scim+json")
+            .body(body)
+            .send()
+    };
+    for (method, path, body) in [
+        (Method::POST, "/Users", &b"\xff\xfe{}"[..]),
+        (Method::POST, "/Users", b"[1, 2]"),
+        (Method::POST, "/Users", b"{\"userName\": \"a\""),
+        (
+            Method::PATCH,
+            &*format!("/Users/{id}"),
+            b"{\"Operations\": \"x\"}",
+        ),
+        (
+            Method::PATCH,
+            &*format!("/Users/{id}"),
+            b"{\"Operations\": [{\"op\": \"move\"}]}",
+        ),
+        (Method::POST, "/Bulk", b"{\"Operations\": {}}"),
+        (Method::POST, "/Users/.search", b"{\"count\": \"ten\"}"),
+    ] {
+        let res = raw(method, path, body).await.unwrap();
+        let status = res.status();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = res.text().await.unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {text}");
+        assert!(
+            content_type.starts_with("application/scim+json"),
+            "{path}: {content_type}"
+        );
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            body["schemas"][0],
+            "urn:ietf:params:scim:api:messages:2.0:Error"
+        );
+    }
+    for query in [
+        "/Users?count=%FF",
+        "/Users?filter=%FF%FE",
+        "/Users?startIndex=1e99",
+    ] {
+        let reply = env.get(query).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{query}: {}",
+            reply.body
+        );
+        reply.assert_error(400, None);
+    }
+
+    let users = env.get("/Users").await;
+    assert_eq!(
+        users.body["totalResults"], 1,
+        "only `kept` stored: {}",
+        users.body
+    );
+    let kept = env.get(&format!("/Users/{id}")).await;
+    assert_eq!(kept.body["emails"].as_array().unwrap().len(), 1);
+    assert_eq!(env.get("/Groups").await.body["totalResults"], 1);
+}
+
+/// Microsoft Entra's documented manager forms (the older `"path": "manager"` with an array of one
+/// `{"$ref", "value"}`, and the URN path with a bare id) are stored and read back.
+async fn entra_manager_patch_forms_are_stored(backend: Backend) {
+    let env = ScimEnv::start(backend).await;
+    let boss = env.create_user("boss").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = env.create_user("other.boss").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let report = env.create_user("report").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let forms = [
+        (
+            json!({"op": "Add", "path": "manager", "value": [{"$ref": null, "value": boss}]}),
+            &boss,
+        ),
+        (
+            json!({"op": "Replace", "path": format!("{ent}:manager"), "value": other}),
+            &other,
+        ),
+        (
+            json!({"op": "Replace", "path": "manager", "value": [{"$ref": null, "value": boss}]}),
+            &boss,
+        ),
+    ];
+    for (op, expected) in forms {
+        let reply = env
+            .call(
+                Method::PATCH,
+                &format!("/Users/{report}"),
+                Some(&patch(json!([op]))),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{op}: {}", reply.body);
+        let read = env.get(&format!("/Users/{report}")).await;
+        assert_eq!(
+            read.body[ent]["manager"]["value"],
+            expected.as_str(),
+            "{op}: {}",
+            read.body
+        );
+        assert!(
+            read.body["schemas"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(ent)),
+            "{}",
+            read.body
+        );
+    }
+    // A value with nothing the engine can store is refused, not acknowledged and dropped.
+    env.call(
+        Method::PATCH,
+        &format!("/Users/{report}"),
+        Some(&patch(json!([{"op": "Add", "path": "manager", "value": [{"$ref": null, "displayName": "Boss"}]}]))),
+    )
+    .await
+    .assert_error(400, Some("invalidValue"));
+    let read = env.get(&format!("/Users/{report}")).await;
+    assert_eq!(
+        read.body[ent]["manager"]["value"],
+        boss.as_str(),
+        "unchanged"
+    );
+}
+
+/// RFC 7644 §3.7: a bulkId is unique within a request (a duplicate refuses the whole request
+/// before anything runs); operations that reference each other's bulkId are answered 409
+/// (§3.7.1), and every other unresolvable reference says why.
+async fn bulk_refuses_duplicate_bulk_ids_and_circular_references(backend: Backend) {
+    let env = ScimEnv::start(backend).await;
+    let bulk = |ops: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops});
+    let duplicate = env
+        .post(
+            "/Bulk",
+            &bulk(json!([
+                {"method": "POST", "path": "/Users", "bulkId": "dup", "data": user("first.dup")},
+                {"method": "POST", "path": "/Users", "bulkId": "dup", "data": user("second.dup")},
+            ])),
+        )
+        .await;
+    duplicate.assert_error(400, Some("invalidValue"));
+    let detail = duplicate.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("\"dup\"") && detail.contains("Operations[1]"),
+        "{detail}"
+    );
+    assert_eq!(
+        env.get("/Users").await.body["totalResults"],
+        0,
+        "nothing ran"
+    );
+
+    let reply = env
+        .post(
+            "/Bulk",
+            &bulk(json!([
+                {"method": "POST", "path": "/Groups", "bulkId": "a", "data": group("A", &["bulkId:b"])},
+                {"method": "POST", "path": "/Groups", "bulkId": "b", "data": group("B", &["bulkId:a"])},
+                {"method": "POST", "path": "/Groups", "bulkId": "c", "data": group("C", &["bulkId:a"])},
+                {"method": "POST", "path": "/Groups", "bulkId": "d", "data": group("D", &["bulkId:nowhere"])},
+                {"method": "POST", "path": "/Users", "bulkId": "bad", "data": {"displayName": "no userName"}},
+                {"method": "POST", "path": "/Groups", "bulkId": "e", "data": group("E", &["bulkId:bad"])},
+                {"method": "POST", "path": "/Users", "bulkId": "ok", "data": user("bulk.ok")},
+            ])),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let ops = reply.body["Operations"].as_array().unwrap();
+    let result = |id: &str| ops.iter().find(|o| o["bulkId"] == id).unwrap().clone();
+    let detail = |id: &str| {
+        result(id)["response"]["detail"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    for id in ["a", "b"] {
+        assert_eq!(result(id)["status"], "409", "{}", reply.body);
+        assert!(detail(id).contains("circular"), "{}", detail(id));
+    }
+    assert_eq!(result("c")["status"], "409");
+    assert!(
+        detail("c").contains("depends on circular"),
+        "{}",
+        detail("c")
+    );
+    assert_eq!(result("d")["status"], "400");
+    assert_eq!(result("d")["response"]["scimType"], "invalidValue");
+    assert!(detail("d").contains("bulkId:nowhere"), "{}", detail("d"));
+    assert_eq!(result("bad")["status"], "400");
+    assert_eq!(result("e")["status"], "409");
+    assert!(
+        detail("e").contains("bulkId:bad was not created"),
+        "{}",
+        detail("e")
+    );
+    assert_eq!(result("ok")["status"], "201");
+    assert_eq!(
+        env.get("/Groups").await.body["totalResults"],
+        0,
+        "no group of a cycle ran"
+    );
+}
+
 backend_tests!(
     user_lifecycle_drives_the_membership,
     duplicate_user_name_is_a_conflict_that_changes_nothing,
@@ -700,6 +1016,9 @@ backend_tests!(
     concurrent_writes_lose_nothing,
     bulk_resolves_references_and_enforces_limits,
     discovery_documents,
+    bad_input_is_a_scim_4xx_never_a_500,
+    entra_manager_patch_forms_are_stored,
+    bulk_refuses_duplicate_bulk_ids_and_circular_references,
 );
 
 /// Behind a trusted proxy the audit log records the forwarded client; from anyone else a forwarded

@@ -91,6 +91,10 @@ async fn elsewhere(api: &ScimApi, org_uid: &str) -> Result<Option<ApiError>, Api
     let Some(federation) = &api.federation else {
         return Ok(None);
     };
+    // No organization has a NUL in its UID, and PostgreSQL cannot even compare one.
+    if org_uid.contains('\0') {
+        return Ok(None);
+    }
     if organizations::find_by_uid(api.core.db(), org_uid)
         .await?
         .is_some()

@@ -3,7 +3,7 @@
 //! operations that define them created, `failOnErrors` stops the run, and the limits announced in
 //! ServiceProviderConfig are enforced with 413.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::ScimApi;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::handlers::{parse_body, scim_response};
+use crate::handlers::{parse_body, resource_id, scim_response};
 use usecases::scim::{Ctx, groups, users};
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +75,123 @@ fn resolve(value: &Value, ids: &HashMap<String, String>) -> Result<Value, String
     })
 }
 
+/// Every `bulkId:x` an operation references, in its path or anywhere in its data.
+fn references(op: &Operation) -> BTreeSet<String> {
+    fn walk(value: &Value, out: &mut BTreeSet<String>) {
+        match value {
+            Value::String(s) => {
+                if let Some(reference) = s.strip_prefix("bulkId:") {
+                    out.insert(reference.to_owned());
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            Value::Object(map) => map.values().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out: BTreeSet<String> = op
+        .path
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix("bulkId:"))
+        .map(str::to_owned)
+        .collect();
+    if let Some(data) = &op.data {
+        walk(data, &mut out);
+    }
+    out
+}
+
+/// The operation defining each `bulkId`. RFC 7644 §3.7 requires a bulkId to be unique within a
+/// request: two operations sharing one would make every reference to it ambiguous, so the whole
+/// request is refused before anything runs.
+fn defined_bulk_ids(operations: &[Operation]) -> ApiResult<HashMap<&str, usize>> {
+    let mut defined = HashMap::new();
+    for (index, op) in operations.iter().enumerate() {
+        let Some(bulk_id) = op.bulk_id.as_deref() else {
+            continue;
+        };
+        if let Some(first) = defined.insert(bulk_id, index) {
+            return Err(ScimError::invalid_value(format!(
+                "bulkId {} is used by Operations[{first}] and Operations[{index}]; each bulkId must be unique within a request",
+                serde_json::Value::from(bulk_id)
+            ))
+            .into());
+        }
+    }
+    Ok(defined)
+}
+
+/// Why an operation still waiting when no other can run will never run: its first reference
+/// that nothing defines (400), whose operation failed (409), or that is part of, or depends on,
+/// a cycle of references (409, RFC 7644 §3.7.1: "MAY stop after a failed attempt and instead
+/// return HTTP status code 409 (Conflict)").
+fn unresolvable(
+    index: usize,
+    operations: &[Operation],
+    references: &[BTreeSet<String>],
+    defined: &HashMap<&str, usize>,
+    ids: &HashMap<String, String>,
+    ran: &[bool],
+) -> ScimError {
+    let pending = |i: usize| -> Vec<&String> {
+        references
+            .get(i)
+            .into_iter()
+            .flatten()
+            .filter(|r| !ids.contains_key(*r))
+            .collect()
+    };
+    let refs = pending(index);
+    if let Some(undefined) = refs.iter().find(|r| !defined.contains_key(r.as_str())) {
+        return ScimError::invalid_value(format!(
+            "the operation references bulkId:{undefined}, which no operation of this request defines"
+        ));
+    }
+    if let Some((reference, definer)) = refs
+        .iter()
+        .filter_map(|r| Some((r, *defined.get(r.as_str())?)))
+        .find(|(_, definer)| ran.get(*definer).copied().unwrap_or(false))
+    {
+        return ScimError::conflict(format!(
+            "bulkId:{reference} was not created: Operations[{definer}] failed or created no resource"
+        ));
+    }
+    // Every reference is to an operation that is itself waiting: follow them until one repeats.
+    let mut chain: Vec<usize> = vec![index];
+    let mut current = index;
+    loop {
+        let next = pending(current).iter().find_map(|r| {
+            let definer = *defined.get(r.as_str())?;
+            (!ran.get(definer).copied().unwrap_or(true)).then_some(definer)
+        });
+        let Some(next) = next else {
+            // `current` waits on something other than a cycle (reported on its own result).
+            return ScimError::conflict(format!(
+                "the operation depends on Operations[{current}], which cannot run"
+            ));
+        };
+        if let Some(start) = chain.iter().position(|&i| i == next) {
+            let cycle: Vec<&str> = chain[start..]
+                .iter()
+                .chain(std::iter::once(&next))
+                .filter_map(|&i| operations.get(i)?.bulk_id.as_deref())
+                .collect();
+            let cycle = cycle.join(" → ");
+            return ScimError::conflict(if start == 0 {
+                format!(
+                    "circular bulkId references ({cycle}): these operations reference each other's bulkId and are not run"
+                )
+            } else {
+                format!(
+                    "the operation depends on circular bulkId references ({cycle}), which are not run"
+                )
+            });
+        }
+        chain.push(next);
+        current = next;
+    }
+}
+
 fn resolve_path(path: &str, ids: &HashMap<String, String>) -> Result<String, String> {
     path.split('/')
         .map(|segment| match segment.strip_prefix("bulkId:") {
@@ -129,6 +246,9 @@ async fn run(
             .map_err(|e| ScimError::invalid_syntax(format!("not a PatchOp request: {e}")).into())
     };
     let data = || -> ApiResult<Value> { data_value.clone().map_or_else(|| data(op).cloned(), Ok) };
+    if let [kind @ ("Users" | "Groups"), id] = segments.as_slice() {
+        resource_id(kind.trim_end_matches('s'), id)?;
+    }
     match (method.as_str(), segments.as_slice()) {
         ("POST", ["Users"]) => Ok(created(&users::create(ctx, data()?).await?)),
         ("POST", ["Groups"]) => Ok(created(&groups::create(ctx, data()?).await?)),
@@ -215,9 +335,12 @@ pub async fn handle(
         ))
         .into());
     }
+    let defined = defined_bulk_ids(&request.operations)?;
+    let refs: Vec<BTreeSet<String>> = request.operations.iter().map(references).collect();
     let ctx = caller.ctx(&api);
     let base = ctx.base_url();
     let mut ids: HashMap<String, String> = HashMap::new();
+    let mut ran = vec![false; request.operations.len()];
     let mut results: Vec<Option<Value>> = vec![None; request.operations.len()];
     let mut pending: Vec<usize> = (0..request.operations.len()).collect();
     let mut errors = 0;
@@ -228,6 +351,11 @@ pub async fn handle(
         let mut progressed = false;
         for index in pending {
             let op = &request.operations[index];
+            // Not before everything it references was created (checked without walking its data).
+            if !refs[index].iter().all(|r| ids.contains_key(r)) {
+                waiting.push(index);
+                continue;
+            }
             let resolved = resolve_path(&op.path, &ids).and_then(|path| {
                 op.data
                     .as_ref()
@@ -243,6 +371,7 @@ pub async fn handle(
                 }
             };
             progressed = true;
+            ran[index] = true;
             let outcome = run(ctx, op, &path, data).await;
             if let (Ok(done), Some(bulk_id)) = (&outcome, &op.bulk_id)
                 && let Some(id) = &done.id
@@ -261,10 +390,8 @@ pub async fn handle(
         if !progressed {
             for index in waiting {
                 let op = &request.operations[index];
-                let err = ApiError(ScimError::invalid_value(
-                    "the operation references a bulkId that no operation defines",
-                ));
-                results[index] = Some(result_json(op, &Err(err), &base, &op.path));
+                let err = unresolvable(index, &request.operations, &refs, &defined, &ids, &ran);
+                results[index] = Some(result_json(op, &Err(ApiError(err)), &base, &op.path));
             }
             break;
         }

@@ -74,6 +74,16 @@ pub fn parse_body(req: &HttpRequest, body: &[u8]) -> ApiResult<Value> {
         .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")).into())
 }
 
+/// The `{id}` of `/Users/{id}` or `/Groups/{id}`. An id no resource can have — one with a NUL,
+/// which PostgreSQL cannot even compare, or longer than any stored id — is answered 404 without
+/// asking the database, the same on both backends.
+pub fn resource_id<'a>(kind: &str, id: &'a str) -> ApiResult<&'a str> {
+    if id.contains('\0') || id.len() > scim_core::limits::MAX_INDEXED_BYTES {
+        return Err(ScimError::not_found(format!("{kind} not found")).into());
+    }
+    Ok(id)
+}
+
 fn parse_patch(req: &HttpRequest, body: &[u8]) -> ApiResult<PatchRequest> {
     let value = parse_body(req, body)?;
     serde_json::from_value(value)
@@ -147,6 +157,7 @@ fn wants(query: &Query, schema: &ResourceSchema, attribute: &str) -> ApiResult<b
 /// A resource type as the handlers see it: its schema, the relation kept as rows (`groups` of a
 /// user, `members` of a group, loaded only when the projection wants it), and its service.
 trait Kind: 'static {
+    const NAME: &'static str;
     const RELATED: &'static str;
     fn schema() -> &'static ResourceSchema;
     async fn list(ctx: Ctx<'_>, request: &ListRequest) -> usecases::Result<Page>;
@@ -175,6 +186,7 @@ struct Users;
 struct Groups;
 
 impl Kind for Users {
+    const NAME: &'static str = "User";
     const RELATED: &'static str = "groups";
     fn schema() -> &'static ResourceSchema {
         ResourceSchema::user()
@@ -213,6 +225,7 @@ impl Kind for Users {
 }
 
 impl Kind for Groups {
+    const NAME: &'static str = "Group";
     const RELATED: &'static str = "members";
     fn schema() -> &'static ResourceSchema {
         ResourceSchema::group()
@@ -288,7 +301,7 @@ async fn get_resource<K: Kind>(
     query: Query,
 ) -> ApiResult<HttpResponse> {
     let related = wants(&query, K::schema(), K::RELATED)?;
-    let (resource, etag) = K::get(caller.ctx(&api), &id.1, related).await?;
+    let (resource, etag) = K::get(caller.ctx(&api), resource_id(K::NAME, &id.1)?, related).await?;
     get_response(&req, resource, &etag, K::schema(), &query)
 }
 
@@ -303,7 +316,14 @@ async fn replace_resource<K: Kind>(
     let body = parse_body(&req, &body)?;
     let related = wants(&query, K::schema(), K::RELATED)?;
     let if_match = header_text(&req, header::IF_MATCH);
-    let resource = K::replace(caller.ctx(&api), &id.1, &body, if_match, related).await?;
+    let resource = K::replace(
+        caller.ctx(&api),
+        resource_id(K::NAME, &id.1)?,
+        &body,
+        if_match,
+        related,
+    )
+    .await?;
     write_response(resource, K::schema(), &query)
 }
 
@@ -319,7 +339,14 @@ async fn patch_resource<K: Kind>(
     let minimal = wants_minimal(&req);
     let related = !minimal && wants(&query, K::schema(), K::RELATED)?;
     let if_match = header_text(&req, header::IF_MATCH);
-    let resource = K::patch(caller.ctx(&api), &id.1, &patch, if_match, related).await?;
+    let resource = K::patch(
+        caller.ctx(&api),
+        resource_id(K::NAME, &id.1)?,
+        &patch,
+        if_match,
+        related,
+    )
+    .await?;
     if minimal {
         return Ok(with_etag(HttpResponse::NoContent().finish(), &resource));
     }
@@ -332,7 +359,12 @@ async fn delete_resource<K: Kind>(
     req: HttpRequest,
     id: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
-    K::delete(caller.ctx(&api), &id.1, header_text(&req, header::IF_MATCH)).await?;
+    K::delete(
+        caller.ctx(&api),
+        resource_id(K::NAME, &id.1)?,
+        header_text(&req, header::IF_MATCH),
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -9,6 +9,7 @@
 pub mod cursor;
 pub mod error;
 pub mod filter;
+pub mod limits;
 pub mod list;
 pub mod normalize;
 pub mod patch;

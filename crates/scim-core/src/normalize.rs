@@ -73,7 +73,10 @@ pub fn normalize_resource(schema: &ResourceSchema, body: Value) -> Result<Value,
     let mut out = Map::new();
     out.insert("schemas".to_owned(), Value::Array(schemas));
     out.extend(core);
-    Ok(Value::Object(out))
+    let out = Value::Object(out);
+    // On the normalized form: what the store would write, after coercion and unwrapping.
+    crate::limits::check_resource(schema, &out)?;
+    Ok(out)
 }
 
 fn check_schemas(schema: &ResourceSchema, schemas: Option<Value>) -> Result<(), ScimError> {

@@ -95,6 +95,34 @@ impl Transaction {
     }
 }
 
+/// One statement the database ran, as [`Database::on_statement`] reports it.
+#[derive(Debug)]
+pub struct StatementInfo<'a> {
+    /// The SQL text.
+    pub sql: &'a str,
+    /// How many bind parameters it carried.
+    pub params: usize,
+    /// How long it took.
+    pub elapsed: Duration,
+    /// Whether it failed.
+    pub failed: bool,
+}
+
+impl Database {
+    /// Calls `watch` after every statement this pool runs (metrics, and tests that check no
+    /// statement's size grows with the input).
+    pub fn on_statement(&mut self, watch: impl Fn(&StatementInfo<'_>) + Send + Sync + 'static) {
+        self.0.set_metric_callback(move |info| {
+            watch(&StatementInfo {
+                sql: &info.statement.sql,
+                params: info.statement.values.as_ref().map_or(0, |v| v.0.len()),
+                elapsed: info.elapsed,
+                failed: info.failed,
+            });
+        });
+    }
+}
+
 /// Pool settings that are not part of the URL.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {

@@ -324,6 +324,10 @@ fn json_string(i: &mut &str) -> PResult<String> {
         .ok_or_else(|| cut("a valid JSON string"))?;
     let decoded: String = serde_json::from_str(literal)
         .map_err(|_| cut("a valid JSON string (escapes \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX, no raw control characters)"))?;
+    // `\u0000` decodes to NUL, which PostgreSQL cannot compare or store: refused like a raw one.
+    if decoded.contains('\0') {
+        return Err(cut("a string without NUL characters (\\u0000)"));
+    }
     *i = whole.get(pos + 1..).unwrap_or("");
     Ok(decoded)
 }

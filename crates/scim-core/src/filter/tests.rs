@@ -380,3 +380,17 @@ fn entra_value_path_followed_by_sub_attribute_comparison() {
     assert!(present.matches(&user, schema));
     assert!(parse_filter(r#"emails[type eq "work"]. eq "x""#).is_err());
 }
+
+/// `\u0000` in a filter value would reach PostgreSQL as a NUL it cannot compare: refused.
+#[test]
+fn nul_in_a_filter_value_is_an_invalid_filter() {
+    for filter in [
+        r#"userName eq "a\u0000b""#,
+        r#"emails[value eq "\u0000"]"#,
+        "userName eq \"a\u{0}\"",
+    ] {
+        let err = parse_filter(filter).unwrap_err();
+        assert_eq!(err.scim_type, Some(ScimType::InvalidFilter), "{filter}");
+        assert!(!err.detail.contains('\0'), "{}", err.detail);
+    }
+}

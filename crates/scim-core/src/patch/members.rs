@@ -140,6 +140,10 @@ pub(crate) fn member_ids(value: &Value) -> Result<Vec<(String, Option<String>)>,
             let display = get_ci(item, "display")
                 .and_then(Value::as_str)
                 .map(str::to_owned);
+            // The display is written to the membership row: the same bounds as any stored string.
+            if let Some(display) = &display {
+                crate::limits::check_text("members.display", display)?;
+            }
             Ok((member_id(item)?, display))
         })
         .collect()
@@ -161,6 +165,7 @@ fn member_id(item: &Value) -> Result<String, ScimError> {
             preview(item)
         )));
     }
+    crate::limits::check_member_id(&id)?;
     Ok(id)
 }
 
@@ -176,6 +181,7 @@ fn filter_ids(filter: &Filter, out: &mut Vec<String>) -> Result<(), ScimError> {
             && path.sub_attr.is_none()
             && path.attr.eq_ignore_ascii_case("value") =>
         {
+            crate::limits::check_member_id(id)?;
             out.push(id.clone());
             Ok(())
         }

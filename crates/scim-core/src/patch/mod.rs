@@ -162,27 +162,50 @@ pub fn apply_patch(
             doc: &mut doc,
             members: &mut members,
         };
-        engine.apply(op).map_err(|mut e| {
-            let path = op
-                .path
-                .as_deref()
-                .map(|p| format!(" {p}"))
-                .unwrap_or_default();
-            e.detail = format!(
-                "Operations[{index}] ({}{path}): {}",
-                op.op.as_str(),
-                e.detail
-            );
-            e
-        })?;
+        check_op_strings(op)
+            .and_then(|()| engine.apply(op))
+            .map_err(|mut e| {
+                let path = op
+                    .path
+                    .as_deref()
+                    .map(|p| match p.contains(char::is_control) {
+                        // A NUL or other control character is shown escaped, never raw.
+                        true => format!(" {}", p.escape_debug()),
+                        false => format!(" {p}"),
+                    })
+                    .unwrap_or_default();
+                e.detail = format!(
+                    "Operations[{index}] ({}{path}): {}",
+                    op.op.as_str(),
+                    e.detail
+                );
+                e
+            })?;
     }
     check_invariants(schema, original, &doc)?;
+    crate::limits::check_patched(schema, original, &doc)?;
     let mut changes = members.into_change_set();
     changes.attributes = changed_attributes(schema, original, &doc);
     Ok(PatchOutcome {
         resource: Value::Object(doc),
         changes,
     })
+}
+
+/// Refuses a NUL character anywhere in an operation's value, even under an attribute the engine
+/// would ignore: no string of a request that can carry one is ever written.
+fn check_op_strings(op: &PatchOp) -> Result<(), ScimError> {
+    let path = op.path.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    match (path, &op.value) {
+        (_, None) => Ok(()),
+        (Some(path), Some(value)) => crate::limits::check_no_nul(path, value),
+        // A path-less value names attributes by its keys: report `name.givenName`, not `value.…`.
+        (None, Some(Value::Object(values))) => values.iter().try_for_each(|(key, value)| {
+            crate::limits::check_no_nul(key, &Value::String(key.clone()))?;
+            crate::limits::check_no_nul(key, value)
+        }),
+        (None, Some(value)) => crate::limits::check_no_nul("value", value),
+    }
 }
 
 /// Required attributes stay assigned; immutable attributes keep their value once assigned.

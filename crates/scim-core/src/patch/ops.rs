@@ -100,8 +100,14 @@ impl Engine<'_> {
     ) -> Result<(), ScimError> {
         let schema = self.schema;
         let ap = path.attr_path();
-        let Some(resolved) = schema.resolve(ap.urn.as_deref(), &ap.attr, ap.sub_attr.as_deref())
-        else {
+        let sub = ap.sub_attr.as_deref();
+        let resolved = match ap.urn.as_deref() {
+            Some(urn) => schema.resolve(Some(urn), &ap.attr, sub),
+            None => schema
+                .resolve(None, &ap.attr, sub)
+                .or_else(|| schema.resolve_in_extension(&ap.attr, sub)),
+        };
+        let Some(resolved) = resolved else {
             return Ok(()); // unknown attribute: ignored (see module docs)
         };
         if resolved.location == AttrLocation::Core
@@ -246,6 +252,7 @@ fn op_attr(
         return Ok(());
     }
     let nulls = null_keys(def, &value);
+    let meaningful = value.as_ref().is_some_and(|v| !all_unassigned(v));
     let coerced = match value {
         Some(v) => coerce(def, v, name)?,
         None => None,
@@ -253,6 +260,9 @@ fn op_attr(
     let Some(new) = coerced else {
         if def.attr_type == AttrType::Complex && !def.multi_valued && !nulls.is_empty() {
             return op_clear_subs(obj, def, &nulls);
+        }
+        if meaningful {
+            return Err(nothing_to_store(name));
         }
         set(obj, def, None);
         return Ok(());
@@ -305,6 +315,26 @@ fn op_attr(
         set(obj, def, Some(new));
     }
     Ok(())
+}
+
+/// Whether every leaf of a client value is unassigned (RFC 7643 §2.5): `null`, `""`, `[]`, `{}`,
+/// or arrays and objects of only those, such as `[{"$ref": null, "value": null}]`.
+fn all_unassigned(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(items) => items.iter().all(all_unassigned),
+        Value::Object(obj) => obj.values().all(all_unassigned),
+        _ => false,
+    }
+}
+
+/// An add or replace whose value held something, but nothing this attribute stores (only unknown
+/// or read-only sub-attributes): refused, so a write is never acknowledged and dropped.
+fn nothing_to_store(name: &str) -> ScimError {
+    ScimError::invalid_value(format!(
+        "the value has nothing `{name}` can store: no known, writable sub-attribute with a value"
+    ))
 }
 
 fn op_clear_subs(
@@ -463,6 +493,7 @@ fn edit_items(
         }
         return Ok(());
     }
+    let meaningful = value.as_ref().is_some_and(|v| !all_unassigned(v));
     let new: Option<Value> = match (sub, value) {
         (_, None) => None,
         (Some(s), Some(v)) => coerce(s, v, &format!("{name}.{}", s.name))?,
@@ -476,6 +507,9 @@ fn edit_items(
             }
         },
     };
+    if new.is_none() && meaningful {
+        return Err(nothing_to_store(name));
+    }
     let mut touched = matched.to_vec();
     if matched.is_empty() {
         let Some(new) = new else { return Ok(()) };

@@ -760,3 +760,187 @@ fn member_display_sent_by_the_client_is_kept() {
     );
     assert!(!out.changes.member_displays.contains_key("u2"));
 }
+
+/// Entra's documented forms of setting a user's manager (the SCIM 2.0 compliance page and the
+/// older "update user" example): each stores `manager.value` in the Enterprise User extension.
+#[test]
+fn entra_manager_forms_all_store_the_manager() {
+    let pointer = format!("/{ENT}/manager/value");
+    let forms = [
+        json!({"op": "Add", "path": "manager", "value": [{"$ref": null, "value": "m-1"}]}),
+        json!({"op": "Add", "path": "manager", "value": [{"$ref": "https://x/scim/Users/m-1", "value": "m-1"}]}),
+        json!({"op": "Replace", "path": "manager", "value": [{"$ref": null, "value": "m-1"}]}),
+        json!({"op": "Replace", "path": format!("{ENT}:manager"), "value": "m-1"}),
+        json!({"op": "Add", "path": format!("{ENT}:manager"), "value": "m-1"}),
+        json!({"op": "Replace", "path": format!("{ENT}:manager"), "value": [{"$ref": null, "value": "m-1"}]}),
+        json!({"op": "replace", "path": format!("{ENT}:manager.value"), "value": "m-1"}),
+        json!({"op": "replace", "path": "manager.value", "value": "m-1"}),
+        json!({"op": "Add", "value": {"manager": "m-1"}}),
+        json!({"op": "Add", "value": {format!("{ENT}:manager"): "m-1"}}),
+    ];
+    for form in forms {
+        let out = patch_user(json!([form])).unwrap_or_else(|e| panic!("{form}: {e}"));
+        assert_eq!(
+            out.resource.pointer(&pointer),
+            Some(&json!("m-1")),
+            "{form}: {}",
+            out.resource
+        );
+        assert!(
+            out.resource["schemas"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(ENT)),
+            "{form}: the extension is listed"
+        );
+        assert_eq!(
+            out.changes.attributes,
+            attrs(&[&format!("{ENT}:manager")]),
+            "{form}"
+        );
+    }
+    // And the documented removal forms take it away again.
+    let mut managed = user();
+    managed[ENT] = json!({"manager": {"value": "m-1"}});
+    for form in [
+        json!({"op": "Remove", "path": format!("{ENT}:manager")}),
+        json!({"op": "Remove", "path": "manager", "value": [{"$ref": null, "value": "m-1"}]}),
+        json!({"op": "Replace", "path": "manager", "value": [{"$ref": null, "value": null}]}),
+    ] {
+        let out = apply_patch(ResourceSchema::user(), &managed, &req(json!([form])))
+            .unwrap_or_else(|e| panic!("{form}: {e}"));
+        assert_eq!(out.resource.pointer(&pointer), None, "{form}");
+    }
+}
+
+/// A value the engine recognizes the attribute of but cannot store anything from is an error,
+/// never an acknowledged no-op (or worse, an unassignment).
+#[test]
+fn values_with_nothing_to_store_are_errors() {
+    for ops in [
+        json!([{"op": "Add", "path": "manager", "value": [{"$ref": null, "displayName": "Boss"}]}]),
+        json!([{"op": "replace", "path": "name", "value": {"nickname": "B"}}]),
+        json!([{"op": "add", "path": "emails", "value": [{"label": "x"}]}]),
+        json!([{"op": "add", "path": "emails[type eq \"work\"]", "value": {"label": "x"}}]),
+    ] {
+        let err = patch_user(ops.clone()).expect_err(&ops.to_string());
+        assert_eq!(err.scim_type, Some(ScimType::InvalidValue), "{ops}: {err}");
+        assert!(err.detail.contains("nothing"), "{ops}: {}", err.detail);
+    }
+}
+
+#[test]
+fn nul_is_refused_in_every_patch_value_naming_the_path() {
+    let cases = [
+        (
+            json!([{"op": "replace", "path": "displayName", "value": "B\u{0}"}]),
+            "`displayName`",
+        ),
+        (
+            json!([{"op": "replace", "value": {"name": {"givenName": "\u{0}"}}}]),
+            "`name.givenName`",
+        ),
+        (
+            json!([{"op": "add", "path": "emails", "value": [{"value": "a\u{0}@x.com"}]}]),
+            "`emails[0].value`",
+        ),
+        // Even under an attribute the engine ignores: nothing with a NUL is acknowledged.
+        (
+            json!([{"op": "add", "value": {"unknownAttr": "\u{0}"}}]),
+            "`unknownAttr`",
+        ),
+        (
+            json!([{"op": "add", "path": format!("{ENT}:department"), "value": "\u{0}"}]),
+            "department`",
+        ),
+    ];
+    for (ops, named) in cases {
+        let err = patch_user(ops.clone()).expect_err(&ops.to_string());
+        assert_eq!(err.scim_type, Some(ScimType::InvalidValue), "{ops}: {err}");
+        assert!(err.detail.contains(named), "{ops}: {}", err.detail);
+        assert!(err.detail.contains("NUL"), "{ops}: {}", err.detail);
+    }
+    let filter_nul = patch_user(json!([
+        {"op": "replace", "path": "emails[type eq \"w\\u0000\"].value", "value": "a@x.com"}
+    ]))
+    .unwrap_err();
+    assert_eq!(
+        filter_nul.scim_type,
+        Some(ScimType::InvalidPath),
+        "{filter_nul}"
+    );
+    assert!(!filter_nul.detail.contains('\0'));
+    for ops in [
+        json!([{"op": "add", "path": "members", "value": [{"value": "u\u{0}"}]}]),
+        json!([{"op": "add", "path": "members", "value": [{"value": "u1", "display": "\u{0}"}]}]),
+        json!([{"op": "remove", "path": "members[value eq \"u\\u0000\"]"}]),
+    ] {
+        let err = patch_group(ops.clone()).expect_err(&ops.to_string());
+        assert_eq!(err.status, 400, "{ops}: {err}");
+        assert!(!err.detail.contains('\0'), "{ops}: {}", err.detail);
+    }
+}
+
+#[test]
+fn limits_hold_after_patch_application() {
+    use crate::limits::{MAX_INDEXED_BYTES, MAX_RESOURCE_BYTES, MAX_VALUES};
+    let long = "a".repeat(MAX_INDEXED_BYTES + 1);
+    for ops in [
+        json!([{"op": "replace", "path": "userName", "value": long}]),
+        json!([{"op": "replace", "value": {"externalId": long}}]),
+        json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": long}]),
+        json!([{"op": "add", "path": "members", "value": [{"value": long}]}]),
+    ] {
+        let err = match ops[0]["path"].as_str() {
+            Some("members") => patch_group(ops.clone()),
+            _ => patch_user(ops.clone()),
+        }
+        .expect_err(&ops.to_string());
+        assert_eq!(err.scim_type, Some(ScimType::InvalidValue), "{ops}: {err}");
+        assert!(err.detail.contains("at most 1024 bytes"), "{}", err.detail);
+    }
+    let group_rename =
+        patch_group(json!([{"op": "replace", "path": "displayName", "value": long}]));
+    assert!(group_rename.unwrap_err().detail.contains("`displayName`"));
+
+    // One email at a time, PATCH cannot grow `emails` past the bound either.
+    let mut full = user();
+    full["emails"] = (0..MAX_VALUES)
+        .map(|i| json!({"value": format!("e{i}@x.com")}))
+        .collect();
+    let err = apply_patch(
+        ResourceSchema::user(),
+        &full,
+        &req(json!([{"op": "add", "path": "emails", "value": [{"value": "one.more@x.com"}]}])),
+    )
+    .unwrap_err();
+    assert!(
+        err.detail.contains("`emails` has 101 values"),
+        "{}",
+        err.detail
+    );
+
+    // Nine 8,000-byte titles sent as nine operations on different attributes grow the resource
+    // past the document bound.
+    let big = "b".repeat(8000);
+    let ops: Vec<Value> = [
+        "title", "nickName", "userType", "profileUrl", "locale", "timezone", "preferredLanguage",
+        "displayName", "name.formatted",
+    ]
+    .iter()
+    .map(|attr| {
+        let value = if *attr == "displayName" { "d".to_owned() } else { big.clone() };
+        json!({"op": "add", "path": attr, "value": value})
+    })
+    .chain((0..2).map(|i| {
+        json!({"op": "add", "path": "addresses", "value": [{"formatted": format!("{i}{big}")}]})
+    }))
+    .collect();
+    let err = patch_user(json!(ops)).unwrap_err();
+    assert!(
+        err.detail
+            .contains(&format!("at most {MAX_RESOURCE_BYTES} bytes")),
+        "{}",
+        err.detail
+    );
+}

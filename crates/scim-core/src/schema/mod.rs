@@ -200,6 +200,22 @@ impl ResourceSchema {
         Some(resolved)
     }
 
+    /// Resolves `attr[.sub]` named without a URN that the core schema and the common attributes
+    /// lack, but exactly one extension defines: Entra's older PATCH form says `"path": "manager"`
+    /// for the Enterprise User extension's `manager`.
+    pub fn resolve_in_extension(&self, attr: &str, sub: Option<&str>) -> Option<ResolvedAttr<'_>> {
+        if self.resolve(None, attr, None).is_some() {
+            return None;
+        }
+        let mut found = self
+            .extensions
+            .iter()
+            .filter_map(|(ext, _)| self.resolve(Some(&ext.id), attr, sub));
+        let first = found.next()?;
+        // Two extensions defining the name would make the path ambiguous: treat it as unknown.
+        found.next().is_none().then_some(first)
+    }
+
     /// Resolves a textual attribute path such as `name.givenName`, `USERNAME`, or
     /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value`.
     pub fn resolve_path(&self, path: &str) -> Option<ResolvedAttr<'_>> {

@@ -20,6 +20,16 @@ pub mod stacks;
 
 use chrono::{DateTime, Utc};
 
+/// The most bind parameters one statement carries. SQLite refuses more than 32,766 and
+/// PostgreSQL more than 65,535; inputs whose size the client chooses (a user's emails, a group's
+/// members) are written in chunks of this many, so no statement grows with the input.
+pub(crate) const MAX_PARAMS: usize = 1000;
+
+/// How many rows of `columns` bound values each one multi-row INSERT may carry.
+pub(crate) const fn rows_per_insert(columns: usize) -> usize {
+    MAX_PARAMS / columns
+}
+
 /// The current time, truncated to microseconds so a value read back from PostgreSQL compares
 /// equal to the one written.
 pub(crate) fn now() -> DateTime<Utc> {

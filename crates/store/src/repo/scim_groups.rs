@@ -35,8 +35,12 @@ fn member_group() -> RelationDef {
         .into()
 }
 
-/// How many ids go into one `IN (…)` list.
+/// How many ids go into one `IN (…)` list (with the few other parameters of the statement, well
+/// under [`super::MAX_PARAMS`]).
 const CHUNK: usize = 500;
+
+/// Bound values of one membership row (org_id, group_id, user_id, display, created_at).
+const MEMBER_COLUMNS: usize = 5;
 
 /// The columns of a group the caller derives from its resource.
 #[derive(Debug, Clone)]
@@ -374,7 +378,10 @@ pub async fn add_members(
     let present = present_members(conn, scope, group_id, &ids).await?;
     mark_changed(&mut resolved, &present, true);
     let at = now();
-    for chunk in resolved.users.chunks(CHUNK) {
+    for chunk in resolved
+        .users
+        .chunks(super::rows_per_insert(MEMBER_COLUMNS))
+    {
         let rows = chunk
             .iter()
             .map(|(user_id, _, uid)| scim_group_members::ActiveModel {

@@ -154,10 +154,9 @@ fn parse_groups(json: Option<&str>) -> StoreResult<Vec<(String, String)>> {
 fn email_rows(
     scope: &OrgScope,
     user_id: i64,
-    columns: &UserColumns,
+    emails: &[EmailColumn],
 ) -> Vec<scim_user_emails::ActiveModel> {
-    columns
-        .emails
+    emails
         .iter()
         .map(|e| scim_user_emails::ActiveModel {
             org_id: Set(scope.org_id()),
@@ -185,16 +184,20 @@ async fn write_emails(
     insert_emails(conn, scope, user_id, columns).await
 }
 
-/// Inserts the email rows of a user that has none yet.
+/// Bound values of one email row (org_id, user_id, kind, value, value_normalized, is_primary).
+const EMAIL_COLUMNS: usize = 6;
+
+/// Inserts the email rows of a user that has none yet, in statements of bounded size.
 async fn insert_emails(
     conn: &impl Conn,
     scope: &OrgScope,
     user_id: i64,
     columns: &UserColumns,
 ) -> StoreResult<()> {
-    let rows = email_rows(scope, user_id, columns);
-    if !rows.is_empty() {
-        UserEmails::insert_many(rows).exec(conn.raw()).await?;
+    for chunk in columns.emails.chunks(super::rows_per_insert(EMAIL_COLUMNS)) {
+        UserEmails::insert_many(email_rows(scope, user_id, chunk))
+            .exec(conn.raw())
+            .await?;
     }
     Ok(())
 }
@@ -481,15 +484,19 @@ pub async fn batch_after(
 
 /// Users of the organization by internal ids.
 pub async fn by_ids(conn: &impl Conn, scope: &OrgScope, ids: &[i64]) -> StoreResult<Vec<ScimUser>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
+    let mut users = Vec::with_capacity(ids.len());
+    // The IN list in bounded chunks; the result is re-sorted, as one query would have.
+    for chunk in ids.chunks(super::MAX_PARAMS / 2) {
+        users.extend(
+            scope
+                .select::<ScimUsers>()
+                .filter(scim_users::Column::Id.is_in(chunk.iter().copied()))
+                .all(conn.raw())
+                .await?,
+        );
     }
-    Ok(scope
-        .select::<ScimUsers>()
-        .filter(scim_users::Column::Id.is_in(ids.iter().copied()))
-        .order_by_asc(scim_users::Column::Id)
-        .all(conn.raw())
-        .await?)
+    users.sort_by_key(|u| u.id);
+    Ok(users)
 }
 
 /// The condition "has an email matching `email_condition`" (a condition on `scim_user_emails`), for
