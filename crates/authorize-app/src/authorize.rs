@@ -141,7 +141,7 @@ pub async fn consent(
 /// The organizations an account may install into, or the reason there are none.
 pub async fn eligible_orgs(
     app: &AuthorizeApp,
-    account_id: i64,
+    account_id: store::ids::AccountId,
 ) -> Result<Result<Vec<OrgChoice>, String>, PageError> {
     let all = memberships::organizations_of(&app.db, account_id).await?;
     let admin_of: Vec<_> = all

@@ -25,7 +25,7 @@ pub const COOKIE: &str = "scimgate_session";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionData {
     /// The signed-in account, `None` for an anonymous session.
-    pub account_id: Option<i64>,
+    pub account_id: Option<store::ids::AccountId>,
     /// The CSRF token every form of this session carries.
     pub csrf: String,
 }
@@ -58,7 +58,10 @@ impl Session {
     }
 
     /// Starts a session (anonymous when `account_id` is `None`) and stores it.
-    pub async fn create(app: &AuthorizeApp, account_id: Option<i64>) -> Result<Self, PageError> {
+    pub async fn create(
+        app: &AuthorizeApp,
+        account_id: Option<store::ids::AccountId>,
+    ) -> Result<Self, PageError> {
         let session = Session {
             id: random_token(32),
             data: SessionData {

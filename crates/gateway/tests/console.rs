@@ -60,7 +60,7 @@ impl Console {
         let scope = store::repo::organizations::operator_scope(&db, &self.env.org)
             .await
             .unwrap();
-        store::repo::events::list_after(&db, &scope, 0, 1000)
+        store::repo::events::list_after(&db, &scope, store::ids::EventId(0), 1000)
             .await
             .unwrap()
             .into_iter()

@@ -8,6 +8,7 @@ pub mod db;
 pub(crate) mod entity;
 pub mod error;
 pub mod grants;
+pub mod ids;
 pub mod kv;
 pub mod migration;
 pub mod ratelimit;

@@ -6,20 +6,22 @@
 //! operator's own access to the database ([`crate::repo::organizations::operator_scope`], used by the
 //! CLI). Every tenant repository function takes one, so a query without a tenant cannot be written.
 
+use crate::ids::OrgId;
+
 /// An organization that authentication proved the caller may act in.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OrgScope {
-    org_id: i64,
+    org_id: OrgId,
     org_uid: String,
 }
 
 impl OrgScope {
-    pub(crate) fn new(org_id: i64, org_uid: String) -> Self {
+    pub(crate) fn new(org_id: OrgId, org_uid: String) -> Self {
         Self { org_id, org_uid }
     }
 
     /// The organization's internal key, the value of every tenant row's `org_id`.
-    pub fn org_id(&self) -> i64 {
+    pub fn org_id(&self) -> OrgId {
         self.org_id
     }
 

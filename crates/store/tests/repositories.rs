@@ -483,7 +483,9 @@ async fn audit_and_events_are_scoped_and_ordered(backend: Backend) {
     assert_eq!(older.len(), 1);
     assert!(audit::list(&db, &other, None, 10).await.unwrap().is_empty());
 
-    let feed = events::list_after(&db, &scope, 0, 10).await.unwrap();
+    let feed = events::list_after(&db, &scope, store::ids::EventId(0), 10)
+        .await
+        .unwrap();
     assert_eq!(feed.len(), 3);
     assert!(feed.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
     assert_eq!(
@@ -494,7 +496,7 @@ async fn audit_and_events_are_scoped_and_ordered(backend: Backend) {
         1
     );
     assert!(
-        events::list_after(&db, &other, 0, 10)
+        events::list_after(&db, &other, store::ids::EventId(0), 10)
             .await
             .unwrap()
             .is_empty()
@@ -522,7 +524,7 @@ async fn an_audit_row_and_its_event_are_written_together_or_not_at_all(backend: 
     txn.rollback().await.unwrap();
     assert!(audit::list(&db, &scope, None, 10).await.unwrap().is_empty());
     assert!(
-        events::list_after(&db, &scope, 0, 10)
+        events::list_after(&db, &scope, store::ids::EventId(0), 10)
             .await
             .unwrap()
             .is_empty()
@@ -553,7 +555,9 @@ async fn an_audit_row_and_its_event_are_written_together_or_not_at_all(backend: 
         ("api_token", "tok-1", "scim_user.created")
     );
     assert_eq!(kept.ip.as_deref(), Some("192.0.2.7"));
-    let feed = events::list_after(&db, &scope, 0, 10).await.unwrap();
+    let feed = events::list_after(&db, &scope, store::ids::EventId(0), 10)
+        .await
+        .unwrap();
     assert_eq!(feed.len(), 1, "one event, for the entry that had one");
     assert_eq!(
         (
@@ -605,7 +609,9 @@ async fn many_events_with_one_audit_row_keep_their_order(backend: Backend) {
         .await
         .unwrap();
     txn.commit().await.unwrap();
-    let feed = events::list_after(&db, &scope, 0, 1000).await.unwrap();
+    let feed = events::list_after(&db, &scope, store::ids::EventId(0), 1000)
+        .await
+        .unwrap();
     let ids: Vec<String> = feed.iter().map(|e| e.subject_id.clone()).collect();
     let expected: Vec<String> = (0..250).map(|i| format!("g-{i}")).collect();
     assert_eq!(ids, expected);

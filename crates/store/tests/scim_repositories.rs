@@ -5,6 +5,7 @@
 mod common;
 
 use sea_orm::Condition;
+use store::ids::{AccountId, ScimGroupId, ScimUserId};
 use store::repo::group_mappings::{self, Grants};
 use store::repo::memberships::{self, NewMembership};
 use store::repo::scim_groups::{self, GroupColumns, GroupPageRequest, GroupSort};
@@ -32,7 +33,11 @@ fn columns(user_name: &str, email: &str) -> UserColumns {
 }
 
 /// A provisioned user: account, membership and SCIM user.
-async fn provision(db: &Database, scope: &OrgScope, user_name: &str) -> (users::ScimUser, i64) {
+async fn provision(
+    db: &Database,
+    scope: &OrgScope,
+    user_name: &str,
+) -> (users::ScimUser, AccountId) {
     let email = format!("{user_name}@example.com");
     let account = accounts::ensure(db, &Email::parse(&email).unwrap(), None)
         .await
@@ -68,7 +73,7 @@ async fn new_group(db: &Database, scope: &OrgScope, name: &str) -> scim_groups::
 }
 
 /// Adds one user (by SCIM id) to a group.
-async fn add_member(db: &Database, scope: &OrgScope, group_id: i64, user_uid: &str) {
+async fn add_member(db: &Database, scope: &OrgScope, group_id: ScimGroupId, user_uid: &str) {
     scim_groups::add_members(
         db,
         scope,
@@ -247,7 +252,7 @@ async fn group_members_are_rows_scoped_to_the_org(backend: Backend) {
     let mut request = page(None);
     request.with_groups = true;
     let (_, listed_users) = users::page(&db, &acme, &request).await.unwrap();
-    let groups_of = |id: i64| {
+    let groups_of = |id: ScimUserId| {
         listed_users
             .iter()
             .find(|u| u.user.id == id)
@@ -426,7 +431,7 @@ async fn console_read_models_and_mapping_preview(backend: Backend) {
     provision(&db, &acme, "andy").await;
     provision(&db, &acme, "bea").await;
     provision(&db, &beta, "ann").await;
-    let page = store::repo::directory::users(&db, &acme, Some("AN"), 0, 10)
+    let page = store::repo::directory::users(&db, &acme, Some("AN"), ScimUserId(0), 10)
         .await
         .unwrap();
     assert_eq!(
@@ -443,7 +448,7 @@ async fn console_read_models_and_mapping_preview(backend: Backend) {
 
     let group = new_group(&db, &acme, "Admins").await;
     add_member(&db, &acme, group.id, &ann.uid).await;
-    let groups = store::repo::directory::groups(&db, &acme, Some("adm"), 0, 10)
+    let groups = store::repo::directory::groups(&db, &acme, Some("adm"), ScimGroupId(0), 10)
         .await
         .unwrap();
     assert_eq!((groups.len(), groups[0].member_count), (1, 1));

@@ -19,7 +19,7 @@ pub(crate) struct PairSpec<'a> {
     pub installation: &'a Installation,
     pub client: &'a OauthClient,
     pub family_id: &'a str,
-    pub parent_id: Option<i64>,
+    pub parent_id: Option<store::ids::RefreshTokenId>,
     pub code_hash: Option<String>,
     pub scopes: &'a str,
 }

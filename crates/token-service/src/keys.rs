@@ -263,7 +263,7 @@ mod tests {
         assert_eq!(jwk["kid"], key.kid.as_str());
         assert_eq!(jwk["crv"], "P-256");
         let row = SigningKey {
-            id: 1,
+            id: store::ids::SigningKeyId(1),
             kid: key.kid.clone(),
             algorithm: key.algorithm.clone(),
             private_key_pem: key.private_key_pem.clone(),

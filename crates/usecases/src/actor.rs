@@ -7,7 +7,7 @@ pub enum ActorKind {
     /// A signed-in account (console, consent page, invitation acceptance).
     Account {
         /// Internal id (recorded as a token's creator, an installation's approver).
-        id: i64,
+        id: store::ids::AccountId,
         /// Public id.
         uid: String,
     },
@@ -90,7 +90,7 @@ impl Actor {
     }
 
     /// The acting account's internal id, when an account acts.
-    pub fn account_id(&self) -> Option<i64> {
+    pub fn account_id(&self) -> Option<store::ids::AccountId> {
         match self.kind {
             ActorKind::Account { id, .. } => Some(id),
             _ => None,

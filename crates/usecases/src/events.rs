@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value, json};
 use store::OrgScope;
+use store::ids::{AccountId, StackId};
 use store::repo::accounts;
 use store::repo::roles::RoleChange;
 use store::repo::stacks;
@@ -196,18 +197,18 @@ pub(crate) async fn role_changes(
     if changes.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<i64> = changes.iter().map(|c| c.account_id).collect();
-    let accounts: HashMap<i64, accounts::Account> = accounts::by_ids(conn, &ids)
+    let ids: Vec<AccountId> = changes.iter().map(|c| c.account_id).collect();
+    let accounts: HashMap<AccountId, accounts::Account> = accounts::by_ids(conn, &ids)
         .await?
         .into_iter()
         .map(|a| (a.id, a))
         .collect();
-    let stacks: HashMap<i64, String> = stacks::list(conn, scope)
+    let stacks: HashMap<StackId, String> = stacks::list(conn, scope)
         .await?
         .into_iter()
         .map(|s| (s.id, s.uid))
         .collect();
-    let stack_roles = |roles: &BTreeMap<i64, StackRole>| -> Value {
+    let stack_roles = |roles: &BTreeMap<StackId, StackRole>| -> Value {
         roles
             .iter()
             .filter_map(|(id, role)| Some((stacks.get(id)?.clone(), json!(role.as_str()))))

@@ -50,7 +50,7 @@ pub async fn list(
         resource_id: Some(resource.clone()),
         request_id: Some(request.clone()),
     };
-    let before = cursor(query.before.as_deref());
+    let before = cursor(query.before.as_deref()).map(store::ids::AuditId);
     let rows = audit::search(&app.db, &admin.scope, &filter, before, PAGE).await?;
     let next = (rows.len() as u64 == PAGE)
         .then(|| rows.last().map(|r| r.id))

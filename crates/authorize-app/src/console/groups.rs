@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
+use store::ids::{AccountId, ScimGroupId};
 use store::repo::group_mappings::{self, Grants};
 use store::repo::roles::RoleChange;
 use store::repo::stacks::{self, Stack};
@@ -65,7 +66,7 @@ async fn group_lines(
     admin: &OrgAdmin,
     rows: Vec<directory::GroupRow>,
 ) -> Result<Vec<GroupLine>, PageError> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.group.id).collect();
+    let ids: Vec<ScimGroupId> = rows.iter().map(|r| r.group.id).collect();
     let grants = group_mappings::grants_of(&app.db, &admin.scope, Some(&ids)).await?;
     let stacks = stacks::list(&app.db, &admin.scope).await?;
     Ok(rows
@@ -94,7 +95,7 @@ pub async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, PageError> {
     let q = search_term(query.q.as_deref());
-    let after = cursor(query.after.as_deref()).unwrap_or(0);
+    let after = ScimGroupId(cursor(query.after.as_deref()).unwrap_or(0));
     let rows = directory::groups(&app.db, &admin.scope, Some(&q), after, PAGE).await?;
     let next = (rows.len() as u64 == PAGE)
         .then(|| rows.last().map(|r| r.group.id))
@@ -113,7 +114,7 @@ pub async fn list(
 }
 
 /// The link to the page after id `last` of a searchable listing.
-pub fn next_link(path: &str, q: &str, last: i64) -> String {
+pub fn next_link(path: &str, q: &str, last: impl std::fmt::Display) -> String {
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("q", q)
         .append_pair("after", &last.to_string())
@@ -212,7 +213,7 @@ pub async fn mappings(
     let results = if q.is_empty() {
         Vec::new()
     } else {
-        let found = directory::groups(&app.db, &admin.scope, Some(&q), 0, 20).await?;
+        let found = directory::groups(&app.db, &admin.scope, Some(&q), ScimGroupId(0), 20).await?;
         group_lines(&app, &admin, found).await?
     };
     Ok(render(
@@ -268,8 +269,8 @@ async fn impact_lines(
     if changes.is_empty() {
         return Ok(vec!["No one's effective roles change.".to_owned()]);
     }
-    let ids: Vec<i64> = changes.iter().map(|c| c.account_id).collect();
-    let emails: HashMap<i64, String> = accounts::by_ids(&app.db, &ids)
+    let ids: Vec<AccountId> = changes.iter().map(|c| c.account_id).collect();
+    let emails: HashMap<AccountId, String> = accounts::by_ids(&app.db, &ids)
         .await?
         .into_iter()
         .map(|a| (a.id, a.email))

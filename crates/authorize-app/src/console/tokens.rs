@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
+use store::ids::{AccountId, OauthClientId};
 use store::repo::{accounts, api_tokens, installations, oauth_clients};
 
 use super::views::{
@@ -23,9 +24,9 @@ const EXPIRY_CHOICES: [u32; 4] = [30, 90, 180, 365];
 /// Account id → email, for "created by" / "authorized by" columns.
 async fn emails(
     app: &AuthorizeApp,
-    ids: impl Iterator<Item = i64>,
-) -> Result<HashMap<i64, String>, PageError> {
-    let mut ids: Vec<i64> = ids.collect();
+    ids: impl Iterator<Item = AccountId>,
+) -> Result<HashMap<AccountId, String>, PageError> {
+    let mut ids: Vec<AccountId> = ids.collect();
     ids.sort_unstable();
     ids.dedup();
     Ok(accounts::by_ids(&app.db, &ids)
@@ -161,7 +162,7 @@ pub async fn installations(
 ) -> Result<HttpResponse, PageError> {
     let rows = installations::list(&app.db, &admin.scope).await?;
     let approvers = emails(&app, rows.iter().filter_map(|i| i.approved_by)).await?;
-    let mut clients: HashMap<i64, String> = HashMap::new();
+    let mut clients: HashMap<OauthClientId, String> = HashMap::new();
     for id in rows.iter().map(|i| i.client_id) {
         if let std::collections::hash_map::Entry::Vacant(slot) = clients.entry(id) {
             let name = oauth_clients::find_by_id(&app.db, id)

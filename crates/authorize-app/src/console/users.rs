@@ -29,17 +29,18 @@ pub async fn list(
         .map(str::trim)
         .unwrap_or_default()
         .to_owned();
-    let after = cursor(query.after.as_deref()).unwrap_or(0);
+    let after = store::ids::ScimUserId(cursor(query.after.as_deref()).unwrap_or(0));
     let rows = directory::users(&app.db, &admin.scope, Some(q.as_str()), after, PAGE).await?;
     let next = (rows.len() as u64 == PAGE)
         .then(|| rows.last().map(|r| r.user.id))
         .flatten()
         .map(|last| next_link(&admin.scim_path("/users"), &q, last));
-    let user_ids: Vec<i64> = rows.iter().map(|r| r.user.id).collect();
-    let account_ids: Vec<i64> = rows.iter().filter_map(|r| r.user.account_id).collect();
+    let user_ids: Vec<store::ids::ScimUserId> = rows.iter().map(|r| r.user.id).collect();
+    let account_ids: Vec<store::ids::AccountId> =
+        rows.iter().filter_map(|r| r.user.account_id).collect();
     let groups = scim_groups::groups_of_users(&app.db, &admin.scope, &user_ids).await?;
     let roles = stacks::effective_roles_of(&app.db, &admin.scope, &account_ids).await?;
-    let stack_names: HashMap<i64, String> = stacks::list(&app.db, &admin.scope)
+    let stack_names: HashMap<store::ids::StackId, String> = stacks::list(&app.db, &admin.scope)
         .await?
         .into_iter()
         .map(|s| (s.id, s.name))

@@ -198,7 +198,7 @@ impl ScimEnv {
 
     pub async fn event_kinds(&self) -> Vec<String> {
         let db = self.store().await;
-        store::repo::events::list_after(&db, &self.scope().await, 0, 10_000)
+        store::repo::events::list_after(&db, &self.scope().await, store::ids::EventId(0), 10_000)
             .await
             .unwrap()
             .into_iter()

@@ -2,13 +2,15 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{AuditId, OrgId};
+
 /// One row of `audit_log`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "audit_log")]
 pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i64,
-    pub org_id: Option<i64>,
+    #[sea_orm(primary_key, auto_increment = true)]
+    pub id: AuditId,
+    pub org_id: Option<OrgId>,
     pub actor_type: String,
     pub actor_id: String,
     pub action: String,

@@ -3,14 +3,16 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{EventId, OrgId};
+
 /// One row of `events`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "events")]
 pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i64,
+    #[sea_orm(primary_key, auto_increment = true)]
+    pub id: EventId,
     pub uid: String,
-    pub org_id: i64,
+    pub org_id: OrgId,
     pub kind: String,
     pub subject_type: String,
     pub subject_id: String,

@@ -2,15 +2,17 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{MappingId, OrgId, StackId};
+
 /// One row of `group_mapping_stack_roles`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "group_mapping_stack_roles")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub mapping_id: i64,
+    pub mapping_id: MappingId,
     #[sea_orm(primary_key, auto_increment = false)]
-    pub stack_id: i64,
-    pub org_id: i64,
+    pub stack_id: StackId,
+    pub org_id: OrgId,
     pub role: String,
 }
 

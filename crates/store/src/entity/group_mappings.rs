@@ -2,15 +2,17 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{MappingId, OrgId, ScimGroupId};
+
 /// One row of `group_mappings`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "group_mappings")]
 pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i64,
+    #[sea_orm(primary_key, auto_increment = true)]
+    pub id: MappingId,
     pub uid: String,
-    pub org_id: i64,
-    pub group_id: i64,
+    pub org_id: OrgId,
+    pub group_id: ScimGroupId,
     pub org_role: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -2,16 +2,18 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{AccountId, InstallationId, OauthClientId, OrgId};
+
 /// One row of `installations`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "installations")]
 pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i64,
+    #[sea_orm(primary_key, auto_increment = true)]
+    pub id: InstallationId,
     pub uid: String,
-    pub org_id: i64,
-    pub client_id: i64,
-    pub approved_by: Option<i64>,
+    pub org_id: OrgId,
+    pub client_id: OauthClientId,
+    pub approved_by: Option<AccountId>,
     pub scopes: String,
     pub terms_version: String,
     pub ip: Option<String>,

@@ -2,12 +2,14 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::OauthClientId;
+
 /// One row of `oauth_clients`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "oauth_clients")]
 pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i64,
+    #[sea_orm(primary_key, auto_increment = true)]
+    pub id: OauthClientId,
     pub client_id: String,
     pub name: String,
     pub secret_hash: Option<String>,

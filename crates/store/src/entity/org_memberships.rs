@@ -2,14 +2,16 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{AccountId, MembershipId, OrgId};
+
 /// One row of `org_memberships`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "org_memberships")]
 pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i64,
-    pub org_id: i64,
-    pub account_id: i64,
+    #[sea_orm(primary_key, auto_increment = true)]
+    pub id: MembershipId,
+    pub org_id: OrgId,
+    pub account_id: AccountId,
     pub role: String,
     pub effective_role: String,
     pub status: String,

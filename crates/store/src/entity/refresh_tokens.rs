@@ -2,17 +2,19 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{InstallationId, OrgId, RefreshTokenId};
+
 /// One row of `refresh_tokens`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "refresh_tokens")]
 pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i64,
+    #[sea_orm(primary_key, auto_increment = true)]
+    pub id: RefreshTokenId,
     pub token_hash: String,
     pub family_id: String,
-    pub parent_id: Option<i64>,
-    pub installation_id: i64,
-    pub org_id: i64,
+    pub parent_id: Option<RefreshTokenId>,
+    pub installation_id: InstallationId,
+    pub org_id: OrgId,
     pub code_hash: Option<String>,
     pub scopes: String,
     pub created_at: DateTimeUtc,

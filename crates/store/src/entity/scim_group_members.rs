@@ -2,15 +2,17 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{OrgId, ScimGroupId, ScimUserId};
+
 /// One row of `scim_group_members`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "scim_group_members")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub group_id: i64,
+    pub group_id: ScimGroupId,
     #[sea_orm(primary_key, auto_increment = false)]
-    pub user_id: i64,
-    pub org_id: i64,
+    pub user_id: ScimUserId,
+    pub org_id: OrgId,
     pub display: Option<String>,
     pub created_at: DateTimeUtc,
 }

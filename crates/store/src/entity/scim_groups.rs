@@ -2,14 +2,16 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{OrgId, ScimGroupId};
+
 /// One row of `scim_groups`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "scim_groups")]
 pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i64,
+    #[sea_orm(primary_key, auto_increment = true)]
+    pub id: ScimGroupId,
     pub uid: String,
-    pub org_id: i64,
+    pub org_id: OrgId,
     pub display_name: String,
     pub display_name_normalized: String,
     pub external_id: Option<String>,

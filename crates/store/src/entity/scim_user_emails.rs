@@ -2,14 +2,16 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{EmailRowId, OrgId, ScimUserId};
+
 /// One row of `scim_user_emails`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "scim_user_emails")]
 pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i64,
-    pub org_id: i64,
-    pub user_id: i64,
+    #[sea_orm(primary_key, auto_increment = true)]
+    pub id: EmailRowId,
+    pub org_id: OrgId,
+    pub user_id: ScimUserId,
     pub kind: Option<String>,
     pub value: String,
     pub value_normalized: String,

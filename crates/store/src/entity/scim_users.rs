@@ -2,15 +2,17 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{AccountId, OrgId, ScimUserId};
+
 /// One row of `scim_users`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "scim_users")]
 pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i64,
+    #[sea_orm(primary_key, auto_increment = true)]
+    pub id: ScimUserId,
     pub uid: String,
-    pub org_id: i64,
-    pub account_id: Option<i64>,
+    pub org_id: OrgId,
+    pub account_id: Option<AccountId>,
     pub user_name: String,
     pub user_name_normalized: String,
     pub external_id: Option<String>,

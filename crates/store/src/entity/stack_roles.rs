@@ -2,15 +2,17 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{AccountId, OrgId, StackId, StackRoleId};
+
 /// One row of `stack_roles`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "stack_roles")]
 pub struct Model {
-    #[sea_orm(primary_key)]
-    pub id: i64,
-    pub org_id: i64,
-    pub stack_id: i64,
-    pub account_id: i64,
+    #[sea_orm(primary_key, auto_increment = true)]
+    pub id: StackRoleId,
+    pub org_id: OrgId,
+    pub stack_id: StackId,
+    pub account_id: AccountId,
     pub role: Option<String>,
     pub effective_role: Option<String>,
     pub updated_at: DateTimeUtc,

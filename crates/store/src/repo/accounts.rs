@@ -9,6 +9,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, Quer
 use super::{new_uid, now};
 use crate::db::{Conn, Raw};
 use crate::entity::accounts::{self, Entity as Accounts};
+use crate::ids::AccountId;
 use crate::secret::{check_password_policy, hash_password, verify_password};
 use crate::types::Email;
 use crate::{StoreError, StoreResult};
@@ -84,7 +85,7 @@ pub async fn find_by_email(conn: &impl Conn, email: &Email) -> StoreResult<Optio
 }
 
 /// Finds an account by its internal id.
-pub async fn find_by_id(conn: &impl Conn, id: i64) -> StoreResult<Option<Account>> {
+pub async fn find_by_id(conn: &impl Conn, id: AccountId) -> StoreResult<Option<Account>> {
     Ok(Accounts::find_by_id(id).one(conn.raw()).await?)
 }
 
@@ -126,7 +127,7 @@ pub async fn set_password(
 }
 
 /// Accounts by internal ids (in chunks, for large membership changes).
-pub async fn by_ids(conn: &impl Conn, ids: &[i64]) -> StoreResult<Vec<Account>> {
+pub async fn by_ids(conn: &impl Conn, ids: &[AccountId]) -> StoreResult<Vec<Account>> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         out.extend(

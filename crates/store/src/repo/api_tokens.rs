@@ -10,6 +10,7 @@ use super::{new_uid, now};
 use crate::db::{Conn, Raw};
 use crate::entity::api_tokens::{self, Entity as ApiTokens};
 use crate::entity::organizations::{self, Entity as Organizations};
+use crate::ids::{AccountId, ApiTokenId};
 use crate::secret::{random_token, sha256_hex};
 use crate::{OrgScope, StoreError, StoreResult};
 
@@ -42,7 +43,7 @@ pub struct TokenPrincipal {
     /// Whether the organization has SCIM enabled, read with the token (one round trip).
     pub scim_enabled: bool,
     /// The token's row id.
-    pub token_id: i64,
+    pub token_id: ApiTokenId,
     /// When the token expires, if it does.
     pub expires_at: Option<DateTime<Utc>>,
     /// When `last_used_at` was last written.
@@ -74,7 +75,7 @@ pub async fn create(
     conn: &impl Conn,
     scope: &OrgScope,
     name: &str,
-    created_by: Option<i64>,
+    created_by: Option<AccountId>,
     expires_at: Option<DateTime<Utc>>,
 ) -> StoreResult<IssuedToken> {
     let name = name.trim();
@@ -152,7 +153,11 @@ pub async fn authenticate(
 }
 
 /// Writes a token's `last_used_at`.
-pub async fn record_use(conn: &impl Conn, token_id: i64, at: DateTime<Utc>) -> StoreResult<()> {
+pub async fn record_use(
+    conn: &impl Conn,
+    token_id: ApiTokenId,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
     ApiTokens::update_many()
         .col_expr(
             api_tokens::Column::LastUsedAt,

@@ -111,7 +111,7 @@ fn row(scope: Option<&OrgScope>, entry: AuditEntry) -> audit_log::ActiveModel {
 pub async fn list(
     conn: &impl Conn,
     scope: &OrgScope,
-    before_id: Option<i64>,
+    before_id: Option<crate::ids::AuditId>,
     limit: u64,
 ) -> StoreResult<Vec<AuditRow>> {
     let mut query = scope.select::<AuditLog>();
@@ -143,7 +143,7 @@ pub async fn search(
     conn: &impl Conn,
     scope: &OrgScope,
     filter: &AuditFilter,
-    before_id: Option<i64>,
+    before_id: Option<crate::ids::AuditId>,
     limit: u64,
 ) -> StoreResult<Vec<AuditRow>> {
     let mut query = scope.select::<AuditLog>();

@@ -12,6 +12,7 @@ use crate::entity::org_memberships::{self, Entity as Memberships};
 use crate::entity::scim_group_members::{self, Entity as Members};
 use crate::entity::scim_groups::{self, Entity as ScimGroups};
 use crate::entity::scim_users::{self, Entity as ScimUsers};
+use crate::ids::{AccountId, ScimGroupId, ScimUserId};
 use crate::repo::scim_groups::ScimGroup;
 use crate::repo::scim_users::ScimUser;
 use crate::types::normalize_key;
@@ -50,7 +51,7 @@ pub async fn users(
     conn: &impl Conn,
     scope: &OrgScope,
     search: Option<&str>,
-    after_id: i64,
+    after_id: ScimUserId,
     limit: u64,
 ) -> StoreResult<Vec<UserRow>> {
     let mut query = scope
@@ -70,8 +71,8 @@ pub async fn users(
         .limit(limit)
         .all(conn.raw())
         .await?;
-    let accounts: Vec<i64> = users.iter().filter_map(|u| u.account_id).collect();
-    let memberships: HashMap<i64, org_memberships::Model> = if accounts.is_empty() {
+    let accounts: Vec<AccountId> = users.iter().filter_map(|u| u.account_id).collect();
+    let memberships: HashMap<AccountId, org_memberships::Model> = if accounts.is_empty() {
         HashMap::new()
     } else {
         scope
@@ -102,7 +103,7 @@ pub async fn groups(
     conn: &impl Conn,
     scope: &OrgScope,
     search: Option<&str>,
-    after_id: i64,
+    after_id: ScimGroupId,
     limit: u64,
 ) -> StoreResult<Vec<GroupRow>> {
     let mut query = scope
@@ -118,8 +119,8 @@ pub async fn groups(
         .limit(limit)
         .all(conn.raw())
         .await?;
-    let ids: Vec<i64> = groups.iter().map(|g| g.id).collect();
-    let counts: HashMap<i64, i64> = if ids.is_empty() {
+    let ids: Vec<ScimGroupId> = groups.iter().map(|g| g.id).collect();
+    let counts: HashMap<ScimGroupId, i64> = if ids.is_empty() {
         HashMap::new()
     } else {
         scope
@@ -129,7 +130,7 @@ pub async fn groups(
             .column_as(Expr::col(scim_group_members::Column::UserId).count(), "n")
             .filter(scim_group_members::Column::GroupId.is_in(ids))
             .group_by(scim_group_members::Column::GroupId)
-            .into_tuple::<(i64, i64)>()
+            .into_tuple::<(ScimGroupId, i64)>()
             .all(conn.raw())
             .await?
             .into_iter()

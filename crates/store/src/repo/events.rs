@@ -80,7 +80,7 @@ pub async fn append(conn: &impl Conn, scope: &OrgScope, events: &[NewEvent]) -> 
 pub async fn list_after(
     conn: &impl Conn,
     scope: &OrgScope,
-    after_id: i64,
+    after_id: crate::ids::EventId,
     limit: u64,
 ) -> StoreResult<Vec<Event>> {
     Ok(scope

@@ -7,6 +7,7 @@ use super::{new_uid, now, roles, scim_groups};
 use crate::db::{Conn, Raw};
 use crate::entity::group_mapping_stack_roles::{self, Entity as MappingStackRoles};
 use crate::entity::group_mappings::{self, Entity as GroupMappings};
+use crate::ids::{MappingId, ScimGroupId, StackId};
 use crate::types::{OrgRole, StackRole};
 use crate::{OrgScope, StoreError, StoreResult};
 
@@ -19,14 +20,14 @@ pub struct Grants {
     /// The organization role (none: the group grants no org role).
     pub org_role: Option<OrgRole>,
     /// (stack id, role) pairs.
-    pub stack_roles: Vec<(i64, StackRole)>,
+    pub stack_roles: Vec<(StackId, StackRole)>,
 }
 
 /// The mapping of a group, if any, with its grants.
 pub async fn get(
     conn: &impl Conn,
     scope: &OrgScope,
-    group_id: i64,
+    group_id: ScimGroupId,
 ) -> StoreResult<Option<(GroupMapping, Grants)>> {
     let Some(mapping) = scope
         .select::<GroupMappings>()
@@ -56,7 +57,11 @@ pub async fn get(
 }
 
 /// True when the group is mapped (membership changes then affect roles).
-pub async fn is_mapped(conn: &impl Conn, scope: &OrgScope, group_id: i64) -> StoreResult<bool> {
+pub async fn is_mapped(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    group_id: ScimGroupId,
+) -> StoreResult<bool> {
     Ok(scope
         .select::<GroupMappings>()
         .filter(group_mappings::Column::GroupId.eq(group_id))
@@ -69,7 +74,7 @@ pub async fn is_mapped(conn: &impl Conn, scope: &OrgScope, group_id: i64) -> Sto
 pub async fn set(
     conn: &impl Conn,
     scope: &OrgScope,
-    group_id: i64,
+    group_id: ScimGroupId,
     grants: &Grants,
 ) -> StoreResult<Vec<roles::RoleChange>> {
     let at = now();
@@ -133,7 +138,7 @@ pub async fn set(
 pub async fn remove(
     conn: &impl Conn,
     scope: &OrgScope,
-    group_id: i64,
+    group_id: ScimGroupId,
 ) -> StoreResult<Vec<roles::RoleChange>> {
     let deleted = scope
         .delete_many::<GroupMappings>()
@@ -153,7 +158,7 @@ pub async fn remove(
 pub async fn preview(
     db: &crate::Database,
     scope: &OrgScope,
-    group_id: i64,
+    group_id: ScimGroupId,
     grants: Option<&Grants>,
 ) -> StoreResult<Vec<roles::RoleChange>> {
     let txn = crate::db::begin_write(db).await?;
@@ -170,8 +175,8 @@ pub async fn preview(
 pub async fn grants_of(
     conn: &impl Conn,
     scope: &OrgScope,
-    group_ids: Option<&[i64]>,
-) -> StoreResult<std::collections::HashMap<i64, Grants>> {
+    group_ids: Option<&[ScimGroupId]>,
+) -> StoreResult<std::collections::HashMap<ScimGroupId, Grants>> {
     let mut query = scope.select::<GroupMappings>();
     if let Some(ids) = group_ids {
         query = query.filter(group_mappings::Column::GroupId.is_in(ids.iter().copied()));
@@ -180,7 +185,7 @@ pub async fn grants_of(
         .order_by_asc(group_mappings::Column::GroupId)
         .all(conn.raw())
         .await?;
-    let by_id: std::collections::HashMap<i64, i64> =
+    let by_id: std::collections::HashMap<MappingId, ScimGroupId> =
         mappings.iter().map(|m| (m.id, m.group_id)).collect();
     let mut out = std::collections::HashMap::new();
     for mapping in &mappings {

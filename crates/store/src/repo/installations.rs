@@ -8,6 +8,7 @@ use super::{new_uid, now};
 use crate::db::{Conn, Raw};
 use crate::entity::installations::{self, Entity as Installations};
 use crate::entity::organizations::Entity as Organizations;
+use crate::ids::{AccountId, InstallationId, OauthClientId};
 use crate::{OrgScope, StoreError, StoreResult};
 
 /// An installation row.
@@ -17,9 +18,9 @@ pub type Installation = installations::Model;
 #[derive(Debug, Clone)]
 pub struct NewInstallation {
     /// The OAuth client's internal id.
-    pub client_id: i64,
+    pub client_id: OauthClientId,
     /// The approving account's internal id.
-    pub approved_by: i64,
+    pub approved_by: AccountId,
     /// Granted scopes, space-separated.
     pub scopes: String,
     /// The version of the terms the admin accepted.
@@ -97,7 +98,7 @@ pub async fn find_active(conn: &impl Conn, uid: &str) -> StoreResult<Option<Inst
 }
 
 /// An installation by internal id, revoked or not.
-pub async fn find_by_id(conn: &impl Conn, id: i64) -> StoreResult<Option<Installation>> {
+pub async fn find_by_id(conn: &impl Conn, id: InstallationId) -> StoreResult<Option<Installation>> {
     Ok(Installations::find_by_id(id).one(conn.raw()).await?)
 }
 

@@ -10,6 +10,7 @@ use crate::db::{Conn, Raw};
 use crate::entity::accounts::{self, Entity as Accounts};
 use crate::entity::org_memberships::{self, Entity as Memberships};
 use crate::entity::organizations::{self, Entity as Organizations};
+use crate::ids::{AccountId, OrgId};
 use crate::types::{MembershipSource, MembershipStatus, OrgRole};
 use crate::{OrgScope, StoreError, StoreResult};
 
@@ -20,7 +21,7 @@ pub type Membership = org_memberships::Model;
 #[derive(Debug, Clone, Copy)]
 pub struct NewMembership {
     /// The account joining.
-    pub account_id: i64,
+    pub account_id: AccountId,
     /// Its manual role (the effective role starts equal to it).
     pub role: OrgRole,
     /// Invited (SCIM), or active (added by an admin or the CLI).
@@ -77,7 +78,7 @@ pub async fn add_if_absent(
 pub async fn get(
     conn: &impl Conn,
     scope: &OrgScope,
-    account_id: i64,
+    account_id: AccountId,
 ) -> StoreResult<Option<Membership>> {
     Ok(scope
         .select::<Memberships>()
@@ -96,7 +97,7 @@ pub async fn list(
         .order_by_asc(org_memberships::Column::Id)
         .all(conn.raw())
         .await?;
-    let accounts: HashMap<i64, accounts::Model> = Accounts::find()
+    let accounts: HashMap<AccountId, accounts::Model> = Accounts::find()
         .filter(accounts::Column::Id.is_in(memberships.iter().map(|m| m.account_id)))
         .all(conn.raw())
         .await?
@@ -110,7 +111,7 @@ pub async fn list(
 pub async fn set_status(
     conn: &impl Conn,
     scope: &OrgScope,
-    account_id: i64,
+    account_id: AccountId,
     status: MembershipStatus,
 ) -> StoreResult<Membership> {
     let existing = get(conn, scope, account_id)
@@ -126,7 +127,7 @@ pub async fn set_status(
 pub async fn set_role(
     conn: &impl Conn,
     scope: &OrgScope,
-    account_id: i64,
+    account_id: AccountId,
     role: OrgRole,
 ) -> StoreResult<Membership> {
     let existing = get(conn, scope, account_id)
@@ -145,7 +146,11 @@ pub async fn set_role(
 }
 
 /// Removes the account from the organization; the account itself stays.
-pub async fn remove(conn: &impl Conn, scope: &OrgScope, account_id: i64) -> StoreResult<bool> {
+pub async fn remove(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    account_id: AccountId,
+) -> StoreResult<bool> {
     let result = scope
         .delete_many::<Memberships>()
         .filter(org_memberships::Column::AccountId.eq(account_id))
@@ -157,14 +162,14 @@ pub async fn remove(conn: &impl Conn, scope: &OrgScope, account_id: i64) -> Stor
 /// The organizations an account belongs to, with its membership in each.
 pub async fn organizations_of(
     conn: &impl Conn,
-    account_id: i64,
+    account_id: AccountId,
 ) -> StoreResult<Vec<(Membership, organizations::Model)>> {
     let memberships = Memberships::find()
         .filter(org_memberships::Column::AccountId.eq(account_id))
         .order_by_asc(org_memberships::Column::Id)
         .all(conn.raw())
         .await?;
-    let orgs: HashMap<i64, organizations::Model> = Organizations::find()
+    let orgs: HashMap<OrgId, organizations::Model> = Organizations::find()
         .filter(organizations::Column::Id.is_in(memberships.iter().map(|m| m.org_id)))
         .all(conn.raw())
         .await?
@@ -174,10 +179,10 @@ pub async fn organizations_of(
     Ok(pair_up(memberships, orgs, |m| m.org_id))
 }
 
-fn pair_up<T>(
+fn pair_up<K: std::hash::Hash + Eq, T>(
     memberships: Vec<Membership>,
-    mut others: HashMap<i64, T>,
-    key: impl Fn(&Membership) -> i64,
+    mut others: HashMap<K, T>,
+    key: impl Fn(&Membership) -> K,
 ) -> Vec<(Membership, T)> {
     memberships
         .into_iter()
@@ -188,7 +193,7 @@ fn pair_up<T>(
 /// The scope of a console session: granted only to an active Owner or Admin of `org_uid`.
 pub async fn admin_scope(
     conn: &impl Conn,
-    account_id: i64,
+    account_id: AccountId,
     org_uid: &str,
 ) -> StoreResult<OrgScope> {
     let org = Organizations::find()
@@ -203,7 +208,7 @@ pub async fn admin_scope(
 /// the row anyway).
 pub async fn admin_scope_in(
     conn: &impl Conn,
-    account_id: i64,
+    account_id: AccountId,
     org: &organizations::Model,
 ) -> StoreResult<OrgScope> {
     let membership = Memberships::find()

@@ -48,7 +48,7 @@ pub(crate) fn skip(offset: u64) -> Option<u64> {
 /// COUNT query (a scan of the matches) is not needed — the common case of an IdP's `eq` lookup.
 pub(crate) fn complete_total(
     offset: u64,
-    after_id: Option<i64>,
+    after_id: Option<impl Copy>,
     limit: u64,
     returned: usize,
 ) -> Option<u64> {

@@ -138,7 +138,10 @@ pub async fn find(conn: &impl Conn, client_id: &str) -> StoreResult<Option<Oauth
 }
 
 /// Finds a client by its row id (an installation points at it).
-pub async fn find_by_id(conn: &impl Conn, id: i64) -> StoreResult<Option<OauthClient>> {
+pub async fn find_by_id(
+    conn: &impl Conn,
+    id: crate::ids::OauthClientId,
+) -> StoreResult<Option<OauthClient>> {
     Ok(OauthClients::find_by_id(id).one(conn.raw()).await?)
 }
 

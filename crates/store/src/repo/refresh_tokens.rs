@@ -10,6 +10,7 @@ use super::now;
 use crate::StoreResult;
 use crate::db::{Conn, Raw};
 use crate::entity::refresh_tokens::{self, Entity as RefreshTokens};
+use crate::ids::{InstallationId, OrgId, RefreshTokenId};
 use crate::secret::{random_token, sha256_hex};
 
 /// A refresh-token row (never holds the token itself).
@@ -24,13 +25,13 @@ pub struct NewRefreshToken {
     /// The issuing region (the token is prefixed with it).
     pub region: String,
     /// The installation it acts for.
-    pub installation_id: i64,
+    pub installation_id: InstallationId,
     /// The installation's organization.
-    pub org_id: i64,
+    pub org_id: OrgId,
     /// The rotation family (one per redeemed code).
     pub family_id: String,
     /// The token this one replaces.
-    pub parent_id: Option<i64>,
+    pub parent_id: Option<RefreshTokenId>,
     /// The digest of the code that started the family.
     pub code_hash: Option<String>,
     /// Granted scopes, space-separated.
@@ -78,7 +79,7 @@ pub async fn find(conn: &impl Conn, presented: &str) -> StoreResult<Option<Refre
 
 /// Marks a token used, only if nobody did before: of concurrent rotations one wins. True when
 /// this call won.
-pub async fn mark_used(conn: &impl Conn, id: i64) -> StoreResult<bool> {
+pub async fn mark_used(conn: &impl Conn, id: RefreshTokenId) -> StoreResult<bool> {
     let result = RefreshTokens::update_many()
         .col_expr(refresh_tokens::Column::UsedAt, Expr::value(now()))
         .filter(refresh_tokens::Column::Id.eq(id))
@@ -95,7 +96,10 @@ pub async fn revoke_family(conn: &impl Conn, family_id: &str) -> StoreResult<u64
 }
 
 /// Revokes every live token of an installation; returns how many.
-pub async fn revoke_installation(conn: &impl Conn, installation_id: i64) -> StoreResult<u64> {
+pub async fn revoke_installation(
+    conn: &impl Conn,
+    installation_id: InstallationId,
+) -> StoreResult<u64> {
     revoke_where(
         conn,
         refresh_tokens::Column::InstallationId.eq(installation_id),

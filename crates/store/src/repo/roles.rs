@@ -18,6 +18,7 @@ use crate::entity::org_memberships::{self, Entity as Memberships};
 use crate::entity::scim_group_members::{self, Entity as Members};
 use crate::entity::scim_users::{self, Entity as ScimUsers};
 use crate::entity::stack_roles::{self, Entity as StackRoles};
+use crate::ids::{AccountId, StackId};
 use crate::types::{OrgRole, StackRole};
 use crate::{OrgScope, StoreResult};
 
@@ -29,14 +30,14 @@ pub struct EffectiveRoles {
     /// The organization role.
     pub org_role: OrgRole,
     /// Stack id → role.
-    pub stacks: BTreeMap<i64, StackRole>,
+    pub stacks: BTreeMap<StackId, StackRole>,
 }
 
 /// One account whose effective roles changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleChange {
     /// The account.
-    pub account_id: i64,
+    pub account_id: AccountId,
     /// Before the change.
     pub before: EffectiveRoles,
     /// After it.
@@ -74,7 +75,7 @@ fn parse_all<T: std::str::FromStr>(
 pub async fn recompute(
     conn: &impl Conn,
     scope: &OrgScope,
-    account_ids: &[i64],
+    account_ids: &[AccountId],
 ) -> StoreResult<Vec<RoleChange>> {
     let mut ids = account_ids.to_vec();
     ids.sort_unstable();
@@ -89,10 +90,10 @@ pub async fn recompute(
 async fn recompute_chunk(
     conn: &impl Conn,
     scope: &OrgScope,
-    ids: &[i64],
+    ids: &[AccountId],
 ) -> StoreResult<Vec<RoleChange>> {
     let account_col = Expr::col((ScimUsers, scim_users::Column::AccountId));
-    let mapped_org: Vec<(i64, Option<String>)> = scope
+    let mapped_org: Vec<(AccountId, Option<String>)> = scope
         .select::<Members>()
         .select_only()
         .column_as(account_col.clone(), "account_id")
@@ -106,7 +107,7 @@ async fn recompute_chunk(
         .into_tuple()
         .all(conn.raw())
         .await?;
-    let mapped_stacks: Vec<(i64, i64, String)> = scope
+    let mapped_stacks: Vec<(AccountId, StackId, String)> = scope
         .select::<Members>()
         .select_only()
         .column_as(account_col, "account_id")
@@ -139,14 +140,14 @@ async fn recompute_chunk(
         .all(conn.raw())
         .await?;
 
-    let mut granted_org: HashMap<i64, OrgRole> = HashMap::new();
+    let mut granted_org: HashMap<AccountId, OrgRole> = HashMap::new();
     for (account, role) in mapped_org {
         if let Some(role) = parse_all::<OrgRole>(role).next() {
             let entry = granted_org.entry(account).or_insert(role);
             *entry = (*entry).max(role);
         }
     }
-    let mut granted_stacks: HashMap<i64, BTreeMap<i64, StackRole>> = HashMap::new();
+    let mut granted_stacks: HashMap<AccountId, BTreeMap<StackId, StackRole>> = HashMap::new();
     for (account, stack, role) in mapped_stacks {
         if let Some(role) = parse_all::<StackRole>([role]).next() {
             let entry = granted_stacks
@@ -157,7 +158,7 @@ async fn recompute_chunk(
             *entry = (*entry).max(role);
         }
     }
-    let mut rows_by_account: HashMap<i64, Vec<stack_roles::Model>> = HashMap::new();
+    let mut rows_by_account: HashMap<AccountId, Vec<stack_roles::Model>> = HashMap::new();
     for row in stack_rows {
         rows_by_account.entry(row.account_id).or_default().push(row);
     }
@@ -173,11 +174,11 @@ async fn recompute_chunk(
             .map_or(manual, |g| (*g).max(manual));
 
         let rows = rows_by_account.remove(&account).unwrap_or_default();
-        let before_stacks: BTreeMap<i64, StackRole> = rows
+        let before_stacks: BTreeMap<StackId, StackRole> = rows
             .iter()
             .filter_map(|r| Some((r.stack_id, r.effective_role.as_deref()?.parse().ok()?)))
             .collect();
-        let mut after_stacks: BTreeMap<i64, StackRole> = rows
+        let mut after_stacks: BTreeMap<StackId, StackRole> = rows
             .iter()
             .filter_map(|r| Some((r.stack_id, r.role.as_deref()?.parse().ok()?)))
             .collect();
@@ -221,9 +222,9 @@ async fn recompute_chunk(
 async fn write_stack_roles(
     conn: &impl Conn,
     scope: &OrgScope,
-    account: i64,
+    account: AccountId,
     rows: &[stack_roles::Model],
-    effective: &BTreeMap<i64, StackRole>,
+    effective: &BTreeMap<StackId, StackRole>,
 ) -> StoreResult<()> {
     let at = now();
     for row in rows {

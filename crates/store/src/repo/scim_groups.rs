@@ -15,6 +15,7 @@ use crate::db::{Conn, Raw};
 use crate::entity::scim_group_members::{self, Entity as Members};
 use crate::entity::scim_groups::{self, Entity as ScimGroups};
 use crate::entity::scim_users::{self, Entity as ScimUsers};
+use crate::ids::{AccountId, ScimGroupId, ScimUserId};
 use crate::types::normalize_key;
 use crate::{OrgScope, StoreError, StoreResult};
 
@@ -67,19 +68,19 @@ pub struct MemberRef {
 pub struct ResolvedMembers {
     /// (user id, linked account id, SCIM id) of every requested id that is a user of this
     /// organization.
-    pub users: Vec<(i64, Option<i64>, String)>,
+    pub users: Vec<(ScimUserId, Option<AccountId>, String)>,
     /// Requested ids that are not users of this organization: never stored.
     pub unknown: Vec<String>,
     /// The SCIM ids whose membership the change actually added or removed (not those that
     /// already were, or were not, members).
     pub changed: Vec<String>,
     /// The linked accounts of [`ResolvedMembers::changed`], for recomputing roles.
-    pub changed_accounts: Vec<i64>,
+    pub changed_accounts: Vec<AccountId>,
 }
 
 impl ResolvedMembers {
     /// The linked accounts, for recomputing roles.
-    pub fn account_ids(&self) -> Vec<i64> {
+    pub fn account_ids(&self) -> Vec<AccountId> {
         self.users.iter().filter_map(|(_, a, _)| *a).collect()
     }
 }
@@ -111,7 +112,7 @@ pub struct GroupPageRequest {
     /// Rows to return.
     pub limit: u64,
     /// Keyset pagination: only ids greater than this (cursor paging, sorted by id).
-    pub after_id: Option<i64>,
+    pub after_id: Option<ScimGroupId>,
 }
 
 /// Creates a group (without members).
@@ -149,7 +150,11 @@ pub async fn get(conn: &impl Conn, scope: &OrgScope, uid: &str) -> StoreResult<O
 }
 
 /// A group of the organization by its row id.
-pub async fn by_id(conn: &impl Conn, scope: &OrgScope, id: i64) -> StoreResult<Option<ScimGroup>> {
+pub async fn by_id(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    id: ScimGroupId,
+) -> StoreResult<Option<ScimGroup>> {
     Ok(scope
         .select::<ScimGroups>()
         .filter(scim_groups::Column::Id.eq(id))
@@ -199,7 +204,7 @@ pub async fn update(
 
 /// Marks a group changed (new version and lastModified) after a membership change, with an
 /// atomic increment rather than a compare-and-swap: concurrent member changes all succeed.
-pub async fn touch(conn: &impl Conn, scope: &OrgScope, group_id: i64) -> StoreResult<()> {
+pub async fn touch(conn: &impl Conn, scope: &OrgScope, group_id: ScimGroupId) -> StoreResult<()> {
     scope
         .update_many::<ScimGroups>()
         .col_expr(
@@ -280,7 +285,7 @@ pub async fn page(
 pub async fn batch_after(
     conn: &impl Conn,
     scope: &OrgScope,
-    after_id: i64,
+    after_id: ScimGroupId,
     batch: u64,
 ) -> StoreResult<Vec<ScimGroup>> {
     Ok(scope
@@ -299,9 +304,9 @@ pub async fn resolve_users(
     scope: &OrgScope,
     user_uids: &[String],
 ) -> StoreResult<ResolvedMembers> {
-    let mut found: HashMap<String, (i64, Option<i64>)> = HashMap::new();
+    let mut found: HashMap<String, (ScimUserId, Option<AccountId>)> = HashMap::new();
     for chunk in user_uids.chunks(CHUNK) {
-        let rows: Vec<(String, i64, Option<i64>)> = scope
+        let rows: Vec<(String, ScimUserId, Option<AccountId>)> = scope
             .select::<ScimUsers>()
             .select_only()
             .column(scim_users::Column::Uid)
@@ -334,12 +339,12 @@ pub async fn resolve_users(
 async fn present_members(
     conn: &impl Conn,
     scope: &OrgScope,
-    group_id: i64,
-    user_ids: &[i64],
-) -> StoreResult<HashSet<i64>> {
+    group_id: ScimGroupId,
+    user_ids: &[ScimUserId],
+) -> StoreResult<HashSet<ScimUserId>> {
     let mut present = HashSet::new();
     for chunk in user_ids.chunks(CHUNK) {
-        let rows: Vec<i64> = scope
+        let rows: Vec<ScimUserId> = scope
             .select::<Members>()
             .select_only()
             .column(scim_group_members::Column::UserId)
@@ -354,7 +359,7 @@ async fn present_members(
 }
 
 /// Sets `changed` to the resolved users whose presence in the group differs from `want_present`.
-fn mark_changed(resolved: &mut ResolvedMembers, present: &HashSet<i64>, want_present: bool) {
+fn mark_changed(resolved: &mut ResolvedMembers, present: &HashSet<ScimUserId>, want_present: bool) {
     for (user_id, account, uid) in &resolved.users {
         if present.contains(user_id) != want_present {
             resolved.changed.push(uid.clone());
@@ -369,12 +374,12 @@ fn mark_changed(resolved: &mut ResolvedMembers, present: &HashSet<i64>, want_pre
 pub async fn add_members(
     conn: &impl Conn,
     scope: &OrgScope,
-    group_id: i64,
+    group_id: ScimGroupId,
     user_uids: &[String],
     displays: &BTreeMap<String, String>,
 ) -> StoreResult<ResolvedMembers> {
     let mut resolved = resolve_users(conn, scope, user_uids).await?;
-    let ids: Vec<i64> = resolved.users.iter().map(|(id, _, _)| *id).collect();
+    let ids: Vec<ScimUserId> = resolved.users.iter().map(|(id, _, _)| *id).collect();
     let present = present_members(conn, scope, group_id, &ids).await?;
     mark_changed(&mut resolved, &present, true);
     let at = now();
@@ -413,11 +418,11 @@ pub async fn add_members(
 pub async fn remove_members(
     conn: &impl Conn,
     scope: &OrgScope,
-    group_id: i64,
+    group_id: ScimGroupId,
     user_uids: &[String],
 ) -> StoreResult<ResolvedMembers> {
     let mut resolved = resolve_users(conn, scope, user_uids).await?;
-    let ids: Vec<i64> = resolved.users.iter().map(|(id, _, _)| *id).collect();
+    let ids: Vec<ScimUserId> = resolved.users.iter().map(|(id, _, _)| *id).collect();
     let present = present_members(conn, scope, group_id, &ids).await?;
     mark_changed(&mut resolved, &present, false);
     for chunk in resolved.users.chunks(CHUNK) {
@@ -435,12 +440,12 @@ pub async fn remove_members(
 pub async fn member_uids(
     conn: &impl Conn,
     scope: &OrgScope,
-    group_id: i64,
+    group_id: ScimGroupId,
 ) -> StoreResult<Vec<String>> {
     let mut out = Vec::new();
-    let mut after = 0_i64;
+    let mut after = ScimUserId(0);
     loop {
-        let rows: Vec<(i64, String)> = scope
+        let rows: Vec<(ScimUserId, String)> = scope
             .select::<Members>()
             .select_only()
             .column(scim_group_members::Column::UserId)
@@ -470,9 +475,9 @@ pub async fn member_uids(
 pub async fn member_accounts(
     conn: &impl Conn,
     scope: &OrgScope,
-    group_id: i64,
-) -> StoreResult<Vec<i64>> {
-    let rows: Vec<Option<i64>> = scope
+    group_id: ScimGroupId,
+) -> StoreResult<Vec<AccountId>> {
+    let rows: Vec<Option<AccountId>> = scope
         .select::<Members>()
         .select_only()
         .column_as(
@@ -488,7 +493,11 @@ pub async fn member_accounts(
 }
 
 /// Removes every member of a group.
-pub async fn clear_members(conn: &impl Conn, scope: &OrgScope, group_id: i64) -> StoreResult<u64> {
+pub async fn clear_members(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    group_id: ScimGroupId,
+) -> StoreResult<u64> {
     let result = scope
         .delete_many::<Members>()
         .filter(scim_group_members::Column::GroupId.eq(group_id))
@@ -501,7 +510,7 @@ pub async fn clear_members(conn: &impl Conn, scope: &OrgScope, group_id: i64) ->
 pub async fn members(
     conn: &impl Conn,
     scope: &OrgScope,
-    group_id: i64,
+    group_id: ScimGroupId,
     offset: u64,
     limit: u64,
 ) -> StoreResult<Vec<MemberRef>> {
@@ -536,7 +545,11 @@ pub async fn members(
 }
 
 /// How many members a group has.
-pub async fn member_count(conn: &impl Conn, scope: &OrgScope, group_id: i64) -> StoreResult<u64> {
+pub async fn member_count(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    group_id: ScimGroupId,
+) -> StoreResult<u64> {
     Ok(scope
         .select::<Members>()
         .filter(scim_group_members::Column::GroupId.eq(group_id))
@@ -549,11 +562,11 @@ pub async fn member_count(conn: &impl Conn, scope: &OrgScope, group_id: i64) -> 
 pub async fn groups_of_users(
     conn: &impl Conn,
     scope: &OrgScope,
-    user_ids: &[i64],
-) -> StoreResult<HashMap<i64, Vec<(String, String)>>> {
-    let mut out: HashMap<i64, Vec<(String, String)>> = HashMap::new();
+    user_ids: &[ScimUserId],
+) -> StoreResult<HashMap<ScimUserId, Vec<(String, String)>>> {
+    let mut out: HashMap<ScimUserId, Vec<(String, String)>> = HashMap::new();
     for chunk in user_ids.chunks(CHUNK) {
-        let rows: Vec<(i64, String, String)> = scope
+        let rows: Vec<(ScimUserId, String, String)> = scope
             .select::<Members>()
             .select_only()
             .column(scim_group_members::Column::UserId)

@@ -13,6 +13,7 @@ use super::{complete_total, new_uid, now};
 use crate::db::{Conn, Raw};
 use crate::entity::scim_user_emails::{self, Entity as UserEmails};
 use crate::entity::scim_users::{self, Entity as ScimUsers};
+use crate::ids::{AccountId, OrgId, ScimUserId};
 use crate::types::normalize_key;
 use crate::{OrgScope, StoreError, StoreResult};
 
@@ -93,7 +94,7 @@ pub struct UserPageRequest {
     /// Rows to return.
     pub limit: u64,
     /// Keyset pagination: only ids greater than this (cursor paging, sorted by id).
-    pub after_id: Option<i64>,
+    pub after_id: Option<ScimUserId>,
     /// Whether to read each user's groups with it (the `groups` attribute), in the same query.
     pub with_groups: bool,
 }
@@ -125,7 +126,7 @@ impl FromQueryResult for RowWithGroups {
 /// A correlated subquery aggregating a user's groups into JSON, so a page of users and their
 /// groups is one round trip. Scoped by organization like every tenant query. (The placeholder is
 /// `$1` for PostgreSQL and `?` for SQLite: sea-query's custom expressions use each backend's.)
-fn groups_subquery(backend: DbBackend, org_id: i64) -> Expr {
+fn groups_subquery(backend: DbBackend, org_id: OrgId) -> Expr {
     let sql = match backend {
         DbBackend::Postgres => {
             r#"(SELECT json_agg(json_build_array(g."uid", g."display_name") ORDER BY g."id")::text
@@ -153,7 +154,7 @@ fn parse_groups(json: Option<&str>) -> StoreResult<Vec<(String, String)>> {
 
 fn email_rows(
     scope: &OrgScope,
-    user_id: i64,
+    user_id: ScimUserId,
     emails: &[EmailColumn],
 ) -> Vec<scim_user_emails::ActiveModel> {
     emails
@@ -173,7 +174,7 @@ fn email_rows(
 async fn write_emails(
     conn: &impl Conn,
     scope: &OrgScope,
-    user_id: i64,
+    user_id: ScimUserId,
     columns: &UserColumns,
 ) -> StoreResult<()> {
     scope
@@ -191,7 +192,7 @@ const EMAIL_COLUMNS: usize = 6;
 async fn insert_emails(
     conn: &impl Conn,
     scope: &OrgScope,
-    user_id: i64,
+    user_id: ScimUserId,
     columns: &UserColumns,
 ) -> StoreResult<()> {
     for chunk in columns.emails.chunks(super::rows_per_insert(EMAIL_COLUMNS)) {
@@ -208,7 +209,7 @@ async fn insert_emails(
 pub async fn insert(
     conn: &impl Conn,
     scope: &OrgScope,
-    account_id: Option<i64>,
+    account_id: Option<AccountId>,
     columns: &UserColumns,
 ) -> StoreResult<ScimUser> {
     let at = now();
@@ -452,7 +453,7 @@ pub async fn page(
             .collect()
     };
     if request.with_groups && !inline_groups {
-        let ids: Vec<i64> = rows.iter().map(|r| r.user.id).collect();
+        let ids: Vec<ScimUserId> = rows.iter().map(|r| r.user.id).collect();
         let mut groups = super::scim_groups::groups_of_users(conn, scope, &ids).await?;
         for row in &mut rows {
             row.groups = Some(groups.remove(&row.user.id).unwrap_or_default());
@@ -470,7 +471,7 @@ pub async fn page(
 pub async fn batch_after(
     conn: &impl Conn,
     scope: &OrgScope,
-    after_id: i64,
+    after_id: ScimUserId,
     batch: u64,
 ) -> StoreResult<Vec<ScimUser>> {
     Ok(scope
@@ -483,7 +484,11 @@ pub async fn batch_after(
 }
 
 /// Users of the organization by internal ids.
-pub async fn by_ids(conn: &impl Conn, scope: &OrgScope, ids: &[i64]) -> StoreResult<Vec<ScimUser>> {
+pub async fn by_ids(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    ids: &[ScimUserId],
+) -> StoreResult<Vec<ScimUser>> {
     let mut users = Vec::with_capacity(ids.len());
     // The IN list in bounded chunks; the result is re-sorted, as one query would have.
     for chunk in ids.chunks(super::MAX_PARAMS / 2) {
@@ -520,8 +525,8 @@ pub fn has_email(scope: &OrgScope, email_condition: Condition) -> Condition {
 pub async fn link_account(
     conn: &impl Conn,
     scope: &OrgScope,
-    user_id: i64,
-    account_id: i64,
+    user_id: ScimUserId,
+    account_id: AccountId,
 ) -> StoreResult<()> {
     scope
         .update_many::<ScimUsers>()

@@ -8,6 +8,7 @@ use crate::db::{Conn, Raw};
 use crate::entity::group_mapping_stack_roles::{self, Entity as MappingStackRoles};
 use crate::entity::stack_roles::{self, Entity as StackRoles};
 use crate::entity::stacks::{self, Entity as Stacks};
+use crate::ids::{AccountId, StackId};
 use crate::types::{StackRole, normalize_key};
 use crate::{OrgScope, StoreError, StoreResult};
 
@@ -92,7 +93,7 @@ pub async fn withdraw_roles(
     uid: &str,
 ) -> StoreResult<Vec<super::roles::RoleChange>> {
     let stack = get(conn, scope, uid).await?;
-    let accounts: Vec<i64> = scope
+    let accounts: Vec<AccountId> = scope
         .select::<StackRoles>()
         .filter(stack_roles::Column::StackId.eq(stack.id))
         .all(conn.raw())
@@ -136,7 +137,7 @@ pub async fn set_role(
     conn: &impl Conn,
     scope: &OrgScope,
     stack_uid: &str,
-    account_id: i64,
+    account_id: AccountId,
     role: Option<StackRole>,
 ) -> StoreResult<()> {
     let stack = get(conn, scope, stack_uid).await?;
@@ -169,7 +170,7 @@ pub async fn set_role(
 pub async fn roles_of(
     conn: &impl Conn,
     scope: &OrgScope,
-    account_id: i64,
+    account_id: AccountId,
 ) -> StoreResult<Vec<StackRoleRow>> {
     Ok(scope
         .select::<StackRoles>()
@@ -183,7 +184,7 @@ pub async fn roles_of(
 pub async fn remove_roles_of(
     conn: &impl Conn,
     scope: &OrgScope,
-    account_id: i64,
+    account_id: AccountId,
 ) -> StoreResult<u64> {
     let result = scope
         .delete_many::<StackRoles>()
@@ -197,9 +198,9 @@ pub async fn remove_roles_of(
 pub async fn effective_roles_of(
     conn: &impl Conn,
     scope: &OrgScope,
-    account_ids: &[i64],
-) -> StoreResult<std::collections::HashMap<i64, Vec<(i64, StackRole)>>> {
-    let mut out: std::collections::HashMap<i64, Vec<(i64, StackRole)>> =
+    account_ids: &[AccountId],
+) -> StoreResult<std::collections::HashMap<AccountId, Vec<(StackId, StackRole)>>> {
+    let mut out: std::collections::HashMap<AccountId, Vec<(StackId, StackRole)>> =
         std::collections::HashMap::new();
     for chunk in account_ids.chunks(500) {
         let rows = scope

@@ -13,6 +13,7 @@ use scim_core::patch::{PatchRequest, apply_patch};
 use scim_core::schema::ResourceSchema;
 use serde_json::{Value, json};
 use store::OrgScope;
+use store::ids::AccountId;
 use store::repo::scim_groups::{self, ScimGroup};
 use store::repo::{group_mappings, roles};
 
@@ -64,7 +65,7 @@ fn group_data(group: &ScimGroup) -> Value {
 /// What a membership change did, for roles, events and the audit row.
 #[derive(Debug, Default)]
 struct MemberDelta {
-    accounts: BTreeSet<i64>,
+    accounts: BTreeSet<AccountId>,
     added: Vec<String>,
     removed: Vec<String>,
     ignored: Vec<String>,
@@ -128,7 +129,7 @@ async fn apply_members(
     unit.emit_all(member_events(group, &delta));
     if !delta.accounts.is_empty() && group_mappings::is_mapped(unit.conn(), scope, group.id).await?
     {
-        let accounts: Vec<i64> = delta.accounts.iter().copied().collect();
+        let accounts: Vec<AccountId> = delta.accounts.iter().copied().collect();
         let changes = roles::recompute(unit.conn(), scope, &accounts).await?;
         let events = events::role_changes(unit.conn(), scope, &changes).await?;
         unit.emit_all(events);

@@ -9,6 +9,7 @@ use scim_core::filter::{Filter, parse_filter};
 use scim_core::projection::Projection;
 use scim_core::schema::ResourceSchema;
 use serde_json::Value;
+use store::ids::{ScimGroupId, ScimUserId};
 use store::repo::scim_groups::{self, GroupPageRequest, GroupSort};
 use store::repo::scim_users::{self, UserPageRequest, UserSort};
 use store::scim_filter;
@@ -346,7 +347,7 @@ pub async fn users(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> {
         offset: paging.offset(),
         // One row more than asked tells whether another page follows.
         limit: paging.count + 1,
-        after_id: paging.after_id(),
+        after_id: paging.after_id().map(ScimUserId),
         with_groups,
     };
     let (total, mut rows) = scim_users::page(db, scope, &page_request).await?;
@@ -359,7 +360,7 @@ pub async fn users(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> {
             projection.apply(&resource, schema)
         })
         .collect();
-    let last_id = rows.last().map(|r| r.user.id);
+    let last_id = rows.last().map(|r| r.user.id.0);
     Ok(listing.finish(paging, total, resources, last_id, more))
 }
 
@@ -374,12 +375,12 @@ async fn scan_users(
     let base = ctx.base_url();
     let (db, scope) = (ctx.core.db(), ctx.scope());
     let mut matched = Vec::new();
-    let mut after = 0;
+    let mut after = ScimUserId(0);
     loop {
         let batch = scim_users::batch_after(db, scope, after, SCAN_BATCH).await?;
         let Some(last) = batch.last() else { break };
         after = last.id;
-        let ids: Vec<i64> = batch.iter().map(|r| r.id).collect();
+        let ids: Vec<ScimUserId> = batch.iter().map(|r| r.id).collect();
         let mut groups = if with_groups {
             scim_groups::groups_of_users(db, scope, &ids).await?
         } else {
@@ -426,7 +427,7 @@ pub async fn groups(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> 
         Some(f) if scim_filter::group_condition(f).is_none() => {
             let paging = listing.paging(false)?;
             let mut matched = Vec::new();
-            let mut after = 0;
+            let mut after = ScimGroupId(0);
             loop {
                 let batch = scim_groups::batch_after(db, scope, after, SCAN_BATCH).await?;
                 let Some(last) = batch.last() else { break };
@@ -449,7 +450,7 @@ pub async fn groups(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> 
                 sort,
                 offset: paging.offset(),
                 limit: paging.count + 1,
-                after_id: paging.after_id(),
+                after_id: paging.after_id().map(ScimGroupId),
             };
             (paging, scim_groups::page(db, scope, &page_request).await?)
         }
@@ -462,6 +463,6 @@ pub async fn groups(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> 
         let resource = super::groups::render(ctx, row, with_members).await?;
         resources.push(projection.apply(&resource, schema));
     }
-    let last_id = rows.last().map(|r| r.id);
+    let last_id = rows.last().map(|r| r.id.0);
     Ok(listing.finish(paging, total, resources, last_id, more))
 }
