@@ -185,6 +185,8 @@ pub struct Overrides {
     pub kv_url: Option<String>,
     /// `--region`
     pub region: Option<String>,
+    /// The key-value store's key prefix (tests give each test its own).
+    pub kv_namespace: Option<String>,
 }
 
 /// A configuration error, always about one key.
@@ -206,8 +208,11 @@ impl ConfigError {
     }
 }
 
-/// Environment variables that are not configuration keys although they share the prefix.
-const NOT_CONFIG_ENV: &[&str] = &["config", "test_database_url", "test_redis_url"];
+/// Environment variables that are not configuration keys although they share the prefix: the
+/// config file's path, and the test suite's own settings (`SCIMGATE_TEST_…`).
+fn not_config_env(key: &str) -> bool {
+    key == "config" || key.starts_with("test_")
+}
 
 /// Flat spellings people reach for, mapped to the nested keys.
 fn env_alias(key: &str) -> &str {
@@ -221,10 +226,41 @@ fn env_alias(key: &str) -> &str {
 fn env_key(var: &str) -> Option<String> {
     let rest = var.strip_prefix("SCIMGATE_")?;
     let key = rest.to_ascii_lowercase().replace("__", ".");
-    (!NOT_CONFIG_ENV.contains(&key.as_str())).then(|| env_alias(&key).to_owned())
+    (!not_config_env(&key)).then(|| env_alias(&key).to_owned())
 }
 
 impl Config {
+    /// The embedded defaults with `overrides`, ignoring the environment: what tests start the
+    /// app with in-process.
+    pub fn embedded(overrides: &Overrides) -> Result<Self, ConfigError> {
+        Self::extract(Self::with_overrides(
+            Figment::from(Toml::string(DEFAULT_TOML)),
+            overrides,
+        ))
+    }
+
+    fn with_overrides(mut figment: Figment, overrides: &Overrides) -> Figment {
+        let flags = [
+            ("listen", &overrides.listen),
+            ("database.url", &overrides.database_url),
+            ("kv.url", &overrides.kv_url),
+            ("kv.namespace", &overrides.kv_namespace),
+            ("region", &overrides.region),
+        ];
+        for (key, value) in flags {
+            if let Some(value) = value {
+                figment = figment.merge((key, value.clone()));
+            }
+        }
+        figment
+    }
+
+    fn extract(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract().map_err(describe_figment_error)?;
+        config.validate()?;
+        Ok(config)
+    }
+
     /// Loads and validates the configuration.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
@@ -241,7 +277,7 @@ impl Config {
             Env::prefixed("SCIMGATE_")
                 .filter_map(|k| {
                     let key = k.as_str().to_ascii_lowercase();
-                    (!key.ends_with("_file") && !NOT_CONFIG_ENV.contains(&key.as_str()))
+                    (!key.ends_with("_file") && !not_config_env(&key))
                         .then(|| env_alias(&key.replace("__", ".")).to_owned().into())
                 })
                 .split("."),
@@ -255,20 +291,7 @@ impl Config {
             })?;
             figment = figment.merge((key, value.trim().to_owned()));
         }
-        let flags = [
-            ("listen", &overrides.listen),
-            ("database.url", &overrides.database_url),
-            ("kv.url", &overrides.kv_url),
-            ("region", &overrides.region),
-        ];
-        for (key, value) in flags {
-            if let Some(value) = value {
-                figment = figment.merge((key, value.clone()));
-            }
-        }
-        let config: Config = figment.extract().map_err(describe_figment_error)?;
-        config.validate()?;
-        Ok(config)
+        Self::extract(Self::with_overrides(figment, overrides))
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

@@ -25,6 +25,7 @@ pub async fn run(listen: String) -> anyhow::Result<()> {
         database_url: Some(format!("sqlite://{DEMO_DB}?mode=rwc")),
         kv_url: Some("memory://".into()),
         region: Some(crate::config::LOCAL_REGION.into()),
+        kv_namespace: None,
     };
     let config = Config::load(None, &overrides)?;
     crate::telemetry::init(&config.log);

@@ -1,20 +1,12 @@
 //! The `scimgate` binary: parses the command line, loads the configuration, and runs the command.
 
-mod admin;
-mod cli;
-mod client_addr;
-mod config;
-mod demo;
-mod oauth;
-mod server;
-mod telemetry;
-
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command};
-use config::{Config, ConfigError, Overrides};
+use gateway::cli::{Cli, Command};
+use gateway::config::{Config, ConfigError, Overrides};
+use gateway::{admin, demo, server, telemetry};
 
 fn main() -> ExitCode {
     // Exactly one TLS crypto provider for rustls (PostgreSQL, Redis and outbound HTTPS share it).

@@ -199,8 +199,39 @@ fn federation(config: &Config, services: &Services) -> anyhow::Result<federation
     .map_err(anyhow::Error::msg)
 }
 
-/// Serves until a shutdown signal.
-pub async fn serve(config: Config, mut services: Services) -> anyhow::Result<()> {
+/// A server started in this process: its address and the handle that stops it.
+#[derive(Debug)]
+pub struct RunningApp {
+    /// `http://127.0.0.1:PORT`, the URL both hosts answer on.
+    pub base_url: String,
+    /// What the handlers run against (tests read and seed through it).
+    pub services: Services,
+    handle: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningApp {
+    /// The URL of `path` on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits for the server to end.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.handle.stop(true).await;
+        self.task.await??;
+        Ok(())
+    }
+
+    /// Waits until the server ends (a shutdown signal).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await??;
+        Ok(())
+    }
+}
+
+/// Binds the listener, builds the apps and starts serving in the background; returns at once.
+pub async fn start(config: Config, mut services: Services) -> anyhow::Result<RunningApp> {
     let listener = std::net::TcpListener::bind(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
@@ -227,7 +258,7 @@ pub async fn serve(config: Config, mut services: Services) -> anyhow::Result<()>
         &tokens,
     )
     .with_federation(federation.clone());
-    let data = web::Data::new(services);
+    let data = web::Data::new(services.clone());
     let trusted = web::Data::new(crate::client_addr::TrustedProxies(
         config.http.trusted_proxies.clone(),
     ));
@@ -252,11 +283,24 @@ pub async fn serve(config: Config, mut services: Services) -> anyhow::Result<()>
     if config.http.workers > 0 {
         server = server.workers(config.http.workers);
     }
-    let server = server.listen(listener)?;
+    let server = server.listen(listener)?.run();
+    let handle = server.handle();
+    let task = tokio::spawn(server);
     tracing::info!(%addr, region = %config.region, "scimgate listening");
+    Ok(RunningApp {
+        base_url: format!("http://{addr}"),
+        services,
+        handle,
+        task,
+    })
+}
+
+/// Serves until a shutdown signal.
+pub async fn serve(config: Config, services: Services) -> anyhow::Result<()> {
+    let running = start(config, services).await?;
     // A plain line on stdout that scripts and tests wait for.
-    println!("listening on http://{addr}");
-    server.run().await?;
+    println!("listening on {}", running.base_url);
+    running.wait().await?;
     tracing::info!("scimgate stopped");
     Ok(())
 }

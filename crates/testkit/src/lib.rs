@@ -9,6 +9,9 @@
 // A test helper fails its test by panicking: that is its job.
 #![allow(clippy::panic)]
 
+#[cfg(feature = "app")]
+pub mod app;
+
 pub mod smtp;
 
 use std::path::PathBuf;

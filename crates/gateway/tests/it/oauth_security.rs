@@ -2,7 +2,7 @@
 //! both backends — plus two replicas sharing PostgreSQL and Redis.
 #![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

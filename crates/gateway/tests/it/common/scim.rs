@@ -78,9 +78,7 @@ impl ScimEnv {
     pub async fn start(backend: Backend) -> Self {
         let target = Target::new(backend).await;
         let super::ScimOrg { org, token, .. } = target.scim_org("Acme");
-        let mut cmd = target.command();
-        cmd.args(["serve", "--listen", "127.0.0.1:0"]);
-        let server = Server::start(cmd);
+        let server = Server::in_process(&target, &[]).await;
         Self {
             target,
             server,

@@ -2,7 +2,7 @@
 //! means for memberships, tenant isolation, paging, bulk, concurrency.
 #![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::scim::{ScimEnv, group, patch, user};
 use reqwest::{Method, StatusCode};

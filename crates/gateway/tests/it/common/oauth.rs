@@ -84,7 +84,7 @@ impl OAuthEnv {
             "--redirect-uri",
             REDIRECT,
         ]);
-        let server = Self::serve(&target, env);
+        let server = Self::serve(&target, env).await;
         Self {
             org,
             email,
@@ -97,13 +97,8 @@ impl OAuthEnv {
         }
     }
 
-    pub fn serve(target: &Target, env: &[(&str, &str)]) -> Server {
-        let mut cmd = target.command();
-        cmd.args(["serve", "--listen", "127.0.0.1:0"]);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        Server::start(cmd)
+    pub async fn serve(target: &Target, env: &[(&str, &str)]) -> Server {
+        Server::in_process(target, env).await
     }
 
     pub fn url(&self, path: &str) -> String {

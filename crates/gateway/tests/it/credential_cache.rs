@@ -3,7 +3,7 @@
 //! With Redis the cache TTL here is an hour, so only the announcement can make a replica refuse.
 #![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -76,7 +76,7 @@ impl Deployment {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_announcements_reach_every_replica_despite_a_long_cache() {
     let deployment = deployment(Backend::Postgres).await;
     let hour = 3_600_000;
@@ -122,7 +122,7 @@ async fn redis_announcements_reach_every_replica_despite_a_long_cache() {
 
 /// The embedded default: a CLI beside the server cannot reach its in-process store, so the server
 /// does not cache credentials at all, whatever the configured TTL, and the CLI's change lands at once.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_in_process_store_nothing_is_cached() {
     let deployment = deployment(Backend::Sqlite).await;
     let server = deployment.replica(3_600_000);
@@ -132,7 +132,7 @@ async fn with_the_in_process_store_nothing_is_cached() {
     assert_eq!(deployment.status(&server).await, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_an_unknown_token_is_a_clear_error() {
     let deployment = deployment(Backend::Sqlite).await;
     let stderr = deployment.target.admin_fails(&[

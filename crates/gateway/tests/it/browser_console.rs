@@ -11,7 +11,7 @@
     clippy::expect_used
 )]
 
-mod common;
+use crate::common;
 
 use std::time::Instant;
 
@@ -57,7 +57,7 @@ impl Deployment {
         if scim_enabled {
             target.admin(&["enable-scim", "--org", &org]);
         }
-        let server = oauth::OAuthEnv::serve(&target, &[]);
+        let server = oauth::OAuthEnv::serve(&target, &[]).await;
         Self {
             target,
             server,

@@ -5,7 +5,7 @@
 //! `browser_console.rs`.)
 #![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::oauth::{self, Browser, OAuthEnv, PASSWORD, Page, field};
 use oauth2::AuthType;

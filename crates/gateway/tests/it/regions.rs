@@ -2,7 +2,7 @@
 //! organization of EU is served by EU, and NA points IdPs there instead of answering for it.
 #![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 

@@ -4,7 +4,7 @@
 //! trailing `&`, unknown parameters, capitalized ops, booleans as strings, dotted path-less keys.
 #![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::scim::ScimEnv;
 use reqwest::{Method, StatusCode};

@@ -1,7 +1,7 @@
 //! Every CLI command, run as the real binary against SQLite and against PostgreSQL + Redis.
 #![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::{Server, Target, output_text};
 use testkit::{Backend, backend_tests};

@@ -2,7 +2,7 @@
 //! key-value store that went away; the demo seeds what it prints.
 #![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
@@ -108,7 +108,7 @@ fn file_secrets_and_config_files_are_read() {
     assert!(dir.path().join("from-config.db").exists());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_fails_when_postgres_goes_away() {
     let db = TestDatabase::create(Backend::Postgres).await;
     let dir = tempfile::tempdir().unwrap();
@@ -156,7 +156,7 @@ async fn readiness_fails_when_postgres_goes_away() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_fails_when_redis_goes_away() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -213,7 +213,7 @@ async fn readiness_fails_when_redis_goes_away() {
     assert_ne!(body["kv"], "ok");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_seeds_what_it_prints() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = bare_command(dir.path());

@@ -2,7 +2,7 @@
 //! real binary, on SQLite + in-process store and on PostgreSQL + Redis.
 #![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,0 +1,21 @@
+//! The gateway's integration tests, one binary: each module boots the real app (in-process, or as
+//! the `scimgate` process where the binary itself is under test) against SQLite and PostgreSQL.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
+
+mod browser_console;
+mod cli;
+mod common;
+mod config_and_readiness;
+mod console;
+mod credential_cache;
+mod idp_replay;
+mod oauth_flow;
+mod oauth_security;
+mod regions;
+mod replicas_behind_nginx;
+mod scim_api;
