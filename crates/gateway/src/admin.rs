@@ -90,8 +90,12 @@ async fn add_member(
     let email = &added.account.email;
     Ok(Output {
         json: json!({"org_uid": scope.org_uid(), "email": email, "account_uid": added.account.uid,
-            "role": role.as_str(), "status": added.membership.status}),
-        text: format!("added {email} to {} as {role}", scope.org_uid()),
+            "role": added.membership.role, "status": added.membership.status}),
+        text: format!(
+            "added {email} to {} as {}",
+            scope.org_uid(),
+            added.membership.role
+        ),
     })
 }
 

@@ -4,6 +4,7 @@
 use serde_json::json;
 use store::OrgScope;
 use store::repo::accounts::{self, Account};
+use store::repo::role_catalog;
 use store::repo::memberships::{self, Membership, NewMembership};
 use store::types::{Email, MembershipSource, MembershipStatus, OrgRole};
 
@@ -41,6 +42,9 @@ pub async fn add(
 ) -> Result<AddedMember> {
     let email = Email::parse(&new.email)?;
     let mut unit = Unit::begin(core, actor).await?;
+    role_catalog::load(unit.conn())
+        .await?
+        .org_role(new.role.as_str())?;
     let account = match accounts::find_by_email(unit.conn(), &email).await? {
         Some(existing) => match new.password.as_deref() {
             Some(password) => accounts::set_password(unit.conn(), existing, password).await?,
@@ -58,7 +62,7 @@ pub async fn add(
         scope,
         NewMembership {
             account_id: account.id,
-            role: new.role,
+            role: new.role.clone(),
             status,
             source: MembershipSource::Manual,
         },

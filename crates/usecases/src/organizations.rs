@@ -87,7 +87,7 @@ pub async fn create(
     };
     let owner = NewMembership {
         account_id: account.id,
-        role: OrgRole::Owner,
+        role: OrgRole::owner(),
         status,
         source: MembershipSource::Manual,
     };
@@ -105,7 +105,7 @@ pub async fn create(
     unit.emit(Event::new(
         membership_kind,
         Subject::new("membership", account.uid.clone()),
-        json!({"account_id": account.uid, "email": account.email, "role": OrgRole::Owner.as_str(),
+        json!({"account_id": account.uid, "email": account.email, "role": OrgRole::OWNER,
             "status": status.as_str(), "source": MembershipSource::Manual.as_str()}),
     ));
     let audit = Audit::new(

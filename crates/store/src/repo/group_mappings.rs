@@ -84,7 +84,9 @@ pub async fn set(
                 .update_many::<GroupMappings>()
                 .col_expr(
                     group_mappings::Column::OrgRole,
-                    sea_orm::sea_query::Expr::value(grants.org_role.map(|r| r.as_str().to_owned())),
+                    sea_orm::sea_query::Expr::value(
+                        grants.org_role.as_ref().map(|r| r.as_str().to_owned()),
+                    ),
                 )
                 .col_expr(
                     group_mappings::Column::UpdatedAt,
@@ -100,7 +102,7 @@ pub async fn set(
                 uid: Set(new_uid()),
                 org_id: Set(scope.org_id()),
                 group_id: Set(group_id),
-                org_role: Set(grants.org_role.map(|r| r.as_str().to_owned())),
+                org_role: Set(grants.org_role.as_ref().map(|r| r.as_str().to_owned())),
                 created_at: Set(at),
                 updated_at: Set(at),
                 ..Default::default()
