@@ -258,6 +258,14 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
         &tokens,
     )
     .with_federation(federation.clone());
+    let management = management_api::ManagementApi::new(
+        services.core.clone(),
+        tokens.clone(),
+        management_api::ManagementSettings {
+            app_url: services.region.app_url.clone(),
+            auth_api_url: services.region.auth_api_url.clone(),
+        },
+    );
     let data = web::Data::new(services.clone());
     let trusted = web::Data::new(crate::client_addr::TrustedProxies(
         config.http.trusted_proxies.clone(),
@@ -275,6 +283,7 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
             .configure(|cfg| tokens.configure(cfg))
             .configure(|cfg| browser.configure(cfg))
             .configure(|cfg| federation.configure(cfg))
+            .configure(|cfg| management.configure(cfg))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .default_service(web::to(not_found))

@@ -140,3 +140,11 @@ pub async fn groups(
         })
         .collect())
 }
+
+/// How many SCIM users and groups the organization has.
+pub async fn counts(conn: &impl Conn, scope: &OrgScope) -> StoreResult<(u64, u64)> {
+    use sea_orm::PaginatorTrait;
+    let users = scope.select::<ScimUsers>().count(conn.raw()).await?;
+    let groups = scope.select::<ScimGroups>().count(conn.raw()).await?;
+    Ok((users, groups))
+}

@@ -216,3 +216,30 @@ pub async fn grants_of(
     }
     Ok(out)
 }
+
+/// Every mapping of the organization with its group's SCIM id and name, by group name.
+pub async fn list(
+    conn: &impl Conn,
+    scope: &OrgScope,
+) -> StoreResult<Vec<(crate::repo::scim_groups::ScimGroup, Grants)>> {
+    let grants = grants_of(conn, scope, None).await?;
+    let ids: Vec<ScimGroupId> = grants.keys().copied().collect();
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let groups = scope
+            .select::<crate::entity::scim_groups::Entity>()
+            .filter(crate::entity::scim_groups::Column::Id.is_in(chunk.iter().copied()))
+            .all(conn.raw())
+            .await?;
+        for group in groups {
+            if let Some(g) = grants.get(&group.id) {
+                out.push((group, g.clone()));
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        a.0.display_name_normalized
+            .cmp(&b.0.display_name_normalized)
+    });
+    Ok(out)
+}
