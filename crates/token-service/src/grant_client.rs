@@ -38,9 +38,15 @@ pub(crate) async fn exchange(
         Presented::Basic { id, secret } | Presented::Post { id, secret } => (id, secret),
         Presented::Public { .. } => return Err(OAuthError::InvalidClient),
     };
-    let principal = backend_clients::authenticate(&svc.inner.db, &id, &secret)
-        .await?
-        .ok_or(OAuthError::InvalidClient)?;
+    let Some(principal) = backend_clients::authenticate(&svc.inner.db, &id, &secret).await? else {
+        // An IdP's client that authenticates is told its grant type is not for it.
+        return Err(
+            match client_auth::authenticate(&svc.inner.db, req, params).await {
+                Ok(_) => OAuthError::UnauthorizedClient,
+                Err(e) => e,
+            },
+        );
+    };
     let granted: Vec<String> = match params.get("scope") {
         Some(requested) => {
             let requested: Vec<String> = requested.split_whitespace().map(str::to_owned).collect();
@@ -68,4 +74,24 @@ pub(crate) async fn exchange(
         scope,
     };
     serde_json::to_vec(&response).map_err(|e| OAuthError::Store(StoreError::Invalid(e.to_string())))
+}
+
+/// Whether the request's client credentials are a backend client's.
+pub(crate) async fn is_backend_client(
+    svc: &TokenService,
+    req: &HttpRequest,
+    params: &Params,
+) -> Result<bool, OAuthError> {
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let Ok(Presented::Basic { id, secret } | Presented::Post { id, secret }) =
+        client_auth::presented(authorization, params)
+    else {
+        return Ok(false);
+    };
+    Ok(backend_clients::authenticate(&svc.inner.db, &id, &secret)
+        .await?
+        .is_some())
 }

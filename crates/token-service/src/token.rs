@@ -65,7 +65,16 @@ pub async fn token(
     let answer = if grant_type == "client_credentials" {
         grant_client::exchange(&svc, &req, &params).await?
     } else {
-        let client = client_auth::authenticate(&svc.inner.db, &req, &params).await?;
+        let client = match client_auth::authenticate(&svc.inner.db, &req, &params).await {
+            Ok(client) => client,
+            // A backend client that authenticates is told its grant type is not for it.
+            Err(OAuthError::InvalidClient)
+                if grant_client::is_backend_client(&svc, &req, &params).await? =>
+            {
+                return Err(OAuthError::UnauthorizedClient);
+            }
+            Err(e) => return Err(e),
+        };
         match grant_type {
             "authorization_code" => grant_code::exchange(&svc, &client, &params).await?,
             "refresh_token" => grant_refresh::exchange(&svc, &client, &params).await?,

@@ -63,6 +63,17 @@ async fn authentication_and_scopes(backend: Backend) {
     assert_eq!(granted.body["scope"], "organizations:read members:read");
     assert!(granted.body["expires_in"].as_u64().unwrap() > 0);
     assert!(granted.body.get("refresh_token").is_none());
+    // A backend client is not an IdP: the authorization-code grant is not for it.
+    let code = env
+        .http
+        .post(env.server.url("/oauth/token"))
+        .basic_auth(&env.client_id, Some(&env.client_secret))
+        .form(&[("grant_type", "authorization_code"), ("code", "x")])
+        .send()
+        .await
+        .unwrap();
+    let code = crate::common::api::reply(code).await;
+    assert_eq!(code.body["error"], "unauthorized_client", "{}", code.body);
 
     // The scope each operation needs.
     assert_eq!(env.get("/organizations").await.status, StatusCode::OK);
