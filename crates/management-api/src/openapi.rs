@@ -108,5 +108,37 @@ pub fn document(auth_api_url: &str) -> String {
         })
         .collect(),
     );
-    api.to_json().unwrap_or_else(|_| "{}".to_owned())
+    let mut doc = serde_json::to_value(&api).unwrap_or_default();
+    problems_everywhere(&mut doc);
+    doc.to_string()
+}
+
+/// Errors are `application/problem+json`, and any operation may answer a problem the annotation
+/// did not list (a 401, a 415, a 503): every error response is declared with that media type and
+/// every operation gets a `default` problem response.
+fn problems_everywhere(doc: &mut serde_json::Value) {
+    let problem = serde_json::json!({"description": "An RFC 9457 problem",
+        "content": {crate::problem::PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(operations) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in operations.values_mut() {
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(|r| r.as_object_mut())
+            else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                if status.starts_with('4') || status.starts_with('5') {
+                    *response = problem.clone();
+                }
+            }
+            responses.insert("default".to_owned(), problem.clone());
+        }
+    }
 }
