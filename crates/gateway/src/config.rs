@@ -40,6 +40,41 @@ pub struct Config {
     pub oauth: OAuthConfig,
     /// How this region finds organizations that live in other regions.
     pub federation: FederationConfig,
+    /// The change feed.
+    pub events: EventsConfig,
+    /// Webhook delivery.
+    pub webhooks: WebhooksConfig,
+}
+
+/// `[events]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsConfig {
+    /// How long events are kept, in days; a cursor older than that answers 410.
+    pub retention_days: u32,
+    /// How often the sequencer looks for events when nothing woke it (other replicas' writes),
+    /// in milliseconds.
+    pub sequencer_poll_ms: u64,
+}
+
+/// `[webhooks]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Networks deliveries may reach although they are private, loopback or link-local (CIDR).
+    pub allowed_destinations: Vec<ipnet::IpNet>,
+    /// Seconds an attempt may take.
+    pub timeout_secs: u64,
+    /// Seconds before each retry (the Standard Webhooks schedule by default).
+    pub retry_schedule_secs: Vec<u64>,
+    /// Each delay moves by up to this fraction of itself, at random (0 to 1).
+    pub jitter: f64,
+    /// Deliveries sent at once by one replica.
+    pub concurrency: usize,
+    /// An endpoint with no success for this many hours is disabled.
+    pub disable_after_hours: u64,
+    /// How often a delivery worker looks for due retries, in milliseconds.
+    pub poll_ms: u64,
 }
 
 /// `[federation]`
@@ -96,6 +131,9 @@ pub struct SecretsConfig {
     /// Signs SCIM pagination cursors (RFC 9865). Empty: a random key per process, which is only
     /// right for a single process.
     pub cursor_key: String,
+    /// Seals webhook signing secrets at rest (at least 32 characters). Empty: stored unsealed.
+    #[serde(default)]
+    pub webhook_key: String,
 }
 
 impl std::fmt::Debug for SecretsConfig {
@@ -355,6 +393,30 @@ impl Config {
             return Err(ConfigError::new(
                 "federation.key",
                 "must be at least 32 characters (or empty to turn federation off)",
+            ));
+        }
+        if !self.secrets.webhook_key.is_empty() && self.secrets.webhook_key.len() < 32 {
+            return Err(ConfigError::new(
+                "secrets.webhook_key",
+                "must be at least 32 characters (or empty to store webhook secrets unsealed)",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.webhooks.jitter) {
+            return Err(ConfigError::new(
+                "webhooks.jitter",
+                "must be between 0 and 1",
+            ));
+        }
+        if !(1..=300).contains(&self.webhooks.timeout_secs) {
+            return Err(ConfigError::new(
+                "webhooks.timeout_secs",
+                "must be 1 to 300",
+            ));
+        }
+        if self.events.retention_days == 0 {
+            return Err(ConfigError::new(
+                "events.retention_days",
+                "must be at least 1",
             ));
         }
         if self.http.payload_limit_bytes < 1024 {

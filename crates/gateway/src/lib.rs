@@ -10,3 +10,4 @@ pub mod demo;
 pub mod oauth;
 pub mod server;
 pub mod telemetry;
+pub mod workers;

@@ -208,6 +208,7 @@ pub struct RunningApp {
     pub services: Services,
     handle: actix_web::dev::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    workers: crate::workers::Workers,
 }
 
 impl RunningApp {
@@ -218,6 +219,7 @@ impl RunningApp {
 
     /// Stops accepting, lets in-flight requests finish, and waits for the server to end.
     pub async fn stop(self) -> anyhow::Result<()> {
+        self.workers.abort();
         self.handle.stop(true).await;
         self.task.await??;
         Ok(())
@@ -226,6 +228,7 @@ impl RunningApp {
     /// Waits until the server ends (a shutdown signal).
     pub async fn wait(self) -> anyhow::Result<()> {
         self.task.await??;
+        self.workers.abort();
         Ok(())
     }
 }
@@ -258,12 +261,25 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
         &tokens,
     )
     .with_federation(federation.clone());
+    let webhook_deps = crate::workers::WebhookDeps::new(&config)?;
+    if config.secrets.webhook_key.is_empty() && config.region != crate::config::LOCAL_REGION {
+        tracing::warn!(
+            "secrets.webhook_key is not set: webhook signing secrets are stored unsealed"
+        );
+    }
     let management = management_api::ManagementApi::new(
         services.core.clone(),
         tokens.clone(),
         management_api::ManagementSettings {
             app_url: services.region.app_url.clone(),
             auth_api_url: services.region.auth_api_url.clone(),
+        },
+        management_api::WebhookAccess {
+            rules: usecases::webhooks::EndpointRules {
+                sealer: webhook_deps.sealer.clone(),
+                policy: webhook_deps.policy.clone(),
+            },
+            transport: std::sync::Arc::new(webhook_deps.sender.clone()),
         },
     );
     let data = web::Data::new(services.clone());
@@ -295,12 +311,14 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
     let server = server.listen(listener)?.run();
     let handle = server.handle();
     let task = tokio::spawn(server);
+    let workers = crate::workers::spawn(&services.core, &config, &webhook_deps);
     tracing::info!(%addr, region = %config.region, "scimgate listening");
     Ok(RunningApp {
         base_url: format!("http://{addr}"),
         services,
         handle,
         task,
+        workers,
     })
 }
 

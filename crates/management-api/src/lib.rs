@@ -35,6 +35,24 @@ pub struct ManagementSettings {
     pub auth_api_url: String,
 }
 
+/// What the webhook endpoints need: the sealer of their secrets, the destination policy and the
+/// sender of test messages.
+#[derive(Clone)]
+pub struct WebhookAccess {
+    /// Seals secrets; checks destinations.
+    pub rules: usecases::webhooks::EndpointRules,
+    /// Sends test messages.
+    pub transport: Arc<dyn usecases::webhooks::Transport>,
+}
+
+impl std::fmt::Debug for WebhookAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookAccess")
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The management API's state.
 #[derive(Debug, Clone)]
 pub struct ManagementApi {
@@ -44,17 +62,25 @@ pub struct ManagementApi {
     pub tokens: TokenService,
     /// URLs.
     pub settings: Arc<ManagementSettings>,
+    /// Webhook secrets and test sends.
+    pub webhooks: WebhookAccess,
     openapi: Arc<String>,
 }
 
 impl ManagementApi {
     /// The API over the region's use cases and token service.
-    pub fn new(core: Core, tokens: TokenService, settings: ManagementSettings) -> Self {
+    pub fn new(
+        core: Core,
+        tokens: TokenService,
+        settings: ManagementSettings,
+        webhooks: WebhookAccess,
+    ) -> Self {
         let openapi = openapi::document(&settings.auth_api_url);
         Self {
             core,
             tokens,
             settings: Arc::new(settings),
+            webhooks,
             openapi: Arc::new(openapi),
         }
     }

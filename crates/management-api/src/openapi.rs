@@ -7,7 +7,9 @@ use utoipa::openapi::{Components, InfoBuilder, OpenApi, Server, Tag};
 use utoipa_actix_web::OpenApiFactory;
 use utoipa_actix_web::scope::Scope;
 
-use crate::handlers::{accounts, directory, members, organizations, portal, roles, stacks};
+use crate::handlers::{
+    accounts, directory, events, members, organizations, portal, roles, stacks, webhooks,
+};
 
 /// Every route of `/api/v1` (except the document itself), as one scope that also knows its paths
 /// and schemas.
@@ -47,6 +49,17 @@ pub fn routes() -> Scope<
         .service(directory::set_mapping)
         .service(directory::remove_mapping)
         .service(portal::create)
+        .service(events::list)
+        .service(events::redeliver)
+        .service(webhooks::create)
+        .service(webhooks::list)
+        .service(webhooks::get_one)
+        .service(webhooks::update)
+        .service(webhooks::remove)
+        .service(webhooks::rotate_secret)
+        .service(webhooks::deliveries)
+        .service(webhooks::recover)
+        .service(webhooks::test)
 }
 
 /// The document, as JSON.
@@ -79,7 +92,7 @@ pub fn document(auth_api_url: &str) -> String {
             .description(Some(
                 "What the SaaS product reads and changes: organizations, members with effective \
                  roles, the role catalog, stacks, directory state, group mappings and portal \
-                 links. Errors are RFC 9457 problem details; POSTs honour Idempotency-Key; \
+                 links; the change feed (events) and its webhooks. Errors are RFC 9457 problem details; POSTs honour Idempotency-Key; \
                  updates honour If-Match.",
             ))
             .build(),
@@ -99,6 +112,8 @@ pub fn document(auth_api_url: &str) -> String {
                 "SCIM connection, synced groups and group mappings",
             ),
             ("portal", "Links for a customer's IT admin"),
+            ("events", "The change feed: every change, in commit order"),
+            ("webhooks", "Endpoints the change feed is pushed to"),
         ]
         .into_iter()
         .map(|(name, what)| {

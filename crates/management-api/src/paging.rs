@@ -21,6 +21,28 @@ pub struct Page<T> {
     pub data: Vec<T>,
     /// Pass as `cursor` for the next page; `null` on the last one.
     pub next_cursor: Option<String>,
+    /// On listings of organizations and members: the change feed's cursor as of this page.
+    /// Read every page, then follow `GET /events?after=` from the first page's `feed_cursor`
+    /// (or the organization's webhooks) and no change is missed; see docs/events.md.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feed_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// A listing that always fits one page.
+    pub fn whole(data: Vec<T>) -> Self {
+        Self {
+            data,
+            next_cursor: None,
+            feed_cursor: None,
+        }
+    }
+
+    /// The page with the feed's cursor as of its reading.
+    pub fn with_feed_cursor(mut self, cursor: &usecases::feed::Cursor) -> Self {
+        self.feed_cursor = Some(cursor.encode());
+        self
+    }
 }
 
 /// The limit a request asks for, checked.
@@ -74,6 +96,7 @@ pub fn page<R, T>(
     Page {
         data: rows.into_iter().map(to_item).collect(),
         next_cursor,
+        feed_cursor: None,
     }
 }
 

@@ -202,6 +202,61 @@ pub async fn begin_write(db: &Database) -> Result<Transaction, StoreError> {
         .map_err(StoreError::Database)
 }
 
+/// Opens a read-only transaction whose reads all see one snapshot of the database (PostgreSQL
+/// `REPEATABLE READ`; a SQLite read transaction in WAL mode), for a listing that must agree with
+/// a cursor taken in the same transaction.
+pub async fn begin_read(db: &Database) -> Result<Transaction, StoreError> {
+    let postgres = db.0.get_database_backend() == DbBackend::Postgres;
+    let options = TransactionOptions {
+        isolation_level: postgres.then_some(sea_orm::IsolationLevel::RepeatableRead),
+        access_mode: postgres.then_some(sea_orm::AccessMode::ReadOnly),
+        sqlite_transaction_mode: (!postgres).then_some(SqliteTransactionMode::Deferred),
+    };
+    db.0.begin_with_options(options)
+        .await
+        .map(Transaction)
+        .map_err(StoreError::Database)
+}
+
+/// Calls `on_notify` whenever PostgreSQL delivers a notification on `channel` (another replica's
+/// sequencer published a batch), reconnecting after a lost connection (and calling it once then,
+/// since a notification may have been missed). Runs until the pool closes; does nothing on
+/// SQLite, where one process is the only writer (`None`).
+pub fn listen(
+    db: &Database,
+    channel: &'static str,
+    on_notify: impl Fn() + Send + Sync + 'static,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if db.0.get_database_backend() != DbBackend::Postgres {
+        return None;
+    }
+    let pool = db.0.get_postgres_connection_pool().clone();
+    Some(tokio::spawn(async move {
+        use sea_orm::sqlx::postgres::PgListener;
+        let mut backoff = Duration::from_millis(100);
+        while !pool.is_closed() {
+            let listener = async {
+                let mut listener = PgListener::connect_with(&pool).await?;
+                listener.listen(channel).await?;
+                Ok::<_, sea_orm::sqlx::Error>(listener)
+            };
+            match listener.await {
+                Ok(mut listener) => {
+                    backoff = Duration::from_millis(100);
+                    on_notify();
+                    while listener.recv().await.is_ok() {
+                        on_notify();
+                    }
+                    tracing::warn!(channel, "lost the notification connection; reconnecting");
+                }
+                Err(e) => tracing::warn!(error = %e, channel, "cannot listen for notifications"),
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }))
+}
+
 /// Commits a transaction.
 pub async fn commit(txn: Transaction) -> Result<(), StoreError> {
     txn.commit().await

@@ -64,4 +64,10 @@ ids! {
     PortalLinkId,
     /// `roles.id`.
     RoleId,
+    /// `webhook_endpoints.id`.
+    WebhookEndpointId,
+    /// `webhook_deliveries.id`.
+    WebhookDeliveryId,
+    /// `webhook_attempts.id`.
+    WebhookAttemptId,
 }

@@ -567,7 +567,7 @@ async fn an_audit_row_and_its_event_are_written_together_or_not_at_all(backend: 
         ),
         ("membership.invited", "user", "u-1")
     );
-    assert_eq!(feed[0].org_id, scope.org_id());
+    assert_eq!(feed[0].org_id, Some(scope.org_id()));
     assert_eq!(
         (feed[0].actor_type.as_str(), feed[0].actor_id.as_deref()),
         ("api_token", Some("tok-1"))

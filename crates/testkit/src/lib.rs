@@ -1,6 +1,6 @@
 //! Test support for every crate: a fresh database per test on SQLite or PostgreSQL, a Redis
 //! namespace per test, [`backend_tests!`] to run one test body on both backends, and an SMTP
-//! sink ([`smtp`]) for email tests.
+//! sink ([`smtp`]) for email tests, and a webhook receiver (`receiver`, feature `receiver`).
 //!
 //! PostgreSQL and Redis come from `SCIMGATE_TEST_DATABASE_URL` / `SCIMGATE_TEST_REDIS_URL`
 //! (defaults: the local services). A test on a backend that is not reachable fails loudly: it is
@@ -12,6 +12,8 @@
 #[cfg(feature = "app")]
 pub mod app;
 
+#[cfg(feature = "receiver")]
+pub mod receiver;
 pub mod smtp;
 
 use std::path::PathBuf;

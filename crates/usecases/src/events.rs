@@ -100,6 +100,9 @@ catalogue! {
     InvitationSent => "invitation.sent",
     /// An invitation email was refused for good.
     InvitationFailed => "invitation.failed",
+    /// A webhook endpoint was disabled by delivery: it answered 410 Gone, or nothing was
+    /// delivered to it for `webhooks.disable_after_hours` (region-level: no organization).
+    WebhookEndpointDisabled => "webhook_endpoint.disabled",
     /// A rule protecting the organization's Owners changed what was asked (recorded so it is
     /// visible: a suspension, removal or demotion of an Owner that did not happen).
     OwnerProtected => "member.owner_protected",

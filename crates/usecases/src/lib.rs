@@ -12,6 +12,7 @@ pub mod backend_clients;
 pub mod clients;
 pub mod error;
 pub mod events;
+pub mod feed;
 pub mod installations;
 pub mod mappings;
 pub mod members;
@@ -22,6 +23,7 @@ pub mod scim;
 pub mod stacks;
 pub mod tokens;
 mod unit;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,13 +34,55 @@ use store::kv::Kv;
 pub use actor::{Actor, ActorKind, ClientAddr};
 pub use error::{Error, Result};
 
-/// What the use cases run against: the region's database and key-value store, and the few
-/// settings that shape their results.
+/// What the use cases run against: the region's database and key-value store, the few settings
+/// that shape their results, and the in-process signals between writers and the feed's workers.
 #[derive(Debug, Clone)]
 pub struct Core {
     db: Database,
     kv: Kv,
     settings: Arc<Settings>,
+    signals: Arc<Signals>,
+}
+
+/// In-process wake-ups: a committed change tells the sequencer there is something to publish;
+/// a published batch tells long-polling readers and delivery workers. Counters in watch
+/// channels, so a waiter never misses a signal sent between its check and its wait.
+#[derive(Debug)]
+pub struct Signals {
+    outbox: tokio::sync::watch::Sender<u64>,
+    feed: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Self {
+            outbox: tokio::sync::watch::channel(0).0,
+            feed: tokio::sync::watch::channel(0).0,
+        }
+    }
+}
+
+impl Signals {
+    /// A change with events committed.
+    pub fn outbox_written(&self) {
+        self.outbox.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Events were published (given positions), here or — through the database's notification —
+    /// on another replica.
+    pub fn feed_advanced(&self) {
+        self.feed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Wakes on the next committed change.
+    pub fn outbox(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.outbox.subscribe()
+    }
+
+    /// Wakes on the next published batch.
+    pub fn feed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.feed.subscribe()
+    }
 }
 
 /// Settings of the use cases, from the deployment's configuration.
@@ -73,7 +117,13 @@ impl Core {
             db,
             kv,
             settings: Arc::new(settings),
+            signals: Arc::new(Signals::default()),
         }
+    }
+
+    /// The in-process signals.
+    pub fn signals(&self) -> &Arc<Signals> {
+        &self.signals
     }
 
     /// The region's database.

@@ -370,25 +370,34 @@ fn view(record: MemberRecord, stack_names: &HashMap<StackId, (String, String)>) 
     }
 }
 
-async fn stack_names(core: &Core, scope: &OrgScope) -> Result<HashMap<StackId, (String, String)>> {
-    Ok(stacks::list(core.db(), scope)
+async fn stack_names(
+    conn: &impl store::db::Conn,
+    scope: &OrgScope,
+) -> Result<HashMap<StackId, (String, String)>> {
+    Ok(stacks::list(conn, scope)
         .await?
         .into_iter()
         .map(|s| (s.id, (s.uid, s.name)))
         .collect())
 }
 
-/// Members after `after` matching `filter`, `limit` at most.
+/// Members after `after` matching `filter`, `limit` at most, and the feed's cursor as of the
+/// listing: following the feed from it misses no change made after the listing was read.
 pub async fn list(
     core: &Core,
     scope: &OrgScope,
     filter: &MemberFilter,
     after: Option<MembershipId>,
     limit: u64,
-) -> Result<Vec<MemberView>> {
-    let records = members::page(core.db(), scope, filter, after, limit).await?;
-    let names = stack_names(core, scope).await?;
-    Ok(records.into_iter().map(|r| view(r, &names)).collect())
+) -> Result<(Vec<MemberView>, crate::feed::Cursor)> {
+    let (txn, cursor) = crate::feed::snapshot(core).await?;
+    let records = members::page(&txn, scope, filter, after, limit).await?;
+    let names = stack_names(&txn, scope).await?;
+    txn.commit().await?;
+    Ok((
+        records.into_iter().map(|r| view(r, &names)).collect(),
+        cursor,
+    ))
 }
 
 /// One member, by account id or by email.
@@ -410,7 +419,7 @@ pub async fn get(core: &Core, scope: &OrgScope, key: &MemberKey) -> Result<Membe
         }
     }
     .ok_or_else(|| Error::NotFound("no such member in this organization".into()))?;
-    Ok(view(record, &stack_names(core, scope).await?))
+    Ok(view(record, &stack_names(core.db(), scope).await?))
 }
 
 /// How a member is named in a request.

@@ -48,6 +48,21 @@ pub struct CreatedOrganization {
     pub generated_password: Option<String>,
 }
 
+/// Organizations after `after` (by id) whose name starts with `name_prefix`, `limit` at most, and
+/// the feed's cursor as of the listing.
+pub async fn list(
+    core: &Core,
+    principal: &store::repo::backend_clients::BackendPrincipal,
+    name_prefix: Option<&str>,
+    after: Option<store::ids::OrgId>,
+    limit: u64,
+) -> Result<(Vec<Organization>, crate::feed::Cursor)> {
+    let (txn, cursor) = crate::feed::snapshot(core).await?;
+    let rows = organizations::list(&txn, principal, name_prefix, after, limit).await?;
+    txn.commit().await?;
+    Ok((rows, cursor))
+}
+
 /// Creates an organization in this region, owned by `new.owner_email`.
 pub async fn create(
     core: &Core,

@@ -44,6 +44,7 @@ pub(crate) struct Unit<'a> {
     txn: Transaction,
     actor: &'a Actor,
     events: Vec<NewEvent>,
+    signals: std::sync::Arc<crate::Signals>,
 }
 
 impl<'a> Unit<'a> {
@@ -53,6 +54,7 @@ impl<'a> Unit<'a> {
             txn: store::db::begin_write(core.db()).await?,
             actor,
             events: Vec::new(),
+            signals: core.signals().clone(),
         })
     }
 
@@ -84,7 +86,7 @@ impl<'a> Unit<'a> {
     }
 
     /// Writes the audit row and the events, and commits. `scope` is the organization acted in
-    /// (`None` for changes to the deployment itself, which emit no events).
+    /// (`None` for changes to the deployment itself, whose events are region-level).
     pub(crate) async fn commit(self, scope: Option<&OrgScope>, audit: Audit) -> Result<()> {
         let entry = AuditEntry {
             actor_type: self.actor.type_name(),
@@ -97,6 +99,21 @@ impl<'a> Unit<'a> {
             detail: audit.detail,
         };
         audit::record(&self.txn, scope, entry, &self.events).await?;
+        store::db::commit(self.txn).await?;
+        if !self.events.is_empty() {
+            self.signals.outbox_written();
+        }
+        Ok(())
+    }
+
+    /// Commits bookkeeping that is neither audited nor an event (a delivery attempt's record).
+    /// Emitted events would be lost, so a unit with events is refused.
+    pub(crate) async fn commit_unaudited(self) -> Result<()> {
+        if !self.events.is_empty() {
+            return Err(crate::Error::Invalid(
+                "a change with events must be committed with its audit row".into(),
+            ));
+        }
         store::db::commit(self.txn).await?;
         Ok(())
     }

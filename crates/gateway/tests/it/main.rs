@@ -8,6 +8,7 @@
 )]
 
 mod browser_console;
+mod change_feed;
 mod cli;
 mod common;
 mod config_and_readiness;

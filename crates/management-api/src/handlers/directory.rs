@@ -212,13 +212,7 @@ pub async fn mappings(
         .into_iter()
         .map(|(group, grants)| mapping_view(group.uid, group.display_name, &grants, &uids))
         .collect();
-    Ok(json(
-        StatusCode::OK,
-        &Page {
-            data,
-            next_cursor: None,
-        },
-    ))
+    Ok(json(StatusCode::OK, &Page::whole(data)))
 }
 
 /// Map a SCIM group to an organization role and stack roles (never Owner). Members' effective

@@ -60,14 +60,16 @@ pub async fn list(
             .transpose()?,
         email: query.email.clone(),
     };
-    let members = usecases::members::list(&api.core, &scope, &filter, after, limit + 1).await?;
+    let (members, feed_cursor) =
+        usecases::members::list(&api.core, &scope, &filter, after, limit + 1).await?;
     let page = paging::page(
         members,
         limit,
         "members",
         |m| m.membership_id.0,
         Member::from,
-    );
+    )
+    .with_feed_cursor(&feed_cursor);
     Ok(json(StatusCode::OK, &page))
 }
 

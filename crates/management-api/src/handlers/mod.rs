@@ -3,11 +3,13 @@
 
 pub mod accounts;
 pub mod directory;
+pub mod events;
 pub mod members;
 pub mod organizations;
 pub mod portal;
 pub mod roles;
 pub mod stacks;
+pub mod webhooks;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};

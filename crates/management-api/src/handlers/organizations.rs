@@ -99,15 +99,16 @@ pub async fn list(
     backend.require("organizations:read")?;
     let limit = paging::limit(query.limit)?;
     let after = paging::decode("organizations", query.cursor.as_deref())?.map(OrgId);
-    let rows = organizations::list(
-        api.core.db(),
+    let (rows, feed_cursor) = usecases::organizations::list(
+        &api.core,
         &backend.principal,
         query.name_prefix.as_deref(),
         after,
         limit + 1,
     )
     .await?;
-    let page = paging::page(rows, limit, "organizations", |o| o.id.0, Organization::from);
+    let page = paging::page(rows, limit, "organizations", |o| o.id.0, Organization::from)
+        .with_feed_cursor(&feed_cursor);
     Ok(json(StatusCode::OK, &page))
 }
 

@@ -23,13 +23,7 @@ pub async fn list(api: Api, backend: Backend, id: web::Path<String>) -> ApiResul
         .into_iter()
         .map(Stack::from)
         .collect();
-    Ok(json(
-        StatusCode::OK,
-        &Page {
-            data,
-            next_cursor: None,
-        },
-    ))
+    Ok(json(StatusCode::OK, &Page::whole(data)))
 }
 
 /// Create a stack.

@@ -12,7 +12,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = true)]
     pub id: EventId,
     pub uid: String,
-    pub org_id: OrgId,
+    pub org_id: Option<OrgId>,
     pub kind: String,
     pub subject_type: String,
     pub subject_id: String,

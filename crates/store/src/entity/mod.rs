@@ -24,3 +24,6 @@ pub mod scim_users;
 pub mod signing_keys;
 pub mod stack_roles;
 pub mod stacks;
+pub mod webhook_attempts;
+pub mod webhook_deliveries;
+pub mod webhook_endpoints;

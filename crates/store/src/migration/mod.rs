@@ -7,6 +7,7 @@ mod m0001_initial;
 mod m0002_oauth_keys;
 mod m0003_event_envelope;
 mod m0004_management_api;
+mod m0005_change_feed;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_oauth_keys::Migration),
             Box::new(m0003_event_envelope::Migration),
             Box::new(m0004_management_api::Migration),
+            Box::new(m0005_change_feed::Migration),
         ]
     }
 }

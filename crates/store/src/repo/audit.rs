@@ -52,10 +52,11 @@ pub async fn record(
     entry: AuditEntry,
     events: &[NewEvent],
 ) -> StoreResult<()> {
-    if scope.is_none() && !events.is_empty() {
-        return Err(crate::StoreError::Invalid(
-            "events belong to an organization".into(),
-        ));
+    if scope.is_none() {
+        // Region-level events (about the deployment, not an organization): few and small.
+        for event in events {
+            events::append_region(conn, event).await?;
+        }
     }
     let backend = conn.raw().get_database_backend();
     let (Some(scope), Some((last, earlier))) = (scope, split_last_chunk(events)) else {

@@ -46,9 +46,14 @@ fn new_event_uid() -> String {
 
 /// The row an event is stored as.
 pub(crate) fn row(scope: &OrgScope, event: &NewEvent) -> events::ActiveModel {
+    row_of(Some(scope.org_id()), event)
+}
+
+/// The row of an event of `org` (`None`: region-level).
+fn row_of(org: Option<crate::ids::OrgId>, event: &NewEvent) -> events::ActiveModel {
     events::ActiveModel {
         uid: Set(new_event_uid()),
-        org_id: Set(scope.org_id()),
+        org_id: Set(org),
         kind: Set(event.kind.to_owned()),
         subject_type: Set(event.subject_type.to_owned()),
         subject_id: Set(event.subject_id.clone()),
@@ -75,6 +80,14 @@ pub async fn append(conn: &impl Conn, scope: &OrgScope, events: &[NewEvent]) -> 
     Ok(())
 }
 
+/// Appends a region-level event (about no organization: a webhook endpoint disabled).
+pub async fn append_region(conn: &impl Conn, event: &NewEvent) -> StoreResult<()> {
+    Events::insert(row_of(None, event))
+        .exec_without_returning(conn.raw())
+        .await?;
+    Ok(())
+}
+
 /// The organization's events after `after_id` in insertion order, `limit` at most (tests and
 /// diagnostics; the feed reads by position).
 pub async fn list_after(
@@ -89,5 +102,13 @@ pub async fn list_after(
         .order_by_asc(events::Column::Id)
         .limit(limit)
         .all(conn.raw())
+        .await?)
+}
+
+/// An event by its public id.
+pub async fn find_by_uid(conn: &impl Conn, uid: &str) -> StoreResult<Option<Event>> {
+    Ok(Events::find()
+        .filter(events::Column::Uid.eq(uid))
+        .one(conn.raw())
         .await?)
 }

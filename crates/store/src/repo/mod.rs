@@ -7,6 +7,7 @@ pub mod audit;
 pub mod backend_clients;
 pub mod directory;
 pub mod events;
+pub mod feed;
 pub mod group_mappings;
 pub mod idempotency;
 pub mod installations;
@@ -22,6 +23,7 @@ pub mod scim_groups;
 pub mod scim_users;
 pub mod signing_keys;
 pub mod stacks;
+pub mod webhooks;
 
 use chrono::{DateTime, Utc};
 

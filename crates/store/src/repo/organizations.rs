@@ -245,3 +245,23 @@ pub async fn delete(conn: &impl Conn, scope: &OrgScope) -> StoreResult<Organizat
         .await?;
     Ok(org)
 }
+
+/// The public UIDs of organizations (tombstoned ones too: old events still name them).
+pub async fn uids(
+    conn: &impl Conn,
+    ids: &[OrgId],
+) -> StoreResult<std::collections::HashMap<OrgId, String>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(OrgId, String)> = Organizations::find()
+            .select_only()
+            .column(organizations::Column::Id)
+            .column(organizations::Column::Uid)
+            .filter(organizations::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(conn.raw())
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}

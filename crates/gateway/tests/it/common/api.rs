@@ -28,6 +28,15 @@ impl ApiEnv {
     }
 
     pub async fn start_with(backend: Backend, scopes: &str) -> Self {
+        Self::start_configured(backend, scopes, &[]).await
+    }
+
+    /// With `settings` (`SCIMGATE_*` names, TOML values) for the server.
+    pub async fn start_configured(
+        backend: Backend,
+        scopes: &str,
+        settings: &[(&str, &str)],
+    ) -> Self {
         let target = Target::new(backend).await;
         let client = target.admin(&[
             "register-backend-client",
@@ -36,7 +45,7 @@ impl ApiEnv {
             "--scopes",
             scopes,
         ]);
-        let server = Server::in_process(&target, &[]).await;
+        let server = Server::in_process(&target, settings).await;
         let mut env = Self {
             client_id: client["client_id"].as_str().unwrap().to_owned(),
             client_secret: client["client_secret"].as_str().unwrap().to_owned(),
@@ -108,6 +117,25 @@ impl ApiEnv {
 
     pub async fn post(&self, path: &str, body: &Value) -> Reply {
         self.call(Method::POST, path, Some(body)).await
+    }
+
+    /// Creates a SCIM user in `org` with its bearer `token`; returns the SCIM resource.
+    pub async fn scim_user(&self, org: &super::ScimOrg, user_name: &str) -> Value {
+        let res = self
+            .http
+            .post(
+                self.server
+                    .url(&format!("/scim/v2.0/organizations/{}/Users", org.org)),
+            )
+            .bearer_auth(&org.token)
+            .header("content-type", "application/scim+json")
+            .body(super::scim::user(user_name).to_string())
+            .send()
+            .await
+            .unwrap();
+        let reply = reply(res).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
     }
 
     /// Creates an organization and returns its id.

@@ -1,86 +1,15 @@
-//! The use cases on both databases, without HTTP: what each writes (rows, audit, typed events)
-//! and the rules every surface shares.
-#![allow(clippy::unwrap_used, clippy::panic, clippy::disallowed_methods)]
+//! Provisioning: what each SCIM write records (rows, audit, typed events) and the rules every
+//! surface shares.
 
 use serde_json::{Value, json};
-use store::ids::EventId;
 use store::repo::group_mappings::Grants;
-use store::repo::{audit, events, memberships};
+use store::repo::{audit, memberships};
 use store::types::{MembershipStatus, OrgRole};
-use store::{Database, OrgScope};
-use testkit::{Backend, TestDatabase, backend_tests};
-use usecases::organizations::{NewOrganization, OwnerAccess};
+use testkit::{Backend, backend_tests};
 use usecases::scim::{Ctx, ScimSettings, groups, users};
-use usecases::{Actor, ActorKind, Core, Error, Settings};
+use usecases::{Actor, Error};
 
-struct World {
-    _db: TestDatabase,
-    core: Core,
-    scope: OrgScope,
-    owner_email: String,
-}
-
-async fn world(backend: Backend) -> World {
-    let db = TestDatabase::create(backend).await;
-    let store = store::connect(&db.url, &Default::default()).await.unwrap();
-    store::db::migrate(&store).await.unwrap();
-    let kv = store::kv::open(&backend.kv_url(), &testkit::unique_namespace())
-        .await
-        .unwrap();
-    let core = Core::new(store, kv, Settings::for_region("local"));
-    let created = usecases::organizations::create(
-        &core,
-        &Actor::operator(),
-        NewOrganization {
-            name: "Acme".into(),
-            owner_email: "owner@acme.test".into(),
-            owner_access: OwnerAccess::GeneratedPassword,
-        },
-    )
-    .await
-    .unwrap();
-    let scope = store::repo::organizations::operator_scope(core.db(), &created.organization.uid)
-        .await
-        .unwrap();
-    World {
-        _db: db,
-        core,
-        scope,
-        owner_email: "owner@acme.test".into(),
-    }
-}
-
-fn idp() -> Actor {
-    Actor::new(ActorKind::ApiToken("tok_1".into())).in_request(Some("req-1".into()), None)
-}
-
-async fn all_events(db: &Database, scope: &OrgScope) -> Vec<events::Event> {
-    events::list_after(db, scope, EventId(0), 10_000)
-        .await
-        .unwrap()
-}
-
-fn kinds(events: &[events::Event]) -> Vec<&str> {
-    events.iter().map(|e| e.kind.as_str()).collect()
-}
-
-async fn scim_user(world: &World, actor: &Actor, user_name: &str, email: &str) -> Value {
-    let settings = ScimSettings::new(b"0123456789abcdef0123456789abcdef");
-    let ctx = Ctx {
-        core: &world.core,
-        scope: &world.scope,
-        actor,
-        settings: &settings,
-        base_url: "http://scim.test",
-    };
-    users::create(
-        ctx,
-        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name,
-            "emails": [{"value": email, "primary": true}], "active": true}),
-    )
-    .await
-    .unwrap()
-}
+use super::common::*;
 
 /// A SCIM create writes the user, the membership, the audit row and two typed events naming
 /// the actor and the request, in one transaction.

@@ -1,0 +1,176 @@
+//! The background work of a replica: the sequencer (publishes committed events to the feed),
+//! webhook delivery, and retention. Every replica runs all of them: the sequencer takes turns
+//! through a database lock, deliveries are claimed with leases, so more replicas mean more
+//! delivery capacity and a killed replica's work is picked up by the others.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::task::JoinHandle;
+use usecases::Core;
+use usecases::webhooks::{DeliverySettings, Sealer, Transport};
+use webhooks::RetrySchedule;
+
+use crate::config::Config;
+
+/// Events published per sequencer pass.
+const SEQUENCE_BATCH: u64 = 1000;
+
+/// What the webhook side needs, built once per process.
+#[derive(Debug, Clone)]
+pub struct WebhookDeps {
+    /// Seals and opens endpoints' secrets.
+    pub sealer: Sealer,
+    /// Where deliveries may go.
+    pub policy: webhooks::DestinationPolicy,
+    /// Sends attempts (SSRF-guarded by `policy` at connect time).
+    pub sender: webhooks::Sender,
+    /// Retry schedule, leases, concurrency.
+    pub delivery: DeliverySettings,
+}
+
+impl WebhookDeps {
+    /// From the configuration.
+    pub fn new(config: &Config) -> anyhow::Result<Self> {
+        let policy = webhooks::DestinationPolicy::new(config.webhooks.allowed_destinations.clone());
+        let settings = webhooks::SenderSettings {
+            timeout: Duration::from_secs(config.webhooks.timeout_secs),
+            policy: policy.clone(),
+            ..webhooks::SenderSettings::default()
+        };
+        let schedule = RetrySchedule::new(
+            config
+                .webhooks
+                .retry_schedule_secs
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+        )
+        .with_jitter(config.webhooks.jitter);
+        Ok(Self {
+            sealer: Sealer::new(&config.secrets.webhook_key),
+            policy,
+            sender: webhooks::Sender::new(settings)?,
+            delivery: DeliverySettings {
+                schedule,
+                disable_after: chrono::Duration::hours(
+                    i64::try_from(config.webhooks.disable_after_hours).unwrap_or(120),
+                ),
+                concurrency: config.webhooks.concurrency.max(1),
+                ..DeliverySettings::default()
+            },
+        })
+    }
+}
+
+/// The running workers; dropping this does not stop them (they end with the runtime).
+#[derive(Debug)]
+pub struct Workers {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Stops every worker.
+    pub fn abort(&self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Starts the workers of this replica.
+pub fn spawn(core: &Core, config: &Config, deps: &WebhookDeps) -> Workers {
+    // Another replica's published batch wakes this one's readers and delivery workers.
+    let signals = core.signals().clone();
+    let listener = store::db::listen(core.db(), store::repo::feed::FEED_CHANNEL, move || {
+        signals.feed_advanced();
+    });
+    let mut tasks = vec![
+        tokio::spawn(sequencer(
+            core.clone(),
+            Duration::from_millis(config.events.sequencer_poll_ms.max(1)),
+        )),
+        tokio::spawn(deliverer(
+            core.clone(),
+            deps.clone(),
+            Duration::from_millis(config.webhooks.poll_ms.max(1)),
+        )),
+        tokio::spawn(janitor(
+            core.clone(),
+            chrono::Duration::days(i64::from(config.events.retention_days)),
+        )),
+    ];
+    tasks.extend(listener);
+    Workers { tasks }
+}
+
+/// Waits for the next change of `signal`, at most `timeout`.
+async fn wait(signal: &mut tokio::sync::watch::Receiver<u64>, timeout: Duration) {
+    let _ = tokio::time::timeout(timeout, signal.changed()).await;
+}
+
+async fn sequencer(core: Core, poll: Duration) {
+    let mut written = core.signals().outbox();
+    loop {
+        match usecases::feed::sequence(&core, SEQUENCE_BATCH, Utc::now()).await {
+            // A full batch: more may be waiting.
+            Ok(done) if done.events as u64 == SEQUENCE_BATCH => continue,
+            // Another replica holds the sequencer; its batch may have started before this
+            // replica's commit, so look again shortly rather than at the next poll.
+            Ok(done) if done.busy => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "sequencer pass failed; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        wait(&mut written, poll).await;
+    }
+}
+
+async fn deliverer(core: Core, deps: WebhookDeps, poll: Duration) {
+    let owner = format!("replica-{}", store::secret::random_token(9));
+    let mut published = core.signals().feed();
+    let transport: Arc<dyn Transport> = Arc::new(deps.sender.clone());
+    loop {
+        match usecases::webhooks::deliver_due(
+            &core,
+            &deps.sealer,
+            transport.as_ref(),
+            &deps.delivery,
+            &owner,
+            Utc::now(),
+        )
+        .await
+        {
+            Ok(done) if done.attempted > 0 => continue,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook delivery step failed; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        wait(&mut published, poll).await;
+    }
+}
+
+async fn janitor(core: Core, retention: chrono::Duration) {
+    loop {
+        let now = Utc::now();
+        match usecases::feed::prune(&core, retention, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "pruned events past their retention"),
+            Err(e) => tracing::warn!(error = %e, "pruning the feed failed"),
+        }
+        if let Err(e) =
+            store::repo::idempotency::prune(core.db(), now - chrono::Duration::hours(24)).await
+        {
+            tracing::warn!(error = %e, "pruning idempotency keys failed");
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}

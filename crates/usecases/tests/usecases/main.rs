@@ -1,0 +1,7 @@
+//! The use cases on both databases, without HTTP.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::disallowed_methods)]
+
+mod common;
+mod feed;
+mod provisioning;
+mod webhooks;
