@@ -12,6 +12,7 @@ use anyhow::Context;
 use serde_json::json;
 use store::db::PoolSettings;
 use store::kv::Kv;
+use store::ratelimit::Limit;
 use store::{Database, StoreError};
 use tracing_actix_web::{RequestId, TracingLogger};
 
@@ -158,19 +159,27 @@ async fn request_id_header(
 /// The SCIM API of this deployment. Bearer tokens are checked by the token service's verifier.
 fn scim_api(
     services: &Services,
-    payload_limit: usize,
-    cursor_key: &str,
+    config: &Config,
     tokens: &token_service::TokenService,
 ) -> scim_api::ScimApi {
     // API tokens and OAuth access tokens (JWTs) alike.
     let verifier = std::sync::Arc::new(tokens.clone());
+    let cursor_key = &config.secrets.cursor_key;
     let key = if cursor_key.is_empty() {
         store::secret::random_token(32)
     } else {
         cursor_key.to_owned()
     };
     let mut settings = scim_api::ScimSettings::new(&services.region.auth_api_url, key.as_bytes());
-    settings.max_payload = payload_limit;
+    settings.max_payload = config.http.payload_limit_bytes;
+    settings.bulk_max_payload = config.scim.bulk_payload_limit_bytes;
+    settings.limits = scim_api::guard::Limits {
+        max_url_bytes: config.http.max_url_bytes,
+        max_header_bytes: config.http.max_header_bytes,
+        max_headers: config.http.max_headers,
+        per_credential: Limit::per_minute(config.scim.rate_limit_per_credential_per_minute),
+        per_organization: Limit::per_minute(config.scim.rate_limit_per_organization_per_minute),
+    };
     scim_api::ScimApi::new(services.core.clone(), verifier, settings)
 }
 
@@ -251,13 +260,7 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
     let federation = federation(&config, &services)?;
     let browser =
         crate::oauth::authorize_app(&config, &services).with_federation(federation.clone());
-    let scim = scim_api(
-        &services,
-        payload_limit,
-        &config.secrets.cursor_key,
-        &tokens,
-    )
-    .with_federation(federation.clone());
+    let scim = scim_api(&services, &config, &tokens).with_federation(federation.clone());
     let data = web::Data::new(services.clone());
     let trusted = web::Data::new(crate::client_addr::TrustedProxies(
         config.http.trusted_proxies.clone(),

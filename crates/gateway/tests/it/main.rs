@@ -14,6 +14,7 @@ mod config_and_readiness;
 mod console;
 mod credential_cache;
 mod idp_replay;
+mod limits;
 mod oauth_flow;
 mod oauth_security;
 mod regions;

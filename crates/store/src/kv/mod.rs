@@ -33,6 +33,10 @@ pub trait KeyValueStore: Send + Sync + std::fmt::Debug {
     /// Increments the counter under `key`, starting a `window` expiry when it is created, and
     /// returns the new count (fixed-window rate limiting).
     async fn incr(&self, key: &str, window: Duration) -> Result<u64, StoreError>;
+    /// [`KeyValueStore::incr`] that also says how long the current window has left (what a
+    /// `Retry-After` tells a caller over its limit).
+    async fn incr_window(&self, key: &str, window: Duration)
+    -> Result<(u64, Duration), StoreError>;
     /// Marks `id` revoked for `ttl` (as long as anything it revokes can still be presented).
     async fn revoke(&self, id: &str, ttl: Duration) -> Result<(), StoreError>;
     /// True when `id` is in the revocation set.

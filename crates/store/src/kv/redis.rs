@@ -15,11 +15,17 @@ use redis::{AsyncCommands, ExistenceCheck, Script, SetExpiry, SetOptions};
 use super::{KeyValueStore, Listener, Listening, LocalListeners, Notice};
 use crate::StoreError;
 
-/// INCR, and on the first increment start the expiry window.
+/// INCR, and on the first increment start the expiry window; answers the count and the
+/// milliseconds the window has left. A key left without expiry (a failure between the two calls
+/// of an older version) gets one, so a counter can never block forever.
 const INCR_WITH_WINDOW: &str = r"
 local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return count
+local left = redis.call('PTTL', KEYS[1])
+if count == 1 or left < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  left = tonumber(ARGV[1])
+end
+return {count, left}
 ";
 
 /// A Redis-backed store whose keys all start with a namespace.
@@ -162,13 +168,23 @@ impl KeyValueStore for RedisKv {
     }
 
     async fn incr(&self, key: &str, window: Duration) -> Result<u64, StoreError> {
+        Ok(self.incr_window(key, window).await?.0)
+    }
+
+    async fn incr_window(
+        &self,
+        key: &str,
+        window: Duration,
+    ) -> Result<(u64, Duration), StoreError> {
         let mut conn = self.conn.clone();
-        self.incr_script
+        let (count, left): (u64, u64) = self
+            .incr_script
             .key(self.key(key))
             .arg(millis(window))
             .invoke_async(&mut conn)
             .await
-            .map_err(kv_err)
+            .map_err(kv_err)?;
+        Ok((count, Duration::from_millis(left)))
     }
 
     async fn revoke(&self, id: &str, ttl: Duration) -> Result<(), StoreError> {
