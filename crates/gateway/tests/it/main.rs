@@ -10,6 +10,7 @@
 mod browser_console;
 mod cli;
 mod common;
+mod concurrency;
 mod config_and_readiness;
 mod console;
 mod credential_cache;
