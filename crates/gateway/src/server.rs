@@ -217,6 +217,16 @@ pub struct RunningApp {
     pub services: Services,
     handle: actix_web::dev::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Background work that lives as long as the server.
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for RunningApp {
+    fn drop(&mut self) {
+        for task in &self.background {
+            task.abort();
+        }
+    }
 }
 
 impl RunningApp {
@@ -226,15 +236,15 @@ impl RunningApp {
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits for the server to end.
-    pub async fn stop(self) -> anyhow::Result<()> {
+    pub async fn stop(mut self) -> anyhow::Result<()> {
         self.handle.stop(true).await;
-        self.task.await??;
+        (&mut self.task).await??;
         Ok(())
     }
 
     /// Waits until the server ends (a shutdown signal).
-    pub async fn wait(self) -> anyhow::Result<()> {
-        self.task.await??;
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        (&mut self.task).await??;
         Ok(())
     }
 }
@@ -257,6 +267,7 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
         );
     }
     let tokens = crate::oauth::token_service(&config, &services).await?;
+    let background = vec![record_kv(&config, &services).await?];
     let federation = federation(&config, &services)?;
     let browser =
         crate::oauth::authorize_app(&config, &services).with_federation(federation.clone());
@@ -295,7 +306,30 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
         services,
         handle,
         task,
+        background,
     })
+}
+
+/// Records in the database which key-value store the servers use (the CLI compares its own), and
+/// keeps the store's copy of that identity alive.
+async fn record_kv(
+    config: &Config,
+    services: &Services,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let url = redact(&config.kv.url);
+    let id = store::deployment::record_kv(&services.db, &services.kv, &url, &config.kv.namespace)
+        .await
+        .context("cannot record the key-value store in the database (migrations applied?)")?;
+    let kv = services.kv.clone();
+    Ok(tokio::spawn(async move {
+        let mut every = tokio::time::interval(store::deployment::KV_ID_TTL / 4);
+        loop {
+            every.tick().await;
+            if let Err(e) = store::deployment::renew_kv_id(&kv, &id).await {
+                tracing::warn!(error = %e, "cannot renew the deployment's identity in the key-value store");
+            }
+        }
+    }))
 }
 
 /// Serves until a shutdown signal.

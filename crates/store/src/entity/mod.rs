@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod api_tokens;
 pub mod audit_log;
+pub mod deployment_facts;
 pub mod events;
 pub mod group_mapping_stack_roles;
 pub mod group_mappings;
@@ -13,6 +14,7 @@ pub mod oauth_clients;
 pub mod org_memberships;
 pub mod organizations;
 pub mod refresh_tokens;
+pub mod revocations;
 pub mod scim_group_members;
 pub mod scim_groups;
 pub mod scim_user_emails;

@@ -142,6 +142,16 @@ impl KeyValueStore for MemoryKv {
         Ok(self.get(&revoked_key(id)).await?.is_some())
     }
 
+    async fn any_revoked_if(&self, marker: &str, ids: &[&str]) -> Result<Option<bool>, StoreError> {
+        self.with_entries(|map, now| {
+            live(map, &revoked_key(marker), now)?;
+            Some(
+                ids.iter()
+                    .any(|id| live(map, &revoked_key(id), now).is_some()),
+            )
+        })
+    }
+
     async fn any_revoked(&self, ids: &[&str]) -> Result<bool, StoreError> {
         self.with_entries(|map, now| {
             ids.iter()

@@ -43,6 +43,9 @@ pub trait KeyValueStore: Send + Sync + std::fmt::Debug {
     async fn is_revoked(&self, id: &str) -> Result<bool, StoreError>;
     /// True when any of `ids` is in the revocation set (one round trip).
     async fn any_revoked(&self, ids: &[&str]) -> Result<bool, StoreError>;
+    /// Like [`KeyValueStore::any_revoked`], atomically with a check that `marker` is in the set
+    /// too: `None` when it is not (the set may have lost entries and must be reloaded).
+    async fn any_revoked_if(&self, marker: &str, ids: &[&str]) -> Result<Option<bool>, StoreError>;
     /// Checks the store answers (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
     /// Whether other processes (replicas, the CLI) share this store, so what they publish

@@ -28,12 +28,21 @@ end
 return {count, left}
 ";
 
+/// EXISTS over the revocation keys, but only when the marker (KEYS[1]) exists: -1 otherwise.
+/// One script, so no flush can fall between the two checks.
+const EXISTS_IF_MARKED: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if #KEYS == 1 then return 0 end
+return redis.call('EXISTS', unpack(KEYS, 2))
+";
+
 /// A Redis-backed store whose keys all start with a namespace.
 pub struct RedisKv {
     client: redis::Client,
     conn: ConnectionManager,
     namespace: String,
     incr_script: Script,
+    exists_if_marked: Script,
     listeners: Arc<LocalListeners>,
 }
 
@@ -69,6 +78,7 @@ impl RedisKv {
             conn,
             namespace: namespace.to_owned(),
             incr_script: Script::new(INCR_WITH_WINDOW),
+            exists_if_marked: Script::new(EXISTS_IF_MARKED),
             listeners: Arc::default(),
         })
     }
@@ -193,6 +203,23 @@ impl KeyValueStore for RedisKv {
 
     async fn is_revoked(&self, id: &str) -> Result<bool, StoreError> {
         self.any_revoked(&[id]).await
+    }
+
+    async fn any_revoked_if(&self, marker: &str, ids: &[&str]) -> Result<Option<bool>, StoreError> {
+        let keys: Vec<String> = std::iter::once(marker)
+            .chain(ids.iter().copied())
+            .map(|id| self.key(&format!("revoked:{id}")))
+            .collect();
+        let found: i64 = self
+            .read(|mut conn| {
+                let mut invocation = self.exists_if_marked.prepare_invoke();
+                for key in &keys {
+                    invocation.key(key);
+                }
+                async move { invocation.invoke_async(&mut conn).await }
+            })
+            .await?;
+        Ok((found >= 0).then_some(found > 0))
     }
 
     async fn any_revoked(&self, ids: &[&str]) -> Result<bool, StoreError> {
