@@ -8,5 +8,6 @@ pub mod client_addr;
 pub mod config;
 pub mod demo;
 pub mod oauth;
+pub mod observe;
 pub mod server;
 pub mod telemetry;

@@ -35,7 +35,8 @@ pub struct Services {
 
 /// Opens the database (creating the SQLite file's folder) and the key-value store.
 pub async fn open_services(config: &Config) -> anyhow::Result<Services> {
-    let db = open_database(config).await?;
+    let mut db = open_database(config).await?;
+    crate::observe::watch_statements(&mut db);
     let kv = store::kv::open(&config.kv.url, &config.kv.namespace)
         .await
         .with_context(|| {
@@ -267,7 +268,14 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
         );
     }
     let tokens = crate::oauth::token_service(&config, &services).await?;
-    let background = vec![record_kv(&config, &services).await?];
+    let mut background = vec![record_kv(&config, &services).await?];
+    if config.metrics.enabled {
+        background.extend(crate::observe::upkeep());
+    }
+    let metrics_access = web::Data::new(crate::observe::MetricsAccess {
+        enabled: config.metrics.enabled,
+        allow: config.metrics.allow.clone(),
+    });
     let federation = federation(&config, &services)?;
     let browser =
         crate::oauth::authorize_app(&config, &services).with_federation(federation.clone());
@@ -283,6 +291,8 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
             .wrap(actix_web::middleware::from_fn(crate::client_addr::record))
             .app_data(web::PayloadConfig::new(payload_limit))
             .app_data(web::JsonConfig::default().limit(payload_limit))
+            .app_data(metrics_access.clone())
+            .wrap(actix_web::middleware::from_fn(crate::observe::http))
             .wrap(actix_web::middleware::from_fn(request_id_header))
             .wrap(TracingLogger::default())
             .configure(|cfg| scim.configure(cfg))
@@ -291,6 +301,7 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
             .configure(|cfg| federation.configure(cfg))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(crate::observe::metrics))
             .default_service(web::to(not_found))
     })
     .shutdown_timeout(config.http.shutdown_timeout_secs);

@@ -512,6 +512,7 @@ pub fn scope(
         .app_data(web::PayloadConfig::new(settings.max_payload))
         .wrap(ErrorHandlers::new().default_handler(as_scim_error))
         .wrap(actix_web::middleware::from_fn(crate::guard::check_head))
+        .wrap(actix_web::middleware::from_fn(crate::observe::count))
         .service(resource_routes::<Users>("Users"))
         .service(resource_routes::<Groups>("Groups"))
         .service(

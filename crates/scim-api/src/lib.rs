@@ -11,6 +11,7 @@ pub mod discovery;
 pub mod error;
 pub mod guard;
 pub mod handlers;
+pub mod observe;
 
 use std::sync::Arc;
 

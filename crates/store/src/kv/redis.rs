@@ -106,8 +106,14 @@ impl RedisKv {
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 
+/// 1 while this process hears `channel`'s announcements, 0 while it may miss them. Labelled by the
+/// channel without the namespace: a handful of fixed names.
+fn subscribed_gauge(channel: &str, value: f64) {
+    metrics::gauge!("scimgate_kv_subscribed", "channel" => channel.to_owned()).set(value);
+}
+
 /// Keeps `listener` subscribed to `channel`, telling it whenever messages may have been missed.
-async fn subscription(client: redis::Client, channel: String, listener: Listener) {
+async fn subscription(client: redis::Client, channel: String, label: String, listener: Listener) {
     loop {
         let subscribed = tokio::time::timeout(SUBSCRIBE_TIMEOUT, async {
             let mut pubsub = client.get_async_pubsub().await?;
@@ -117,11 +123,13 @@ async fn subscription(client: redis::Client, channel: String, listener: Listener
         .await;
         match subscribed {
             Ok(Ok(pubsub)) => {
+                subscribed_gauge(&label, 1.0);
                 listener(Notice::Listening);
                 let mut messages = pubsub.into_on_message();
                 while let Some(message) = messages.next().await {
                     listener(Notice::Message(message.get_payload_bytes()));
                 }
+                subscribed_gauge(&label, 0.0);
                 listener(Notice::Lost);
                 tracing::warn!(%channel, "Redis subscription lost; re-subscribing");
             }
@@ -274,6 +282,7 @@ impl KeyValueStore for RedisKv {
         let task = runtime.spawn(subscription(
             self.client.clone(),
             self.key(channel),
+            channel.to_owned(),
             listener,
         ));
         Listening::new(move || {
