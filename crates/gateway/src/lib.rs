@@ -9,5 +9,6 @@ pub mod config;
 pub mod demo;
 pub mod oauth;
 pub mod observe;
+pub mod probe;
 pub mod server;
 pub mod telemetry;

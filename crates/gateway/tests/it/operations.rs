@@ -183,3 +183,22 @@ async fn every_request_writes_one_access_log_line() {
     assert_eq!(lines[1]["route"], "/healthz");
     assert_eq!(lines[1]["org"], "-");
 }
+
+/// `scimgate probe` (the compose health check) succeeds against a ready gateway and fails
+/// against nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_probe_asks_readyz() {
+    let target = crate::common::Target::new(Backend::Sqlite).await;
+    let server = crate::common::Server::in_process(&target, &[]).await;
+    let probe = |url: String| {
+        let mut cmd = crate::common::bare_command(target.workdir.path());
+        cmd.args(["probe", "--url", &url]);
+        run(cmd)
+    };
+    let (ok, stdout, stderr) = probe(server.url("/readyz"));
+    assert!(ok, "{stdout}{stderr}");
+    let port = crate::common::services::free_port();
+    let (ok, _, stderr) = probe(format!("http://127.0.0.1:{port}/readyz"));
+    assert!(!ok);
+    assert!(stderr.contains("cannot reach"), "{stderr}");
+}
