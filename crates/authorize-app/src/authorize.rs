@@ -144,13 +144,14 @@ pub async fn eligible_orgs(
     account_id: store::ids::AccountId,
 ) -> Result<Result<Vec<OrgChoice>, String>, PageError> {
     let all = memberships::organizations_of(&app.db, account_id).await?;
+    let catalog = store::repo::role_catalog::load(&app.db).await?;
     let admin_of: Vec<_> = all
         .iter()
         .filter(|(m, _)| {
             m.status == MembershipStatus::Active.as_str()
                 && m.effective_role
                     .parse::<OrgRole>()
-                    .is_ok_and(OrgRole::manages_scim)
+                    .is_ok_and(|role| catalog.manages_scim(&role))
         })
         .collect();
     let orgs: Vec<OrgChoice> = admin_of

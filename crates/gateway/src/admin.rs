@@ -90,8 +90,12 @@ async fn add_member(
     let email = &added.account.email;
     Ok(Output {
         json: json!({"org_uid": scope.org_uid(), "email": email, "account_uid": added.account.uid,
-            "role": role.as_str(), "status": added.membership.status}),
-        text: format!("added {email} to {} as {role}", scope.org_uid()),
+            "role": added.membership.role, "status": added.membership.status}),
+        text: format!(
+            "added {email} to {} as {}",
+            scope.org_uid(),
+            added.membership.role
+        ),
     })
 }
 
@@ -159,6 +163,34 @@ pub async fn register_client(core: &Core, new: NewClient) -> usecases::Result<Ou
     })
 }
 
+/// Registers a backend client for the management API.
+async fn register_backend_client(
+    core: &Core,
+    name: &str,
+    scopes: &str,
+) -> usecases::Result<Output> {
+    let registered =
+        usecases::backend_clients::register(core, &Actor::operator(), name, scopes).await?;
+    let row = &registered.row;
+    Ok(Output {
+        json: json!({"client_id": row.client_id, "client_secret": registered.client_secret,
+            "name": row.name, "scopes": row.scopes}),
+        text: format!(
+            "client_id: {}\nclient_secret (shown once): {}\nscopes: {}",
+            row.client_id, registered.client_secret, row.scopes
+        ),
+    })
+}
+
+/// Revokes a backend client.
+async fn revoke_backend_client(core: &Core, client_id: &str) -> usecases::Result<Output> {
+    let row = usecases::backend_clients::revoke(core, &Actor::operator(), client_id).await?;
+    Ok(Output {
+        json: json!({"client_id": row.client_id, "revoked": true}),
+        text: format!("revoked backend client {} ({})", row.client_id, row.name),
+    })
+}
+
 /// Rotates the signing keys (see `token_service::keys::rotate`).
 async fn rotate_keys(core: &Core, config: &Config) -> Result<Output, StoreError> {
     let access_ttl = std::time::Duration::from_secs(config.oauth.access_token_ttl_secs);
@@ -214,6 +246,12 @@ pub async fn run(
     }
     Ok(match command {
         AdminCommand::RotateKeys { json } => (rotate_keys(core, config).await?, json),
+        AdminCommand::RegisterBackendClient { name, scopes, json } => {
+            (register_backend_client(core, &name, &scopes).await?, json)
+        }
+        AdminCommand::RevokeBackendClient { client, json } => {
+            (revoke_backend_client(core, &client).await?, json)
+        }
         AdminCommand::RevokeInstallation {
             org,
             installation,

@@ -202,6 +202,28 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Register the SaaS backend's OAuth client for the management API (`/api/v1`): it gets
+    /// access tokens with the client credentials grant. The secret is shown once.
+    RegisterBackendClient {
+        /// A name to recognise it by.
+        #[arg(long)]
+        name: String,
+        /// Space-separated scopes, e.g. "organizations:read members:read events:read".
+        #[arg(long)]
+        scopes: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a backend client: its access tokens stop working at their next request.
+    RevokeBackendClient {
+        /// The client's id (`client_id` of register-backend-client).
+        #[arg(long)]
+        client: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Rotate the JWT signing keys: the published next key starts signing, the active one
     /// retires (still published until its tokens expire), a new next key is published.
     RotateKeys {

@@ -280,6 +280,14 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
     let browser =
         crate::oauth::authorize_app(&config, &services).with_federation(federation.clone());
     let scim = scim_api(&services, &config, &tokens).with_federation(federation.clone());
+    let management = management_api::ManagementApi::new(
+        services.core.clone(),
+        tokens.clone(),
+        management_api::ManagementSettings {
+            app_url: services.region.app_url.clone(),
+            auth_api_url: services.region.auth_api_url.clone(),
+        },
+    );
     let data = web::Data::new(services.clone());
     let trusted = web::Data::new(crate::client_addr::TrustedProxies(
         config.http.trusted_proxies.clone(),
@@ -299,6 +307,7 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
             .configure(|cfg| tokens.configure(cfg))
             .configure(|cfg| browser.configure(cfg))
             .configure(|cfg| federation.configure(cfg))
+            .configure(|cfg| management.configure(cfg))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(crate::observe::metrics))

@@ -56,4 +56,12 @@ ids! {
     EventId,
     /// `audit_log.id`.
     AuditId,
+    /// `backend_clients.id`.
+    BackendClientId,
+    /// `idempotency_keys.id`.
+    IdempotencyKeyId,
+    /// `portal_links.id`.
+    PortalLinkId,
+    /// `roles.id`.
+    RoleId,
 }

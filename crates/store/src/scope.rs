@@ -67,6 +67,7 @@ tenant_tables!(
     api_tokens,
     events,
     audit_log,
+    portal_links,
 );
 
 /// The one way tenant queries start: every read and write of a tenant table through these is

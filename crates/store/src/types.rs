@@ -89,35 +89,94 @@ macro_rules! string_enum {
     };
 }
 
-string_enum! {
-    /// A role in an organization, ordered from least to most privileged so `max` picks the
-    /// effective one.
-    OrgRole {
-        /// Uses the organization's stacks it is given roles on.
-        Member => "member",
-        /// Manages members, SCIM and settings.
-        Admin => "admin",
-        /// Everything an admin can, plus ownership.
-        Owner => "owner",
-    }
+macro_rules! role_key {
+    ($(#[$meta:meta])* $name:ident, $what:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// The key as stored and shown in the API.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = StoreError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let key = s.trim().to_ascii_lowercase();
+                if valid_role_key(&key) {
+                    Ok(Self(key))
+                } else {
+                    Err(StoreError::Invalid(format!(
+                        concat!("'{}' is not a valid ", $what, " key (1 to 50 of a-z, 0-9, '_' and '-', starting with a letter or digit)"),
+                        s
+                    )))
+                }
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = StoreError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(role: $name) -> String {
+                role.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
+
+/// A role key: a short slug, so keys survive URLs, forms and logs unchanged.
+fn valid_role_key(key: &str) -> bool {
+    (1..=50).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && key
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+}
+
+role_key!(
+    /// An organization role of the catalog, by key. Which roles exist, their privilege order and
+    /// whether they manage SCIM come from the catalog ([`crate::repo::role_catalog`]); `owner` is
+    /// the one the catalog always has, at the top.
+    OrgRole,
+    "organization role"
+);
+
+role_key!(
+    /// A stack (workspace) role of the catalog, by key.
+    StackRole,
+    "stack role"
+);
 
 impl OrgRole {
-    /// Owners and Admins manage SCIM: enable it, authorize IdPs, create tokens, map groups.
-    pub fn manages_scim(self) -> bool {
-        matches!(self, OrgRole::Admin | OrgRole::Owner)
-    }
-}
+    /// The key of the Owner role, which every catalog has, highest of all.
+    pub const OWNER: &'static str = "owner";
 
-string_enum! {
-    /// A role on one stack (workspace), ordered from least to most privileged.
-    StackRole {
-        /// Reads the stack.
-        Viewer => "viewer",
-        /// Builds in the stack.
-        Developer => "developer",
-        /// Manages the stack.
-        Admin => "admin",
+    /// The Owner role.
+    pub fn owner() -> Self {
+        Self(Self::OWNER.to_owned())
+    }
+
+    /// Whether this is the Owner role.
+    pub fn is_owner(&self) -> bool {
+        self.0 == Self::OWNER
     }
 }
 
@@ -170,10 +229,15 @@ mod tests {
     }
 
     #[test]
-    fn roles_order_by_privilege_and_parse_case_insensitively() {
-        assert!(OrgRole::Owner > OrgRole::Admin && OrgRole::Admin > OrgRole::Member);
-        assert_eq!("ADMIN".parse::<OrgRole>().ok(), Some(OrgRole::Admin));
-        assert!("root".parse::<OrgRole>().is_err());
-        assert!(StackRole::Admin > StackRole::Developer);
+    fn role_keys_are_slugs_compared_case_insensitively() {
+        assert_eq!(
+            "ADMIN".parse::<OrgRole>().ok().map(String::from),
+            Some("admin".into())
+        );
+        assert!("billing-admin_2".parse::<StackRole>().is_ok());
+        for bad in ["", "-x", "a b", "é", &"x".repeat(51)] {
+            assert!(bad.parse::<OrgRole>().is_err(), "{bad:?} should be refused");
+        }
+        assert!(OrgRole::owner().is_owner());
     }
 }

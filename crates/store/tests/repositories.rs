@@ -149,22 +149,22 @@ async fn admin_scope_requires_active_owner_or_admin(backend: Backend) {
     for (addr, role, status) in [
         (
             "owner@example.com",
-            OrgRole::Owner,
+            OrgRole::owner(),
             MembershipStatus::Active,
         ),
         (
             "admin@example.com",
-            OrgRole::Admin,
+            "admin".parse::<OrgRole>().unwrap(),
             MembershipStatus::Active,
         ),
         (
             "member@example.com",
-            OrgRole::Member,
+            "member".parse::<OrgRole>().unwrap(),
             MembershipStatus::Active,
         ),
         (
             "suspended@example.com",
-            OrgRole::Admin,
+            "admin".parse::<OrgRole>().unwrap(),
             MembershipStatus::Suspended,
         ),
     ] {
@@ -207,7 +207,7 @@ async fn admin_scope_requires_active_owner_or_admin(backend: Backend) {
 
     let again = NewMembership {
         account_id: ids[0],
-        role: OrgRole::Member,
+        role: "member".parse::<OrgRole>().unwrap(),
         status: MembershipStatus::Active,
         source: MembershipSource::Manual,
     };
@@ -225,11 +225,11 @@ async fn admin_scope_requires_active_owner_or_admin(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(suspended.status, "suspended");
-    let promoted = memberships::set_role(&db, &scope, ids[2], OrgRole::Admin)
+    let promoted = memberships::set_role(&db, &scope, ids[2], &"admin".parse::<OrgRole>().unwrap())
         .await
         .unwrap();
     assert_eq!(
-        (promoted.role.as_str(), promoted.effective_role.as_str()),
+        (promoted.0.role.as_str(), promoted.0.effective_role.as_str()),
         ("admin", "admin")
     );
     assert!(memberships::remove(&db, &scope, ids[2]).await.unwrap());
@@ -412,7 +412,7 @@ async fn stacks_are_unique_per_org_and_scoped(backend: Backend) {
         &scope,
         &marketing.uid,
         account.id,
-        Some(StackRole::Viewer),
+        Some("viewer".parse::<StackRole>().unwrap()),
     )
     .await
     .unwrap();
@@ -421,7 +421,7 @@ async fn stacks_are_unique_per_org_and_scoped(backend: Backend) {
         &scope,
         &marketing.uid,
         account.id,
-        Some(StackRole::Developer),
+        Some("developer".parse::<StackRole>().unwrap()),
     )
     .await
     .unwrap();

@@ -44,7 +44,7 @@ async fn provision(
         .unwrap();
     let new = NewMembership {
         account_id: account.id,
-        role: OrgRole::Member,
+        role: "member".parse::<OrgRole>().unwrap(),
         status: MembershipStatus::Invited,
         source: MembershipSource::Scim,
     };
@@ -360,18 +360,24 @@ async fn mapped_groups_raise_effective_roles(backend: Backend) {
     add_member(&db, &acme, admins.id, &user.uid).await;
 
     let grants = Grants {
-        org_role: Some(OrgRole::Admin),
-        stack_roles: vec![(marketing.id, StackRole::Developer)],
+        org_role: Some("admin".parse::<OrgRole>().unwrap()),
+        stack_roles: vec![(marketing.id, "developer".parse::<StackRole>().unwrap())],
     };
     let changes = group_mappings::set(&db, &acme, admins.id, &grants)
         .await
         .unwrap();
     assert_eq!(changes.len(), 1);
-    assert_eq!(changes[0].before.org_role, OrgRole::Member);
-    assert_eq!(changes[0].after.org_role, OrgRole::Admin);
+    assert_eq!(
+        changes[0].before.org_role,
+        "member".parse::<OrgRole>().unwrap()
+    );
+    assert_eq!(
+        changes[0].after.org_role,
+        "admin".parse::<OrgRole>().unwrap()
+    );
     assert_eq!(
         changes[0].after.stacks.get(&marketing.id),
-        Some(&StackRole::Developer)
+        Some(&"developer".parse::<StackRole>().unwrap())
     );
     let membership = memberships::get(&db, &acme, account)
         .await
@@ -389,21 +395,27 @@ async fn mapped_groups_raise_effective_roles(backend: Backend) {
         "recompute is idempotent"
     );
 
-    stacks::set_role(&db, &acme, &marketing.uid, account, Some(StackRole::Admin))
-        .await
-        .unwrap();
+    stacks::set_role(
+        &db,
+        &acme,
+        &marketing.uid,
+        account,
+        Some("admin".parse::<StackRole>().unwrap()),
+    )
+    .await
+    .unwrap();
     scim_groups::remove_members(&db, &acme, admins.id, std::slice::from_ref(&user.uid))
         .await
         .unwrap();
     let changes = roles::recompute(&db, &acme, &[account]).await.unwrap();
     assert_eq!(
         changes[0].after.org_role,
-        OrgRole::Member,
+        "member".parse::<OrgRole>().unwrap(),
         "leaving the group drops the role"
     );
     assert_eq!(
         changes[0].after.stacks.get(&marketing.id),
-        Some(&StackRole::Admin),
+        Some(&"admin".parse::<StackRole>().unwrap()),
         "the manual stack role stays"
     );
 
@@ -411,7 +423,10 @@ async fn mapped_groups_raise_effective_roles(backend: Backend) {
     roles::recompute(&db, &acme, &[account]).await.unwrap();
     let changes = group_mappings::remove(&db, &acme, admins.id).await.unwrap();
     assert_eq!(changes.len(), 1);
-    assert_eq!(changes[0].after.org_role, OrgRole::Member);
+    assert_eq!(
+        changes[0].after.org_role,
+        "member".parse::<OrgRole>().unwrap()
+    );
 }
 
 backend_tests!(
@@ -454,14 +469,17 @@ async fn console_read_models_and_mapping_preview(backend: Backend) {
     assert_eq!((groups.len(), groups[0].member_count), (1, 1));
 
     let grants = Grants {
-        org_role: Some(OrgRole::Admin),
+        org_role: Some("admin".parse::<OrgRole>().unwrap()),
         stack_roles: vec![],
     };
     let preview = group_mappings::preview(&db, &acme, group.id, Some(&grants))
         .await
         .unwrap();
     assert_eq!(preview.len(), 1);
-    assert_eq!(preview[0].after.org_role, OrgRole::Admin);
+    assert_eq!(
+        preview[0].after.org_role,
+        "admin".parse::<OrgRole>().unwrap()
+    );
     assert!(
         !group_mappings::is_mapped(&db, &acme, group.id)
             .await

@@ -43,9 +43,11 @@ pub enum OAuthError {
     /// Too many requests from this address or client.
     #[error("too many requests; slow down")]
     SlowDown,
-    /// The data layer failed: not the caller's fault.
-    #[error("temporarily unavailable")]
-    Unavailable(#[from] StoreError),
+    /// The data layer failed: not the caller's fault. An outage (database or key-value store
+    /// unreachable) is `temporarily_unavailable` (503, retry); any other fault is `server_error`
+    /// (500) — a retry would not help, and calling it an outage would hide it.
+    #[error("{}", if .0.is_unavailable() { "temporarily unavailable" } else { "the server failed to handle the request" })]
+    Store(#[from] StoreError),
 }
 
 impl OAuthError {
@@ -58,7 +60,8 @@ impl OAuthError {
             OAuthError::UnsupportedGrantType => "unsupported_grant_type",
             OAuthError::InvalidScope(_) => "invalid_scope",
             OAuthError::SlowDown => "slow_down",
-            OAuthError::Unavailable(_) => "temporarily_unavailable",
+            OAuthError::Store(e) if e.is_unavailable() => "temporarily_unavailable",
+            OAuthError::Store(_) => "server_error",
         }
     }
 }
@@ -68,13 +71,14 @@ impl ResponseError for OAuthError {
         match self {
             OAuthError::InvalidClient => StatusCode::UNAUTHORIZED,
             OAuthError::SlowDown => StatusCode::TOO_MANY_REQUESTS,
-            OAuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            OAuthError::Store(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
+            OAuthError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let OAuthError::Unavailable(e) = self {
+        if let OAuthError::Store(e) = self {
             tracing::error!(error = %e, "oauth endpoint failed on the data layer");
         }
         let mut res = HttpResponse::build(self.status_code());

@@ -80,6 +80,5 @@ pub(crate) async fn pair(svc: &TokenService, spec: PairSpec<'_>) -> Result<Vec<u
         refresh_token,
         scope: spec.scopes.to_owned(),
     };
-    serde_json::to_vec(&response)
-        .map_err(|e| OAuthError::Unavailable(StoreError::Invalid(e.to_string())))
+    serde_json::to_vec(&response).map_err(|e| OAuthError::Store(StoreError::Invalid(e.to_string())))
 }

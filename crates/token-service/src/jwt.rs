@@ -123,6 +123,77 @@ pub async fn verify(
     settings: &TokenSettings,
     token: &str,
 ) -> Result<AccessClaims, JwtError> {
+    verify_for(keys, settings, token, &settings.audience).await
+}
+
+/// The claims of a management API access token (client credentials, RFC 9068): no organization
+/// and no refresh family — a backend client acts in every organization of the region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendClaims {
+    /// Issuer: this region's auth API URL.
+    pub iss: String,
+    /// Subject: the backend client.
+    pub sub: String,
+    /// Audience: this region's management API.
+    pub aud: String,
+    /// Expiry (seconds since the epoch).
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Unique id.
+    pub jti: String,
+    /// The backend client.
+    pub client_id: String,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+}
+
+/// Signs a management API access token for a backend client.
+pub async fn issue_backend(
+    keys: &KeyRing,
+    settings: &TokenSettings,
+    client_id: &str,
+    scope: &str,
+) -> Result<(String, BackendClaims), StoreError> {
+    let (kid, key) = keys.signer().await?;
+    let now = chrono::Utc::now().timestamp();
+    let ttl = i64::try_from(settings.backend_access_ttl.as_secs()).unwrap_or(900);
+    let claims = BackendClaims {
+        iss: settings.issuer.clone(),
+        sub: client_id.to_owned(),
+        aud: settings.management_audience.clone(),
+        exp: now + ttl,
+        iat: now,
+        nbf: now,
+        jti: uuid::Uuid::new_v4().to_string(),
+        client_id: client_id.to_owned(),
+        scope: scope.to_owned(),
+    };
+    let mut header = Header::new(Algorithm::ES256);
+    header.typ = Some(TYP.to_owned());
+    header.kid = Some(kid);
+    let token = jsonwebtoken::encode(&header, &claims, &key)
+        .map_err(|e| StoreError::Invalid(format!("cannot sign access token: {e}")))?;
+    Ok((token, claims))
+}
+
+/// Verifies a management API access token: as [`verify`], for the management API's audience.
+pub async fn verify_backend(
+    keys: &KeyRing,
+    settings: &TokenSettings,
+    token: &str,
+) -> Result<BackendClaims, JwtError> {
+    verify_for(keys, settings, token, &settings.management_audience).await
+}
+
+async fn verify_for<C: serde::de::DeserializeOwned>(
+    keys: &KeyRing,
+    settings: &TokenSettings,
+    token: &str,
+    audience: &str,
+) -> Result<C, JwtError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Invalid)?;
     let typ_ok = header.typ.as_deref().is_some_and(|t| {
         t.eq_ignore_ascii_case(TYP) || t.eq_ignore_ascii_case("application/at+jwt")
@@ -144,9 +215,9 @@ pub async fn verify(
     validation.leeway = LEEWAY_SECS;
     validation.validate_nbf = true;
     validation.set_issuer(&[&settings.issuer]);
-    validation.set_audience(&[&settings.audience]);
+    validation.set_audience(&[audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub", "nbf"]);
-    jsonwebtoken::decode::<AccessClaims>(token, &key, &validation)
+    jsonwebtoken::decode::<C>(token, &key, &validation)
         .map(|data| data.claims)
         .map_err(|_| JwtError::Invalid)
 }

@@ -10,6 +10,7 @@
 mod client_auth;
 pub mod error;
 mod grace;
+mod grant_client;
 mod grant_code;
 mod grant_refresh;
 mod introspect;

@@ -16,8 +16,13 @@ pub struct TokenSettings {
     pub region_id: String,
     /// `iss` of every token and of the metadata: the region's `auth_api_url`.
     pub issuer: String,
-    /// `aud` of every access token: the region's SCIM API base.
+    /// `aud` of the IdPs' access tokens: the region's SCIM API base.
     pub audience: String,
+    /// `aud` of the backend clients' access tokens: the region's management API. The two
+    /// audiences differ, so neither kind of token is accepted by the other API.
+    pub management_audience: String,
+    /// Lifetime of a backend client's access token.
+    pub backend_access_ttl: Duration,
     /// Where browsers authorize (`{app_url}/oauth/authorize`).
     pub app_url: String,
     /// Access-token lifetime.
@@ -45,6 +50,8 @@ impl TokenSettings {
         Self {
             region_id: region_id.to_owned(),
             audience: format!("{issuer}/scim/v2.0"),
+            management_audience: format!("{issuer}/api/v1"),
+            backend_access_ttl: Duration::from_secs(900),
             issuer,
             app_url: app_url.trim_end_matches('/').to_owned(),
             access_ttl: Duration::from_secs(3600),

@@ -1,5 +1,6 @@
 //! `POST /oauth/token` (RFC 6749 §3.2): rate limit, parse, authenticate the client, dispatch on
-//! `grant_type` (`authorization_code` and `refresh_token` only), answer with `no-store`.
+//! `grant_type` (`authorization_code` and `refresh_token` for IdPs' clients, `client_credentials`
+//! for the SaaS backend's), answer with `no-store`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -8,7 +9,7 @@ use store::ratelimit;
 use crate::client_auth::{self, Params};
 use crate::error::{OAuthError, no_store};
 use crate::service::TokenService;
-use crate::{grant_code, grant_refresh};
+use crate::{grant_client, grant_code, grant_refresh};
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +67,7 @@ pub async fn token(
     let grant_type = match params.get("grant_type") {
         Some("authorization_code") => "authorization_code",
         Some("refresh_token") => "refresh_token",
+        Some("client_credentials") => "client_credentials",
         _ => "other",
     };
     let result = grant(&svc, &req, &params).await;
@@ -83,16 +85,30 @@ fn counted(grant_type: &'static str, error: OAuthError) -> OAuthError {
 }
 
 async fn grant(
-    svc: &TokenService,
+    svc: &web::Data<TokenService>,
     req: &HttpRequest,
     params: &Params,
 ) -> Result<HttpResponse, OAuthError> {
     rate_limit(svc, req, params).await?;
-    let client = client_auth::authenticate(&svc.inner.db, req, params).await?;
-    let answer = match params.require("grant_type")? {
-        "authorization_code" => grant_code::exchange(svc, &client, params).await?,
-        "refresh_token" => grant_refresh::exchange(svc, &client, params).await?,
-        _ => return Err(OAuthError::UnsupportedGrantType),
+    let grant_type = params.require("grant_type")?;
+    let answer = if grant_type == "client_credentials" {
+        grant_client::exchange(svc, req, params).await?
+    } else {
+        let client = match client_auth::authenticate(&svc.inner.db, req, params).await {
+            Ok(client) => client,
+            // A backend client that authenticates is told its grant type is not for it.
+            Err(OAuthError::InvalidClient)
+                if grant_client::is_backend_client(svc, req, params).await? =>
+            {
+                return Err(OAuthError::UnauthorizedClient);
+            }
+            Err(e) => return Err(e),
+        };
+        match grant_type {
+            "authorization_code" => grant_code::exchange(svc, &client, params).await?,
+            "refresh_token" => grant_refresh::exchange(svc, &client, params).await?,
+            _ => return Err(OAuthError::UnsupportedGrantType),
+        }
     };
     let mut res = HttpResponse::Ok();
     no_store(&mut res);

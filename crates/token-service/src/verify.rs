@@ -184,6 +184,29 @@ impl BearerVerifier for TokenService {
     }
 }
 
+/// Verifies a management API access token: a JWT for the management API's audience (never an
+/// IdP's token, never an organization API token), whose backend client is still registered and
+/// not revoked. The principal holds the token's scopes.
+pub async fn verify_backend(
+    svc: &TokenService,
+    token: &str,
+) -> Result<store::repo::backend_clients::BackendPrincipal, VerifyError> {
+    if !jwt::looks_like_jwt(token) {
+        return Err(VerifyError::Invalid);
+    }
+    let claims = match jwt::verify_backend(&svc.inner.keys, svc.settings(), token).await {
+        Ok(claims) => claims,
+        Err(JwtError::WrongRegion(region)) => return Err(VerifyError::WrongRegion { region }),
+        Err(JwtError::Store(e)) => return Err(VerifyError::Unavailable(e)),
+        Err(JwtError::Invalid) => return Err(VerifyError::Invalid),
+    };
+    let principal = store::repo::backend_clients::active(&svc.inner.db, &claims.client_id)
+        .await?
+        .ok_or(VerifyError::Invalid)?;
+    let granted: Vec<String> = claims.scope.split_whitespace().map(str::to_owned).collect();
+    Ok(principal.narrowed(&granted))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

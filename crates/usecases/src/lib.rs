@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod actor;
+pub mod backend_clients;
 pub mod clients;
 pub mod error;
 pub mod events;
@@ -15,6 +16,8 @@ pub mod installations;
 pub mod mappings;
 pub mod members;
 pub mod organizations;
+pub mod portal;
+pub mod roles;
 pub mod scim;
 pub mod stacks;
 pub mod tokens;

@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 use store::OrgScope;
 use store::repo::group_mappings::{self, Grants};
+use store::repo::role_catalog;
 use store::repo::roles::RoleChange;
 use store::repo::scim_groups::{self, ScimGroup};
 use store::repo::stacks::{self, Stack};
@@ -27,12 +28,12 @@ fn grants_json(grants: Option<&Grants>, stacks: &[Stack]) -> Value {
             Some((stack.uid.clone(), json!(role.as_str())))
         })
         .collect();
-    json!({"org_role": grants.org_role.map(|r| r.as_str()), "stack_roles": stack_roles})
+    json!({"org_role": grants.org_role.as_ref().map(OrgRole::as_str), "stack_roles": stack_roles})
 }
 
-/// Refuses grants a mapping may not hold.
-fn check(grants: &Grants) -> Result<()> {
-    if grants.org_role == Some(OrgRole::Owner) {
+/// Refuses grants a mapping may not hold: Owner, nothing, or roles the catalog does not have.
+async fn check(core: &Core, grants: &Grants) -> Result<()> {
+    if grants.org_role.as_ref().is_some_and(OrgRole::is_owner) {
         return Err(Error::Invalid(
             "a group mapping cannot grant Owner: the organization's Owners are managed by hand, \
              never by provisioning"
@@ -45,6 +46,13 @@ fn check(grants: &Grants) -> Result<()> {
              nothing, remove its mapping"
                 .into(),
         ));
+    }
+    let catalog = role_catalog::load(core.db()).await?;
+    if let Some(role) = &grants.org_role {
+        catalog.org_role(role.as_str())?;
+    }
+    for (_, role) in &grants.stack_roles {
+        catalog.stack_role(role.as_str())?;
     }
     Ok(())
 }
@@ -66,7 +74,7 @@ pub async fn save(
     grants: Option<&Grants>,
 ) -> Result<Vec<RoleChange>> {
     if let Some(grants) = grants {
-        check(grants)?;
+        check(core, grants).await?;
     }
     let mut unit = Unit::begin(core, actor).await?;
     let group = scim_groups::get(unit.conn(), scope, group_uid)
@@ -120,7 +128,7 @@ pub async fn preview(
     grants: Option<&Grants>,
 ) -> Result<Vec<RoleChange>> {
     if let Some(grants) = grants {
-        check(grants)?;
+        check(core, grants).await?;
     }
     let group = group(core, scope, group_uid).await?;
     Ok(group_mappings::preview(core.db(), scope, group.id, grants).await?)

@@ -87,7 +87,7 @@ pub async fn create(
     };
     let owner = NewMembership {
         account_id: account.id,
-        role: OrgRole::Owner,
+        role: OrgRole::owner(),
         status,
         source: MembershipSource::Manual,
     };
@@ -105,7 +105,7 @@ pub async fn create(
     unit.emit(Event::new(
         membership_kind,
         Subject::new("membership", account.uid.clone()),
-        json!({"account_id": account.uid, "email": account.email, "role": OrgRole::Owner.as_str(),
+        json!({"account_id": account.uid, "email": account.email, "role": OrgRole::OWNER,
             "status": status.as_str(), "source": MembershipSource::Manual.as_str()}),
     ));
     let audit = Audit::new(
@@ -151,4 +151,86 @@ pub async fn set_scim_enabled(
     .await?;
     store::credential_cache::announce(core.kv(), scope.org_uid()).await?;
     Ok(org)
+}
+
+/// What an organization update asks for.
+pub use store::repo::organizations::OrganizationChanges;
+
+fn organization_data(org: &Organization) -> serde_json::Value {
+    json!({"id": org.uid, "name": org.name, "region": org.home_region,
+        "scim_enabled": org.scim_enabled, "invitations_enabled": org.invitations_enabled})
+}
+
+/// Changes an organization's name or settings. `expected` is the `updated_at` the caller read
+/// (its ETag): when someone changed the organization since, nothing is written.
+pub async fn update(
+    core: &Core,
+    actor: &Actor,
+    scope: &OrgScope,
+    changes: &OrganizationChanges,
+    expected: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Organization> {
+    let mut unit = Unit::begin(core, actor).await?;
+    let before = organizations::get(unit.conn(), scope).await?;
+    let org = organizations::update(unit.conn(), scope, changes, expected)
+        .await
+        .map_err(|e| match e {
+            store::StoreError::VersionMismatch => Error::PreconditionFailed(
+                "the organization changed since it was read (If-Match); read it again".into(),
+            ),
+            other => other.into(),
+        })?;
+    let previous =
+        crate::events::changed_attributes(&organization_data(&before), &organization_data(&org));
+    if !previous.is_empty() {
+        unit.emit(
+            Event::new(
+                EventType::OrganizationUpdated,
+                Subject::new("organization", org.uid.clone()),
+                organization_data(&org),
+            )
+            .with_previous(serde_json::Value::Object(previous)),
+        );
+    }
+    unit.commit(
+        Some(scope),
+        Audit::new(
+            "organization.updated",
+            "organization",
+            &org.uid,
+            json!({"name": org.name, "invitations_enabled": org.invitations_enabled}),
+        ),
+    )
+    .await?;
+    Ok(org)
+}
+
+/// Deletes an organization: memberships, SCIM users and groups, mappings, tokens, connected IdPs
+/// and stacks go; accounts stay. `confirm` must be the organization's id — a request cannot
+/// delete an organization by accident. Its tokens stop working on every replica at once.
+pub async fn delete(core: &Core, actor: &Actor, scope: &OrgScope, confirm: &str) -> Result<()> {
+    if confirm != scope.org_uid() {
+        return Err(Error::Invalid(
+            "to delete an organization, confirm with its id".into(),
+        ));
+    }
+    let mut unit = Unit::begin(core, actor).await?;
+    let org = organizations::delete(unit.conn(), scope).await?;
+    unit.emit(Event::new(
+        EventType::OrganizationDeleted,
+        Subject::new("organization", org.uid.clone()),
+        json!({"id": org.uid, "name": org.name}),
+    ));
+    unit.commit(
+        Some(scope),
+        Audit::new(
+            "organization.deleted",
+            "organization",
+            &org.uid,
+            json!({"name": org.name}),
+        ),
+    )
+    .await?;
+    store::credential_cache::announce(core.kv(), scope.org_uid()).await?;
+    Ok(())
 }

@@ -139,7 +139,7 @@ async fn provisioning_cannot_lock_the_owner_out(backend: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(membership.status, MembershipStatus::Active.as_str());
-    assert_eq!(membership.role, OrgRole::Owner.as_str());
+    assert_eq!(membership.role, OrgRole::owner().as_str());
     let events = all_events(world.core.db(), &world.scope).await;
     let protected: Vec<String> = events
         .iter()
@@ -227,7 +227,7 @@ async fn mappings_never_grant_owner(backend: Backend) {
     let before = all_events(world.core.db(), &world.scope).await.len();
     for grants in [
         Grants {
-            org_role: Some(OrgRole::Owner),
+            org_role: Some(OrgRole::owner()),
             stack_roles: Vec::new(),
         },
         Grants::default(),
@@ -241,7 +241,7 @@ async fn mappings_never_grant_owner(backend: Backend) {
         before
     );
     let ok = Grants {
-        org_role: Some(OrgRole::Admin),
+        org_role: Some("admin".parse::<OrgRole>().unwrap()),
         stack_roles: Vec::new(),
     };
     usecases::mappings::save(&world.core, &admin, &world.scope, uid, Some(&ok))

@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use store::ids::{AccountId, ScimGroupId};
 use store::repo::group_mappings::{self, Grants};
+use store::repo::role_catalog::{self, RoleKind};
 use store::repo::roles::RoleChange;
 use store::repo::stacks::{self, Stack};
 use store::repo::{accounts, directory, scim_groups};
@@ -46,7 +47,7 @@ fn title_case(role: &str) -> String {
 /// What a mapping grants, in words: "Org role Admin; Marketing: Developer".
 fn grants_words(grants: &Grants, stacks: &[Stack]) -> String {
     let mut parts = Vec::new();
-    if let Some(role) = grants.org_role {
+    if let Some(role) = &grants.org_role {
         parts.push(format!("Org role {}", title_case(role.as_str())));
     }
     for (id, role) in &grants.stack_roles {
@@ -177,7 +178,7 @@ pub async fn show(
         next,
         org_role: mapping
             .as_ref()
-            .and_then(|g| g.org_role)
+            .and_then(|g| g.org_role.clone())
             .map(|r| r.as_str().to_owned())
             .unwrap_or_default(),
         stacks: stack_choices,
@@ -269,6 +270,7 @@ async fn impact_lines(
     if changes.is_empty() {
         return Ok(vec!["No one's effective roles change.".to_owned()]);
     }
+    let catalog = role_catalog::load(&app.db).await?;
     let ids: Vec<AccountId> = changes.iter().map(|c| c.account_id).collect();
     let emails: HashMap<AccountId, String> = accounts::by_ids(&app.db, &ids)
         .await?
@@ -280,9 +282,10 @@ async fn impact_lines(
         std::collections::BTreeMap::new();
     for change in changes {
         let who = emails.get(&change.account_id).cloned().unwrap_or_default();
-        let (before, after) = (change.before.org_role, change.after.org_role);
+        let (before, after) = (&change.before.org_role, &change.after.org_role);
         if before != after {
-            let (gains, role) = if after > before {
+            let rank = |r: &OrgRole| catalog.rank(RoleKind::Organization, r.as_str());
+            let (gains, role) = if rank(after) > rank(before) {
                 (true, after)
             } else {
                 (false, before)
@@ -300,8 +303,9 @@ async fn impact_lines(
             if b == a {
                 continue;
             }
+            let rank = |r: &StackRole| catalog.rank(RoleKind::Stack, r.as_str());
             let (gains, role) = match (b, a) {
-                (Some(b), Some(a)) if a < b => (false, b),
+                (Some(b), Some(a)) if rank(a) < rank(b) => (false, b),
                 (Some(b), None) => (false, b),
                 (_, Some(a)) => (true, a),
                 (None, None) => continue,
@@ -344,6 +348,7 @@ fn grant_fields(grants: &Grants, stacks: &[Stack]) -> Vec<(String, String)> {
         "org_role".to_owned(),
         grants
             .org_role
+            .as_ref()
             .map(|r| r.as_str().to_owned())
             .unwrap_or_default(),
     )];

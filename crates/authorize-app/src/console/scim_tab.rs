@@ -19,6 +19,7 @@ pub async fn orgs(
     app: web::Data<AuthorizeApp>,
     current: CurrentAccount,
 ) -> Result<HttpResponse, PageError> {
+    let catalog = store::repo::role_catalog::load(&app.db).await?;
     let orgs = memberships::organizations_of(&app.db, current.account.id)
         .await?
         .into_iter()
@@ -27,7 +28,7 @@ pub async fn orgs(
                 && membership
                     .effective_role
                     .parse::<OrgRole>()
-                    .is_ok_and(OrgRole::manages_scim),
+                    .is_ok_and(|role| catalog.manages_scim(&role)),
             uid: org.uid,
             name: org.name,
             role: membership.effective_role,

@@ -17,6 +17,7 @@ mod credential_cache;
 mod faults;
 mod idp_replay;
 mod limits;
+mod management_api;
 mod oauth_flow;
 mod oauth_security;
 mod operations;

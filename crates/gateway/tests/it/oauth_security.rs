@@ -432,7 +432,16 @@ async fn token_endpoint_client_authentication_and_errors(backend: Backend) {
             Some((id, secret)),
         )
         .await;
-    assert_eq!(grant.2["error"], "unsupported_grant_type");
+    // Client credentials are the SaaS backend's grant: an IdP's client is not authorized for it.
+    assert_eq!(grant.2["error"], "unauthorized_client");
+    let unknown = env
+        .post_form(
+            "/oauth/token",
+            &[("grant_type", "password")],
+            Some((id, secret)),
+        )
+        .await;
+    assert_eq!(unknown.2["error"], "unsupported_grant_type");
     let repeated = env
         .post_form(
             "/oauth/token",

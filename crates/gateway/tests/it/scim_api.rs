@@ -484,7 +484,7 @@ async fn mapped_group_membership_changes_effective_roles(backend: Backend) {
         .unwrap()
         .unwrap();
     let grants = store::repo::group_mappings::Grants {
-        org_role: Some(store::types::OrgRole::Admin),
+        org_role: Some("admin".parse::<store::types::OrgRole>().unwrap()),
         stack_roles: vec![],
     };
     store::repo::group_mappings::set(&db, &scope, group_row.id, &grants)

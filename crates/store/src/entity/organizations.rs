@@ -14,6 +14,8 @@ pub struct Model {
     pub name: String,
     pub home_region: String,
     pub scim_enabled: bool,
+    pub invitations_enabled: bool,
+    pub deleted_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_initial;
 mod m0002_oauth_keys;
 mod m0003_event_envelope;
+mod m0004_management_api;
 mod m0200_operations;
 
 /// Every migration, in order.
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_oauth_keys::Migration),
             Box::new(m0003_event_envelope::Migration),
+            Box::new(m0004_management_api::Migration),
             Box::new(m0200_operations::Migration),
         ]
     }

@@ -84,6 +84,14 @@ pub async fn find_by_email(conn: &impl Conn, email: &Email) -> StoreResult<Optio
         .await?)
 }
 
+/// Finds an account by its public id.
+pub async fn find_by_uid(conn: &impl Conn, uid: &str) -> StoreResult<Option<Account>> {
+    Ok(Accounts::find()
+        .filter(accounts::Column::Uid.eq(uid))
+        .one(conn.raw())
+        .await?)
+}
+
 /// Finds an account by its internal id.
 pub async fn find_by_id(conn: &impl Conn, id: AccountId) -> StoreResult<Option<Account>> {
     Ok(Accounts::find_by_id(id).one(conn.raw()).await?)

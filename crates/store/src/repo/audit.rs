@@ -168,3 +168,19 @@ pub async fn search(
         .all(conn.raw())
         .await?)
 }
+
+/// The organization's newest entry by one of `actor_types` (the last change an identity provider
+/// made, say).
+pub async fn last_by(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    actor_types: &[&str],
+) -> StoreResult<Option<AuditRow>> {
+    Ok(scope
+        .select::<AuditLog>()
+        .filter(audit_log::Column::ActorType.is_in(actor_types.iter().copied()))
+        .order_by_desc(audit_log::Column::Id)
+        .limit(1)
+        .one(conn.raw())
+        .await?)
+}

@@ -38,13 +38,6 @@ pub struct GroupRow {
     pub member_count: u64,
 }
 
-fn escape_like(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
 /// Users of the organization after `after_id`, `limit` at most, whose userName or primary email
 /// starts with `search` (ignoring case).
 pub async fn users(
@@ -58,8 +51,8 @@ pub async fn users(
         .select::<ScimUsers>()
         .filter(scim_users::Column::Id.gt(after_id));
     if let Some(term) = search.map(normalize_key).filter(|t| !t.is_empty()) {
-        let pattern =
-            sea_orm::sea_query::LikeExpr::new(format!("{}%", escape_like(&term))).escape('\\');
+        let pattern = sea_orm::sea_query::LikeExpr::new(format!("{}%", super::escape_like(&term)))
+            .escape('\\');
         query = query.filter(
             Condition::any()
                 .add(Expr::col(scim_users::Column::UserNameNormalized).like(pattern.clone()))
@@ -110,8 +103,8 @@ pub async fn groups(
         .select::<ScimGroups>()
         .filter(scim_groups::Column::Id.gt(after_id));
     if let Some(term) = search.map(normalize_key).filter(|t| !t.is_empty()) {
-        let pattern =
-            sea_orm::sea_query::LikeExpr::new(format!("{}%", escape_like(&term))).escape('\\');
+        let pattern = sea_orm::sea_query::LikeExpr::new(format!("{}%", super::escape_like(&term)))
+            .escape('\\');
         query = query.filter(Expr::col(scim_groups::Column::DisplayNameNormalized).like(pattern));
     }
     let groups = query
@@ -146,4 +139,12 @@ pub async fn groups(
             group,
         })
         .collect())
+}
+
+/// How many SCIM users and groups the organization has.
+pub async fn counts(conn: &impl Conn, scope: &OrgScope) -> StoreResult<(u64, u64)> {
+    use sea_orm::PaginatorTrait;
+    let users = scope.select::<ScimUsers>().count(conn.raw()).await?;
+    let groups = scope.select::<ScimGroups>().count(conn.raw()).await?;
+    Ok((users, groups))
 }

@@ -84,7 +84,9 @@ pub async fn set(
                 .update_many::<GroupMappings>()
                 .col_expr(
                     group_mappings::Column::OrgRole,
-                    sea_orm::sea_query::Expr::value(grants.org_role.map(|r| r.as_str().to_owned())),
+                    sea_orm::sea_query::Expr::value(
+                        grants.org_role.as_ref().map(|r| r.as_str().to_owned()),
+                    ),
                 )
                 .col_expr(
                     group_mappings::Column::UpdatedAt,
@@ -100,7 +102,7 @@ pub async fn set(
                 uid: Set(new_uid()),
                 org_id: Set(scope.org_id()),
                 group_id: Set(group_id),
-                org_role: Set(grants.org_role.map(|r| r.as_str().to_owned())),
+                org_role: Set(grants.org_role.as_ref().map(|r| r.as_str().to_owned())),
                 created_at: Set(at),
                 updated_at: Set(at),
                 ..Default::default()
@@ -212,5 +214,32 @@ pub async fn grants_of(
             grants.stack_roles.push((row.stack_id, row.role.parse()?));
         }
     }
+    Ok(out)
+}
+
+/// Every mapping of the organization with its group's SCIM id and name, by group name.
+pub async fn list(
+    conn: &impl Conn,
+    scope: &OrgScope,
+) -> StoreResult<Vec<(crate::repo::scim_groups::ScimGroup, Grants)>> {
+    let grants = grants_of(conn, scope, None).await?;
+    let ids: Vec<ScimGroupId> = grants.keys().copied().collect();
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let groups = scope
+            .select::<crate::entity::scim_groups::Entity>()
+            .filter(crate::entity::scim_groups::Column::Id.is_in(chunk.iter().copied()))
+            .all(conn.raw())
+            .await?;
+        for group in groups {
+            if let Some(g) = grants.get(&group.id) {
+                out.push((group, g.clone()));
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        a.0.display_name_normalized
+            .cmp(&b.0.display_name_normalized)
+    });
     Ok(out)
 }

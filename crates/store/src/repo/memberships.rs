@@ -18,7 +18,7 @@ use crate::{OrgScope, StoreError, StoreResult};
 pub type Membership = org_memberships::Model;
 
 /// What a new membership starts with.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct NewMembership {
     /// The account joining.
     pub account_id: AccountId,
@@ -123,26 +123,27 @@ pub async fn set_status(
     Ok(scope.update(row)?.exec(conn.raw()).await?)
 }
 
-/// Changes a membership's manual role. The effective role never drops below the manual one.
+/// Changes a membership's manual role and recomputes the effective one (the highest of the
+/// manual role and what mapped groups grant); returns the membership and the role change, if the
+/// effective roles changed.
 pub async fn set_role(
     conn: &impl Conn,
     scope: &OrgScope,
     account_id: AccountId,
-    role: OrgRole,
-) -> StoreResult<Membership> {
+    role: &OrgRole,
+) -> StoreResult<(Membership, Vec<super::roles::RoleChange>)> {
     let existing = get(conn, scope, account_id)
         .await?
         .ok_or(StoreError::NotFound("membership"))?;
-    let effective = existing
-        .effective_role
-        .parse::<OrgRole>()
-        .map(|e| e.max(role))
-        .unwrap_or(role);
     let mut row: org_memberships::ActiveModel = existing.into();
     row.role = Set(role.as_str().to_owned());
-    row.effective_role = Set(effective.as_str().to_owned());
     row.updated_at = Set(now());
-    Ok(scope.update(row)?.exec(conn.raw()).await?)
+    scope.update(row)?.exec(conn.raw()).await?;
+    let changes = super::roles::recompute(conn, scope, &[account_id]).await?;
+    let membership = get(conn, scope, account_id)
+        .await?
+        .ok_or(StoreError::NotFound("membership"))?;
+    Ok((membership, changes))
 }
 
 /// Removes the account from the organization; the account itself stays.
@@ -217,9 +218,10 @@ pub async fn admin_scope_in(
         .one(conn.raw())
         .await?
         .ok_or(StoreError::NotFound("organization"))?;
-    let role: OrgRole = membership.effective_role.parse()?;
     let active = membership.status == MembershipStatus::Active.as_str();
-    if !(active && role.manages_scim()) {
+    let manages =
+        super::role_catalog::org_role_manages_scim(conn, &membership.effective_role).await?;
+    if !(active && manages) {
         return Err(StoreError::Forbidden(
             "only an active Owner or Admin of this organization can do this".into(),
         ));

@@ -4,14 +4,19 @@
 pub mod accounts;
 pub mod api_tokens;
 pub mod audit;
+pub mod backend_clients;
 pub mod directory;
 pub mod events;
 pub mod group_mappings;
+pub mod idempotency;
 pub mod installations;
+pub mod members;
 pub mod memberships;
 pub mod oauth_clients;
 pub mod organizations;
+pub mod portal_links;
 pub mod refresh_tokens;
+pub mod role_catalog;
 pub mod roles;
 pub mod scim_groups;
 pub mod scim_users;
@@ -59,4 +64,12 @@ pub(crate) fn complete_total(
 /// A new public identifier: UUID v7, time-ordered so indexes stay compact.
 pub(crate) fn new_uid() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+/// Escapes `\`, `%` and `_` for a `LIKE … ESCAPE '\'` pattern.
+pub(crate) fn escape_like(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }

@@ -10,7 +10,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef,
 };
 
-use super::now;
+use super::{now, role_catalog};
 use crate::db::{Conn, Raw};
 use crate::entity::group_mapping_stack_roles::{self, Entity as MappingStackRoles};
 use crate::entity::group_mappings::{self, Entity as GroupMappings};
@@ -140,22 +140,24 @@ async fn recompute_chunk(
         .all(conn.raw())
         .await?;
 
+    let catalog = role_catalog::load(conn).await?;
     let mut granted_org: HashMap<AccountId, OrgRole> = HashMap::new();
     for (account, role) in mapped_org {
         if let Some(role) = parse_all::<OrgRole>(role).next() {
-            let entry = granted_org.entry(account).or_insert(role);
-            *entry = (*entry).max(role);
+            let held = granted_org.remove(&account);
+            let higher = held.map_or(role.clone(), |h| catalog.higher_org(h, role));
+            granted_org.insert(account, higher);
         }
     }
     let mut granted_stacks: HashMap<AccountId, BTreeMap<StackId, StackRole>> = HashMap::new();
     for (account, stack, role) in mapped_stacks {
         if let Some(role) = parse_all::<StackRole>([role]).next() {
-            let entry = granted_stacks
-                .entry(account)
-                .or_default()
-                .entry(stack)
-                .or_insert(role);
-            *entry = (*entry).max(role);
+            let stacks = granted_stacks.entry(account).or_default();
+            let held = stacks.remove(&stack);
+            stacks.insert(
+                stack,
+                held.map_or(role.clone(), |h| catalog.higher_stack(h, role)),
+            );
         }
     }
     let mut rows_by_account: HashMap<AccountId, Vec<stack_roles::Model>> = HashMap::new();
@@ -167,11 +169,18 @@ async fn recompute_chunk(
     let mut changes = Vec::new();
     for membership in memberships {
         let account = membership.account_id;
-        let manual: OrgRole = membership.role.parse().unwrap_or(OrgRole::Member);
-        let before_org: OrgRole = membership.effective_role.parse().unwrap_or(manual);
-        let after_org = granted_org
-            .get(&account)
-            .map_or(manual, |g| (*g).max(manual));
+        let manual: OrgRole = membership
+            .role
+            .parse()
+            .unwrap_or_else(|_| catalog.base_org_role());
+        let before_org: OrgRole = membership
+            .effective_role
+            .parse()
+            .unwrap_or_else(|_| manual.clone());
+        let after_org = match granted_org.get(&account) {
+            Some(granted) => catalog.higher_org(manual, granted.clone()),
+            None => manual,
+        };
 
         let rows = rows_by_account.remove(&account).unwrap_or_default();
         let before_stacks: BTreeMap<StackId, StackRole> = rows
@@ -183,8 +192,11 @@ async fn recompute_chunk(
             .filter_map(|r| Some((r.stack_id, r.role.as_deref()?.parse().ok()?)))
             .collect();
         for (stack, role) in granted_stacks.remove(&account).unwrap_or_default() {
-            let entry = after_stacks.entry(stack).or_insert(role);
-            *entry = (*entry).max(role);
+            let held = after_stacks.remove(&stack);
+            after_stacks.insert(
+                stack,
+                held.map_or(role.clone(), |h| catalog.higher_stack(h, role)),
+            );
         }
 
         if after_org != before_org {

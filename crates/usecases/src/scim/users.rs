@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use store::OrgScope;
 use store::repo::memberships::{self, Membership, NewMembership};
 use store::repo::scim_users::{self, ScimUser, UserColumns};
-use store::repo::{accounts, scim_groups, stacks};
+use store::repo::{accounts, role_catalog, scim_groups, stacks};
 use store::types::{Email, MembershipSource, MembershipStatus, OrgRole};
 
 use super::resource::{etag, user_columns, user_resource};
@@ -73,8 +73,7 @@ fn membership_event(
 
 /// Whether provisioning must leave this membership alone: an Owner is managed by hand only.
 fn is_owner(membership: &Membership) -> bool {
-    membership.role == OrgRole::Owner.as_str()
-        || membership.effective_role == OrgRole::Owner.as_str()
+    membership.role == OrgRole::OWNER || membership.effective_role == OrgRole::OWNER
 }
 
 /// Records that provisioning asked for something the Owner rules did not allow.
@@ -102,9 +101,11 @@ async fn invite(
     } else {
         MembershipStatus::Suspended
     };
+    // Provisioning gives the catalog's least privileged role; mapped groups raise it.
+    let role = role_catalog::load(unit.conn()).await?.base_org_role();
     let new = NewMembership {
         account_id: account.id,
-        role: OrgRole::Member,
+        role,
         status,
         source: MembershipSource::Scim,
     };

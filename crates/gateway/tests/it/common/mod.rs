@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod api;
 pub mod browser;
 pub mod oauth;
 pub mod scim;

@@ -204,3 +204,24 @@ impl ScimEnv {
             .collect()
     }
 }
+
+/// What a test reads of an organization's events without a SCIM environment of its own.
+pub struct ScimEnvLike;
+
+impl ScimEnvLike {
+    /// The kinds of the organization's events, oldest first.
+    pub async fn event_kinds(target: &super::Target, org: &str) -> Vec<String> {
+        let db = store::connect(&target.db.url, &Default::default())
+            .await
+            .unwrap();
+        let scope = store::repo::organizations::operator_scope(&db, org)
+            .await
+            .unwrap();
+        store::repo::events::list_after(&db, &scope, store::ids::EventId(0), 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+}
