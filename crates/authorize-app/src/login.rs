@@ -105,6 +105,22 @@ pub async fn submit(
         return Err(PageError::TooManyRequests);
     }
     let email = form.get("email").cloned().unwrap_or_default();
+    // Per account too, so guesses spread over many addresses still meet a limit. Keyed by the
+    // normalized address whether or not such an account exists: the answer tells nothing.
+    // Hashed: the key's length does not grow with what was typed.
+    let account_key = format!(
+        "login-account:{}",
+        store::secret::sha256_hex(&email.trim().to_lowercase())
+    );
+    if !ratelimit::allow(
+        app.kv.as_ref(),
+        &account_key,
+        app.settings.login_account_rate_limit,
+    )
+    .await?
+    {
+        return Err(PageError::TooManyRequests);
+    }
     let password = form.get("password").cloned().unwrap_or_default();
     let request = form.get("request").cloned();
     let return_to = form.get("return").map(String::as_str);

@@ -22,6 +22,8 @@ pub struct AuthorizeSettings {
     pub pending_ttl: Duration,
     /// Login attempts per client address.
     pub login_rate_limit: Limit,
+    /// Login attempts per account (the email typed), from every address together.
+    pub login_account_rate_limit: Limit,
     /// The region this deployment serves (shown in the console).
     pub region: String,
     /// How long a revoked installation stays in the revocation set: longer than an access token
@@ -40,6 +42,7 @@ impl AuthorizeSettings {
             code_ttl: store::grants::DEFAULT_CODE_TTL,
             pending_ttl: Duration::from_secs(15 * 60),
             login_rate_limit: Limit::per_minute(20),
+            login_account_rate_limit: Limit::per_minute(10),
             region: "local".to_owned(),
             revocation_ttl: Duration::from_secs(3600 + 120),
         }

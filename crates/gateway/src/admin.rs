@@ -236,6 +236,14 @@ pub async fn run(
     config: &Config,
     command: AdminCommand,
 ) -> anyhow::Result<(Output, bool)> {
+    // Revocations and SCIM switches are announced through the key-value store: a CLI on another
+    // store than the servers' would change the database while their caches never hear of it.
+    let url = crate::server::redact(&config.kv.url);
+    if let Err(reason) =
+        store::deployment::check_kv(core.db(), core.kv(), &url, &config.kv.namespace).await?
+    {
+        anyhow::bail!(reason);
+    }
     Ok(match command {
         AdminCommand::RotateKeys { json } => (rotate_keys(core, config).await?, json),
         AdminCommand::RegisterBackendClient { name, scopes, json } => {

@@ -44,6 +44,13 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Ask a running gateway whether it is ready (`GET /readyz`); exit 0 when it answers 200. For
+    /// container health checks: the image has no curl.
+    Probe {
+        /// The URL to ask.
+        #[arg(long, default_value = "http://127.0.0.1:8080/readyz")]
+        url: String,
+    },
     /// Run on the embedded default with a seeded demo organization, and print how to use it.
     Demo {
         /// Address to listen on (host:port).

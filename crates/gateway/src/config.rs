@@ -44,6 +44,10 @@ pub struct Config {
     pub events: EventsConfig,
     /// Webhook delivery.
     pub webhooks: WebhooksConfig,
+    /// Limits of the SCIM API.
+    pub scim: ScimConfig,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
 }
 
 /// `[events]`
@@ -75,6 +79,28 @@ pub struct WebhooksConfig {
     pub disable_after_hours: u64,
     /// How often a delivery worker looks for due retries, in milliseconds.
     pub poll_ms: u64,
+}
+
+/// `[scim]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScimConfig {
+    /// SCIM requests per minute of one credential (bearer token or installation); 0: no limit.
+    pub rate_limit_per_credential_per_minute: u64,
+    /// SCIM requests per minute of one organization, all credentials together; 0: no limit.
+    pub rate_limit_per_organization_per_minute: u64,
+    /// Largest Bulk request body, in bytes (other SCIM requests: `http.payload_limit_bytes`).
+    pub bulk_payload_limit_bytes: usize,
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Whether `/metrics` answers at all.
+    pub enabled: bool,
+    /// Networks allowed to read `/metrics` (the TCP peer, never a forwarded header).
+    pub allow: Vec<ipnet::IpNet>,
 }
 
 /// `[federation]`
@@ -119,6 +145,8 @@ pub struct OAuthConfig {
     pub token_rate_limit_per_minute: u64,
     /// Login attempts per minute per address (0: no limit).
     pub login_rate_limit_per_minute: u64,
+    /// Login attempts per minute per account (email), from any address (0: no limit).
+    pub login_account_rate_limit_per_minute: u64,
     /// How long a verified bearer token is trusted without reading it again, milliseconds (0:
     /// read on every request). Revocations and SCIM switches are announced and land at once.
     pub credential_cache_ms: u64,
@@ -198,6 +226,12 @@ pub struct HttpConfig {
     /// else the header is ignored and the TCP peer is the client.
     #[serde(default)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Longest request URL (path and query) on the SCIM API, in bytes.
+    pub max_url_bytes: usize,
+    /// Most bytes of request headers on the SCIM API.
+    pub max_header_bytes: usize,
+    /// Most request header fields on the SCIM API.
+    pub max_headers: usize,
 }
 
 /// One region's public URLs.
@@ -424,6 +458,37 @@ impl Config {
                 "http.payload_limit_bytes",
                 "must be at least 1024",
             ));
+        }
+        if self.scim.bulk_payload_limit_bytes < 1024 {
+            return Err(ConfigError::new(
+                "scim.bulk_payload_limit_bytes",
+                "must be at least 1024",
+            ));
+        }
+        // actix-http refuses heads over 128 KiB or 96 fields itself, with a bare 431: ours must
+        // be smaller to answer SCIM Errors.
+        let heads = [
+            (
+                "http.max_url_bytes",
+                self.http.max_url_bytes,
+                256,
+                64 * 1024,
+            ),
+            (
+                "http.max_header_bytes",
+                self.http.max_header_bytes,
+                1024,
+                96 * 1024,
+            ),
+            ("http.max_headers", self.http.max_headers, 8, 90),
+        ];
+        for (key, value, min, max) in heads {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError::new(
+                    key,
+                    format!("{value} is outside {min}..={max}"),
+                ));
+            }
         }
         self.region_urls()?;
         Ok(())

@@ -8,6 +8,8 @@ pub mod client_addr;
 pub mod config;
 pub mod demo;
 pub mod oauth;
+pub mod observe;
+pub mod probe;
 pub mod server;
 pub mod telemetry;
 pub mod workers;

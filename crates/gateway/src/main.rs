@@ -6,7 +6,7 @@ use clap::Parser;
 
 use gateway::cli::{Cli, Command};
 use gateway::config::{Config, ConfigError, Overrides};
-use gateway::{admin, demo, server, telemetry};
+use gateway::{admin, demo, probe, server, telemetry};
 
 fn main() -> ExitCode {
     // Exactly one TLS crypto provider for rustls (PostgreSQL, Redis and outbound HTTPS share it).
@@ -83,5 +83,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo { listen } => demo::run(listen).await,
+        Command::Probe { url } => probe::run(&url).await,
     }
 }

@@ -59,6 +59,8 @@ pub fn authorize_app(config: &Config, services: &Services) -> AuthorizeApp {
     settings.session_ttl = Duration::from_secs(oauth.session_ttl_secs);
     settings.code_ttl = Duration::from_secs(oauth.code_ttl_secs);
     settings.login_rate_limit = Limit::per_minute(oauth.login_rate_limit_per_minute);
+    settings.login_account_rate_limit =
+        Limit::per_minute(oauth.login_account_rate_limit_per_minute);
     settings.region.clone_from(&services.region_id);
     AuthorizeApp::new(services.core.clone(), settings)
 }

@@ -12,6 +12,7 @@ use anyhow::Context;
 use serde_json::json;
 use store::db::PoolSettings;
 use store::kv::Kv;
+use store::ratelimit::Limit;
 use store::{Database, StoreError};
 use tracing_actix_web::{RequestId, TracingLogger};
 
@@ -34,7 +35,8 @@ pub struct Services {
 
 /// Opens the database (creating the SQLite file's folder) and the key-value store.
 pub async fn open_services(config: &Config) -> anyhow::Result<Services> {
-    let db = open_database(config).await?;
+    let mut db = open_database(config).await?;
+    crate::observe::watch_statements(&mut db);
     let kv = store::kv::open(&config.kv.url, &config.kv.namespace)
         .await
         .with_context(|| {
@@ -158,19 +160,27 @@ async fn request_id_header(
 /// The SCIM API of this deployment. Bearer tokens are checked by the token service's verifier.
 fn scim_api(
     services: &Services,
-    payload_limit: usize,
-    cursor_key: &str,
+    config: &Config,
     tokens: &token_service::TokenService,
 ) -> scim_api::ScimApi {
     // API tokens and OAuth access tokens (JWTs) alike.
     let verifier = std::sync::Arc::new(tokens.clone());
+    let cursor_key = &config.secrets.cursor_key;
     let key = if cursor_key.is_empty() {
         store::secret::random_token(32)
     } else {
         cursor_key.to_owned()
     };
     let mut settings = scim_api::ScimSettings::new(&services.region.auth_api_url, key.as_bytes());
-    settings.max_payload = payload_limit;
+    settings.max_payload = config.http.payload_limit_bytes;
+    settings.bulk_max_payload = config.scim.bulk_payload_limit_bytes;
+    settings.limits = scim_api::guard::Limits {
+        max_url_bytes: config.http.max_url_bytes,
+        max_header_bytes: config.http.max_header_bytes,
+        max_headers: config.http.max_headers,
+        per_credential: Limit::per_minute(config.scim.rate_limit_per_credential_per_minute),
+        per_organization: Limit::per_minute(config.scim.rate_limit_per_organization_per_minute),
+    };
     scim_api::ScimApi::new(services.core.clone(), verifier, settings)
 }
 
@@ -208,7 +218,16 @@ pub struct RunningApp {
     pub services: Services,
     handle: actix_web::dev::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    workers: crate::workers::Workers,
+    /// Background work that lives as long as the server.
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for RunningApp {
+    fn drop(&mut self) {
+        for task in &self.background {
+            task.abort();
+        }
+    }
 }
 
 impl RunningApp {
@@ -218,17 +237,15 @@ impl RunningApp {
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits for the server to end.
-    pub async fn stop(self) -> anyhow::Result<()> {
-        self.workers.abort();
+    pub async fn stop(mut self) -> anyhow::Result<()> {
         self.handle.stop(true).await;
-        self.task.await??;
+        (&mut self.task).await??;
         Ok(())
     }
 
     /// Waits until the server ends (a shutdown signal).
-    pub async fn wait(self) -> anyhow::Result<()> {
-        self.task.await??;
-        self.workers.abort();
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        (&mut self.task).await??;
         Ok(())
     }
 }
@@ -251,16 +268,18 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
         );
     }
     let tokens = crate::oauth::token_service(&config, &services).await?;
+    let mut background = vec![record_kv(&config, &services).await?];
+    if config.metrics.enabled {
+        background.extend(crate::observe::upkeep());
+    }
+    let metrics_access = web::Data::new(crate::observe::MetricsAccess {
+        enabled: config.metrics.enabled,
+        allow: config.metrics.allow.clone(),
+    });
     let federation = federation(&config, &services)?;
     let browser =
         crate::oauth::authorize_app(&config, &services).with_federation(federation.clone());
-    let scim = scim_api(
-        &services,
-        payload_limit,
-        &config.secrets.cursor_key,
-        &tokens,
-    )
-    .with_federation(federation.clone());
+    let scim = scim_api(&services, &config, &tokens).with_federation(federation.clone());
     let webhook_deps = crate::workers::WebhookDeps::new(&config)?;
     if config.secrets.webhook_key.is_empty() && config.region != crate::config::LOCAL_REGION {
         tracing::warn!(
@@ -293,6 +312,8 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
             .wrap(actix_web::middleware::from_fn(crate::client_addr::record))
             .app_data(web::PayloadConfig::new(payload_limit))
             .app_data(web::JsonConfig::default().limit(payload_limit))
+            .app_data(metrics_access.clone())
+            .wrap(actix_web::middleware::from_fn(crate::observe::http))
             .wrap(actix_web::middleware::from_fn(request_id_header))
             .wrap(TracingLogger::default())
             .configure(|cfg| scim.configure(cfg))
@@ -302,6 +323,7 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
             .configure(|cfg| management.configure(cfg))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(crate::observe::metrics))
             .default_service(web::to(not_found))
     })
     .shutdown_timeout(config.http.shutdown_timeout_secs);
@@ -311,15 +333,41 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
     let server = server.listen(listener)?.run();
     let handle = server.handle();
     let task = tokio::spawn(server);
-    let workers = crate::workers::spawn(&services.core, &config, &webhook_deps);
+    background.extend(crate::workers::spawn(
+        &services.core,
+        &config,
+        &webhook_deps,
+    ));
     tracing::info!(%addr, region = %config.region, "scimgate listening");
     Ok(RunningApp {
         base_url: format!("http://{addr}"),
         services,
         handle,
         task,
-        workers,
+        background,
     })
+}
+
+/// Records in the database which key-value store the servers use (the CLI compares its own), and
+/// keeps the store's copy of that identity alive.
+async fn record_kv(
+    config: &Config,
+    services: &Services,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let url = redact(&config.kv.url);
+    let id = store::deployment::record_kv(&services.db, &services.kv, &url, &config.kv.namespace)
+        .await
+        .context("cannot record the key-value store in the database (migrations applied?)")?;
+    let kv = services.kv.clone();
+    Ok(tokio::spawn(async move {
+        let mut every = tokio::time::interval(store::deployment::KV_ID_TTL / 4);
+        loop {
+            every.tick().await;
+            if let Err(e) = store::deployment::renew_kv_id(&kv, &id).await {
+                tracing::warn!(error = %e, "cannot renew the deployment's identity in the key-value store");
+            }
+        }
+    }))
 }
 
 /// Serves until a shutdown signal.

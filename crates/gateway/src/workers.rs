@@ -13,6 +13,7 @@ use usecases::webhooks::{DeliverySettings, Sealer, Transport};
 use webhooks::RetrySchedule;
 
 use crate::config::Config;
+use crate::observe;
 
 /// Events published per sequencer pass.
 const SEQUENCE_BATCH: u64 = 1000;
@@ -64,23 +65,9 @@ impl WebhookDeps {
     }
 }
 
-/// The running workers; dropping this does not stop them (they end with the runtime).
-#[derive(Debug)]
-pub struct Workers {
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl Workers {
-    /// Stops every worker.
-    pub fn abort(&self) {
-        for task in &self.tasks {
-            task.abort();
-        }
-    }
-}
-
-/// Starts the workers of this replica.
-pub fn spawn(core: &Core, config: &Config, deps: &WebhookDeps) -> Workers {
+/// Starts the workers of this replica; they run until their tasks are aborted (the server's
+/// background work is, when it stops).
+pub fn spawn(core: &Core, config: &Config, deps: &WebhookDeps) -> Vec<JoinHandle<()>> {
     // Another replica's published batch wakes this one's readers and delivery workers.
     let signals = core.signals().clone();
     let listener = store::db::listen(core.db(), store::repo::feed::FEED_CHANNEL, move || {
@@ -96,13 +83,14 @@ pub fn spawn(core: &Core, config: &Config, deps: &WebhookDeps) -> Workers {
             deps.clone(),
             Duration::from_millis(config.webhooks.poll_ms.max(1)),
         )),
+        tokio::spawn(delivery_gauges(core.clone())),
         tokio::spawn(janitor(
             core.clone(),
             chrono::Duration::days(i64::from(config.events.retention_days)),
         )),
     ];
     tasks.extend(listener);
-    Workers { tasks }
+    tasks
 }
 
 /// Waits for the next change of `signal`, at most `timeout`.
@@ -113,7 +101,12 @@ async fn wait(signal: &mut tokio::sync::watch::Receiver<u64>, timeout: Duration)
 async fn sequencer(core: Core, poll: Duration) {
     let mut written = core.signals().outbox();
     loop {
-        match usecases::feed::sequence(&core, SEQUENCE_BATCH, Utc::now()).await {
+        let pass = usecases::feed::sequence(&core, SEQUENCE_BATCH, Utc::now()).await;
+        if let Ok(done) = &pass {
+            metrics::counter!(observe::EVENTS_PUBLISHED).increment(done.events as u64);
+        }
+        record_feed_lag(&core).await;
+        match pass {
             // A full batch: more may be waiting.
             Ok(done) if done.events as u64 == SEQUENCE_BATCH => continue,
             // Another replica holds the sequencer; its batch may have started before this
@@ -132,6 +125,14 @@ async fn sequencer(core: Core, poll: Duration) {
     }
 }
 
+/// Sets the feed-lag gauge: the age of the oldest event still waiting for the sequencer.
+async fn record_feed_lag(core: &Core) {
+    if let Ok(oldest) = store::repo::feed::oldest_unpositioned(core.db()).await {
+        let lag = oldest.map_or(0.0, |at| (Utc::now() - at).as_seconds_f64().max(0.0));
+        metrics::gauge!(observe::FEED_LAG_SECONDS).set(lag);
+    }
+}
+
 async fn deliverer(core: Core, deps: WebhookDeps, poll: Duration) {
     let owner = format!("replica-{}", store::secret::random_token(9));
     let mut published = core.signals().feed();
@@ -147,7 +148,14 @@ async fn deliverer(core: Core, deps: WebhookDeps, poll: Duration) {
         )
         .await
         {
-            Ok(done) if done.attempted > 0 => continue,
+            Ok(done) if done.attempted > 0 => {
+                let failed = done.attempted - done.succeeded;
+                metrics::counter!(observe::WEBHOOK_ATTEMPTS, "outcome" => "delivered")
+                    .increment(done.succeeded as u64);
+                metrics::counter!(observe::WEBHOOK_ATTEMPTS, "outcome" => "failed")
+                    .increment(failed as u64);
+                continue;
+            }
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "webhook delivery step failed; retrying");
@@ -155,6 +163,19 @@ async fn deliverer(core: Core, deps: WebhookDeps, poll: Duration) {
             }
         }
         wait(&mut published, poll).await;
+    }
+}
+
+/// Every few seconds: how many deliveries wait region-wide, and since when.
+async fn delivery_gauges(core: Core) {
+    let mut every = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        every.tick().await;
+        if let Ok((pending, oldest)) = store::repo::webhooks::backlog(core.db()).await {
+            metrics::gauge!(observe::WEBHOOK_PENDING).set(pending as f64);
+            let age = oldest.map_or(0.0, |at| (Utc::now() - at).as_seconds_f64().max(0.0));
+            metrics::gauge!(observe::WEBHOOK_OLDEST_PENDING_SECONDS).set(age);
+        }
     }
 }
 

@@ -42,7 +42,7 @@ impl Caller {
 }
 
 impl Caller {
-    async fn authenticate(req: HttpRequest) -> Result<Self, ApiError> {
+    async fn authenticate(req: HttpRequest) -> Result<Self, actix_web::Error> {
         let api = req
             .app_data::<web::Data<ScimApi>>()
             .cloned()
@@ -52,13 +52,14 @@ impl Caller {
             .headers()
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let token = bearer_token(header)?;
+        let token = bearer_token(header).map_err(ApiError::from)?;
         let principal = match api.verifier.verify(token, &org_uid).await {
             Ok(principal) => principal,
             Err(refused) => {
-                return Err(elsewhere(&api, &org_uid)
+                let error = elsewhere(&api, &org_uid)
                     .await?
-                    .unwrap_or_else(|| refused.into()));
+                    .unwrap_or_else(|| refused.into());
+                return Err(error.into());
             }
         };
         // Authentication first, then the switch: an unauthenticated caller learns nothing about
@@ -66,12 +67,21 @@ impl Caller {
         if !principal.scim_enabled {
             return Err(ApiError(forbidden(
                 "SCIM provisioning is disabled for this organization; an Owner or Admin can enable it in the organization's SCIM settings",
-            )));
+            ))
+            .into());
         }
-        let kind = match principal.credential {
-            Credential::ApiToken(uid) => ActorKind::ApiToken(uid),
-            Credential::Installation(uid) => ActorKind::Installation(uid),
+        let (kind, credential_kind, credential_id) = match principal.credential {
+            Credential::ApiToken(uid) => (ActorKind::ApiToken(uid.clone()), "api_token", uid),
+            Credential::Installation(uid) => {
+                (ActorKind::Installation(uid.clone()), "installation", uid)
+            }
         };
+        // For the access log line and the metrics (the organization is never a metric label).
+        req.extensions_mut().insert(CallerInfo {
+            org_uid: principal.scope.org_uid().to_owned(),
+            credential_kind,
+        });
+        crate::guard::check_rate(&api, &credential_id, principal.scope.org_uid()).await?;
         let actor = Actor::new(kind).in_request(
             req.extensions().get::<RequestId>().map(ToString::to_string),
             usecases::ClientAddr::resolve(req.extensions().get(), req.peer_addr())
@@ -117,8 +127,17 @@ async fn elsewhere(api: &ScimApi, org_uid: &str) -> Result<Option<ApiError>, Api
     }))
 }
 
+/// Who a SCIM request came from, left in the request's extensions for the access log.
+#[derive(Debug, Clone)]
+pub struct CallerInfo {
+    /// The organization's UID.
+    pub org_uid: String,
+    /// `api_token` or `installation`.
+    pub credential_kind: &'static str,
+}
+
 impl FromRequest for Caller {
-    type Error = ApiError;
+    type Error = actix_web::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {

@@ -3,7 +3,7 @@
 //! verifier errors are mapped here and nowhere else.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
+use actix_web::http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use scim_core::error::ScimError;
 use store::StoreError;
@@ -101,6 +101,10 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut res = HttpResponse::build(self.status_code());
         res.insert_header((CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON)));
+        if self.0.status == 503 {
+            // The outages behind a 503 (database restart, key-value store failover) last seconds.
+            res.insert_header((RETRY_AFTER, HeaderValue::from_static("5")));
+        }
         if self.0.status == 401 {
             res.insert_header((
                 WWW_AUTHENTICATE,

@@ -508,10 +508,11 @@ pub fn scope(
         .app_data(api)
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error))
-        .app_data(web::PayloadConfig::new(
-            settings.max_payload.max(settings.bulk_max_payload),
-        ))
+        // Bulk has its own, larger limit (its resource's configuration wins over this one).
+        .app_data(web::PayloadConfig::new(settings.max_payload))
         .wrap(ErrorHandlers::new().default_handler(as_scim_error))
+        .wrap(actix_web::middleware::from_fn(crate::guard::check_head))
+        .wrap(actix_web::middleware::from_fn(crate::observe::count))
         .service(resource_routes::<Users>("Users"))
         .service(resource_routes::<Groups>("Groups"))
         .service(
@@ -521,6 +522,7 @@ pub fn scope(
         )
         .service(
             resource("/Bulk")
+                .app_data(web::PayloadConfig::new(settings.bulk_max_payload))
                 .route(post().to(bulk::handle))
                 .default_service(deny()),
         )

@@ -9,7 +9,9 @@ pub mod auth;
 pub mod bulk;
 pub mod discovery;
 pub mod error;
+pub mod guard;
 pub mod handlers;
+pub mod observe;
 
 use std::sync::Arc;
 
@@ -31,6 +33,8 @@ pub struct ScimSettings {
     pub bulk_max_payload: usize,
     /// Largest request body of other requests, in bytes.
     pub max_payload: usize,
+    /// Request-head and rate limits.
+    pub limits: guard::Limits,
 }
 
 impl ScimSettings {
@@ -43,6 +47,7 @@ impl ScimSettings {
             bulk_max_operations: 1000,
             bulk_max_payload: 4 * 1024 * 1024,
             max_payload: 1024 * 1024,
+            limits: guard::Limits::default(),
         }
     }
 }

@@ -145,15 +145,23 @@ impl<V: Clone + Send + 'static> CredentialCache<V> {
         };
         let ticket = Ticket(state.epoch);
         if !self.is_live() {
+            lookup("bypass");
             return Err(ticket);
         }
         match state.entries.get(key) {
-            Some((at, value)) if at.elapsed() < self.shared.ttl => Ok(value.clone()),
+            Some((at, value)) if at.elapsed() < self.shared.ttl => {
+                lookup("hit");
+                Ok(value.clone())
+            }
             Some(_) => {
                 state.entries.remove(key);
+                lookup("miss");
                 Err(ticket)
             }
-            None => Err(ticket),
+            None => {
+                lookup("miss");
+                Err(ticket)
+            }
         }
     }
 
@@ -186,6 +194,11 @@ impl<V: Clone + Send + 'static> CredentialCache<V> {
     pub fn forget(&self) {
         self.shared.forget();
     }
+}
+
+/// Counts a lookup: `hit`, `miss`, or `bypass` (the cache is off or not subscribed).
+fn lookup(result: &'static str) {
+    metrics::counter!("scimgate_credential_cache_lookups_total", "result" => result).increment(1);
 }
 
 #[cfg(test)]

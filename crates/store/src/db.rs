@@ -123,6 +123,47 @@ impl Database {
     }
 }
 
+/// How the connection pool is used right now (metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    /// Open connections.
+    pub size: u32,
+    /// Of those, the ones not lent to a request.
+    pub idle: u32,
+    /// The pool's upper bound.
+    pub max: u32,
+}
+
+impl Database {
+    /// The pool's current use.
+    pub fn pool_state(&self) -> PoolState {
+        // The backend is checked first: sea-orm's getters panic on the other one.
+        let (size, idle, max) = match self.0.get_database_backend() {
+            DbBackend::Postgres => {
+                let pool = self.0.get_postgres_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+            _ => {
+                let pool = self.0.get_sqlite_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+        };
+        PoolState {
+            size,
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            max,
+        }
+    }
+}
+
 /// Pool settings that are not part of the URL.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {

@@ -1,6 +1,6 @@
 //! The store's one error type. Callers map it to their surface (SCIM, OAuth, page) in one place.
 
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 /// What can go wrong in the data layer, in terms a caller can act on.
 #[derive(Debug, thiserror::Error)]
@@ -38,13 +38,16 @@ impl StoreError {
         }
     }
 
-    /// True when the database itself could not be reached (connection refused, pool timeout).
+    /// True when the failure is the backing service's state, not the request: the database
+    /// could not be reached or went away mid-statement (connection refused or reset, pool
+    /// timeout, a server shutting down or restarting), or a transient conflict it asks to retry.
+    /// The caller should answer "retry later" (503), never a 500.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Database(DbErr::Conn(_) | DbErr::ConnectionAcquire(_))
-                | StoreError::KeyValue(_)
-        )
+        match self {
+            StoreError::KeyValue(_) => true,
+            StoreError::Database(err) => db_unavailable(err),
+            _ => false,
+        }
     }
 }
 
@@ -54,5 +57,65 @@ impl From<DbErr> for StoreError {
             DbErr::RecordNotFound(_) | DbErr::RecordNotUpdated => StoreError::NotFound("record"),
             other => StoreError::Database(other),
         }
+    }
+}
+
+fn db_unavailable(err: &DbErr) -> bool {
+    match err {
+        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            sqlx_unavailable(e)
+        }
+        _ => false,
+    }
+}
+
+fn sqlx_unavailable(err: &sqlx::Error) -> bool {
+    use sqlx::Error;
+    match err {
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::Protocol(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed => true,
+        Error::Database(db) => db.code().is_some_and(|code| transient_sqlstate(&code)),
+        _ => false,
+    }
+}
+
+/// SQLSTATEs that describe the server's state rather than the statement: class 08 (connection
+/// exception), 57P01–57P03 (admin shutdown, crash shutdown, cannot connect now — a restart),
+/// 53300 (too many connections), 40001/40P01 (serialization failure, deadlock: retry), and
+/// SQLite's SQLITE_BUSY (5) after its busy timeout.
+fn transient_sqlstate(code: &str) -> bool {
+    code.starts_with("08")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01"
+        )
+        || code == "5"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restarts_and_lost_connections_are_unavailability() {
+        for code in [
+            "57P01", "57P02", "57P03", "08006", "08001", "53300", "40P01",
+        ] {
+            assert!(transient_sqlstate(code), "{code}");
+        }
+        for code in ["23505", "22021", "42P01", "54000"] {
+            assert!(!transient_sqlstate(code), "{code}");
+        }
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        let err = StoreError::Database(DbErr::Query(RuntimeErr::SqlxError(
+            sqlx::Error::Io(io).into(),
+        )));
+        assert!(err.is_unavailable());
+        assert!(!StoreError::VersionMismatch.is_unavailable());
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod credential_cache;
 pub mod db;
+pub mod deployment;
 pub(crate) mod entity;
 pub mod error;
 pub mod grants;
@@ -13,6 +14,7 @@ pub mod kv;
 pub mod migration;
 pub mod ratelimit;
 pub mod repo;
+pub mod revocations;
 pub mod scim_filter;
 pub mod scope;
 pub mod secret;

@@ -28,8 +28,23 @@ impl Limit {
 
 /// Counts one hit on `key` under `limit`; false when the caller is over it. A limit of 0 is off.
 pub async fn allow(kv: &dyn KeyValueStore, key: &str, limit: Limit) -> StoreResult<bool> {
+    Ok(check(kv, key, limit).await?.is_ok())
+}
+
+/// Counts one hit on `key` under `limit`: `Err(retry_after)` when the caller is over it, with how
+/// long until the window ends (at least a second). A limit of 0 is off.
+pub async fn check(
+    kv: &dyn KeyValueStore,
+    key: &str,
+    limit: Limit,
+) -> StoreResult<Result<(), Duration>> {
     if limit.max == 0 {
-        return Ok(true);
+        return Ok(Ok(()));
     }
-    Ok(kv.incr(&format!("rate:{key}"), limit.window).await? <= limit.max)
+    let (count, left) = kv.incr_window(&format!("rate:{key}"), limit.window).await?;
+    Ok(if count <= limit.max {
+        Ok(())
+    } else {
+        Err(left.max(Duration::from_secs(1)))
+    })
 }

@@ -79,7 +79,12 @@ pub struct TestDatabase {
 #[derive(Debug)]
 enum Cleanup {
     Files(PathBuf),
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+    /// Someone else's (a test's own server instance): left as it is.
+    Nothing,
 }
 
 impl TestDatabase {
@@ -116,6 +121,19 @@ impl TestDatabase {
                     cleanup: Cleanup::Postgres { admin_url, name },
                 }
             }
+        }
+    }
+}
+
+impl TestDatabase {
+    /// A database the test manages itself (its own PostgreSQL instance): used as it is and
+    /// never dropped.
+    pub fn external(url: &str, backend: Backend) -> Self {
+        install_crypto_provider();
+        Self {
+            url: url.to_owned(),
+            backend,
+            cleanup: Cleanup::Nothing,
         }
     }
 }
@@ -168,6 +186,7 @@ impl Drop for TestDatabase {
                 })
                 .join();
             }
+            Cleanup::Nothing => {}
         }
     }
 }

@@ -49,11 +49,16 @@ pub(crate) async fn pair(svc: &TokenService, spec: PairSpec<'_>) -> Result<Vec<u
     )
     .await?;
     // A replayed code may have revoked this family while we were minting: its revocation is
-    // written to the key-value store before the database, so checking after our insert closes the
+    // written to the revocation list before the refresh tokens, so checking after our insert closes the
     // race (either its database update saw our row, or we see its entry and revoke the row
     // ourselves). The answer still goes out — this request did win the code — but its tokens are
     // already dead, as RFC 9700 §4.5 wants for a replayed code.
-    if svc.inner.kv.is_revoked(&family_key(spec.family_id)).await? {
+    if svc
+        .inner
+        .revocations
+        .any_revoked(&[&family_key(spec.family_id)])
+        .await?
+    {
         refresh_tokens::revoke_family(db, spec.family_id).await?;
     }
     let (access_token, _) = jwt::issue(

@@ -32,10 +32,13 @@ pub async fn revoke(
         && let Ok(claims) = jwt::verify(&svc.inner.keys, svc.settings(), token).await
         && claims.client_id == client.client_id
     {
-        svc.inner
-            .kv
-            .revoke(&jti_key(&claims.jti), jwt::remaining(&claims))
-            .await?;
+        store::revocations::revoke(
+            &svc.inner.db,
+            &svc.inner.kv,
+            &jti_key(&claims.jti),
+            jwt::remaining(&claims),
+        )
+        .await?;
     }
     let mut res = HttpResponse::Ok();
     no_store(&mut res);

@@ -9,6 +9,7 @@ use store::credential_cache::CredentialCache;
 use store::kv::Kv;
 use store::repo::installations::{self, InstallationPrincipal};
 use store::repo::refresh_tokens;
+use store::revocations::RevocationList;
 use store::{Database, StoreResult};
 
 use crate::jwt::AccessClaims;
@@ -30,6 +31,8 @@ pub(crate) struct Inner {
     pub(crate) keys: KeyRing,
     /// API tokens and installations verified lately.
     pub(crate) credentials: CredentialCache<VerifiedCredential>,
+    /// Revoked tokens, families and installations (the database's list, cached in `kv`).
+    pub(crate) revocations: RevocationList,
 }
 
 /// Revocation-set key of one access token.
@@ -56,6 +59,7 @@ impl TokenService {
         Self {
             inner: Arc::new(Inner {
                 credentials: CredentialCache::new(&kv, ttl),
+                revocations: RevocationList::new(db.clone(), kv.clone()),
                 db,
                 kv,
                 settings,
@@ -85,13 +89,17 @@ impl TokenService {
         self.inner.settings.access_ttl + Duration::from_secs(120)
     }
 
-    /// Revokes a refresh family: its access tokens at once (revocation set), its refresh tokens
-    /// in the database.
+    /// Revokes a refresh family: its access tokens at once (the revocation list, recorded in the
+    /// database and cached in the key-value store), then its refresh tokens. In that order: see
+    /// `issue`, which checks the list after writing a family's refresh token.
     pub(crate) async fn revoke_family(&self, family_id: &str) -> StoreResult<()> {
-        self.inner
-            .kv
-            .revoke(&family_key(family_id), self.revocation_ttl())
-            .await?;
+        store::revocations::revoke(
+            &self.inner.db,
+            &self.inner.kv,
+            &family_key(family_id),
+            self.revocation_ttl(),
+        )
+        .await?;
         refresh_tokens::revoke_family(&self.inner.db, family_id).await?;
         Ok(())
     }
@@ -125,7 +133,7 @@ impl TokenService {
             installations::revocation_key(&claims.sub),
         ];
         self.inner
-            .kv
+            .revocations
             .any_revoked(&keys.each_ref().map(String::as_str))
             .await
     }

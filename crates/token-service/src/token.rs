@@ -59,25 +59,54 @@ pub async fn token(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
-    let params = client_auth::form(&req, &body)?;
-    rate_limit(&svc, &req, &params).await?;
+    let params = match client_auth::form(&req, &body) {
+        Ok(params) => params,
+        Err(e) => return Err(counted("unknown", e)),
+    };
+    // Grants and failures by grant type and error code: bounded sets, never a client id.
+    let grant_type = match params.get("grant_type") {
+        Some("authorization_code") => "authorization_code",
+        Some("refresh_token") => "refresh_token",
+        Some("client_credentials") => "client_credentials",
+        _ => "other",
+    };
+    let result = grant(&svc, &req, &params).await;
+    if result.is_ok() {
+        metrics::counter!("scimgate_token_requests_total", "grant_type" => grant_type, "outcome" => "granted")
+            .increment(1);
+    }
+    result.map_err(|e| counted(grant_type, e))
+}
+
+fn counted(grant_type: &'static str, error: OAuthError) -> OAuthError {
+    metrics::counter!("scimgate_token_requests_total", "grant_type" => grant_type, "outcome" => error.code())
+        .increment(1);
+    error
+}
+
+async fn grant(
+    svc: &web::Data<TokenService>,
+    req: &HttpRequest,
+    params: &Params,
+) -> Result<HttpResponse, OAuthError> {
+    rate_limit(svc, req, params).await?;
     let grant_type = params.require("grant_type")?;
     let answer = if grant_type == "client_credentials" {
-        grant_client::exchange(&svc, &req, &params).await?
+        grant_client::exchange(svc, req, params).await?
     } else {
-        let client = match client_auth::authenticate(&svc.inner.db, &req, &params).await {
+        let client = match client_auth::authenticate(&svc.inner.db, req, params).await {
             Ok(client) => client,
             // A backend client that authenticates is told its grant type is not for it.
             Err(OAuthError::InvalidClient)
-                if grant_client::is_backend_client(&svc, &req, &params).await? =>
+                if grant_client::is_backend_client(svc, req, params).await? =>
             {
                 return Err(OAuthError::UnauthorizedClient);
             }
             Err(e) => return Err(e),
         };
         match grant_type {
-            "authorization_code" => grant_code::exchange(&svc, &client, &params).await?,
-            "refresh_token" => grant_refresh::exchange(&svc, &client, &params).await?,
+            "authorization_code" => grant_code::exchange(svc, &client, params).await?,
+            "refresh_token" => grant_refresh::exchange(svc, &client, params).await?,
             _ => return Err(OAuthError::UnsupportedGrantType),
         }
     };

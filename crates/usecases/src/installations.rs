@@ -129,6 +129,9 @@ pub async fn revoke(
     let before = installations::get(unit.conn(), scope, uid).await?;
     let installation = installations::revoke(unit.conn(), scope, uid).await?;
     refresh_tokens::revoke_installation(unit.conn(), installation.id).await?;
+    // On the revocation list with the change itself; cached for verifications once committed.
+    let key = installations::revocation_key(uid);
+    store::revocations::record(unit.conn(), &key, core.revocation_ttl()).await?;
     if before.revoked_at.is_none() {
         unit.emit(Event::new(
             EventType::InstallationRevoked,
@@ -141,9 +144,7 @@ pub async fn revoke(
         Audit::new("installation.revoked", "installation", uid, json!({})),
     )
     .await?;
-    core.kv()
-        .revoke(&installations::revocation_key(uid), core.revocation_ttl())
-        .await?;
+    store::revocations::cache(core.kv(), &key, core.revocation_ttl()).await?;
     store::credential_cache::announce(core.kv(), scope.org_uid()).await?;
     Ok(installation)
 }

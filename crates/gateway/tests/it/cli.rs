@@ -106,7 +106,7 @@ async fn scim_switch_members_and_tokens(backend: Backend) {
         "--role",
         "member",
     ]);
-    assert!(err.contains("already exists"), "{err}");
+    assert!(err.contains("is already a member"), "{err}");
     let err = target.admin_fails(&[
         "add-member",
         "--org",

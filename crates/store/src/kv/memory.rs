@@ -106,6 +106,14 @@ impl KeyValueStore for MemoryKv {
     }
 
     async fn incr(&self, key: &str, window: Duration) -> Result<u64, StoreError> {
+        Ok(self.incr_window(key, window).await?.0)
+    }
+
+    async fn incr_window(
+        &self,
+        key: &str,
+        window: Duration,
+    ) -> Result<(u64, Duration), StoreError> {
         self.with_entries(|map, now| {
             let entry = match live(map, key, now) {
                 Some(entry) => entry,
@@ -122,7 +130,7 @@ impl KeyValueStore for MemoryKv {
                 .unwrap_or(0)
                 .saturating_add(1);
             entry.value = count.to_be_bytes().to_vec();
-            count
+            (count, entry.expires_at.saturating_duration_since(now))
         })
     }
 
@@ -132,6 +140,16 @@ impl KeyValueStore for MemoryKv {
 
     async fn is_revoked(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self.get(&revoked_key(id)).await?.is_some())
+    }
+
+    async fn any_revoked_if(&self, marker: &str, ids: &[&str]) -> Result<Option<bool>, StoreError> {
+        self.with_entries(|map, now| {
+            live(map, &revoked_key(marker), now)?;
+            Some(
+                ids.iter()
+                    .any(|id| live(map, &revoked_key(id), now).is_some()),
+            )
+        })
     }
 
     async fn any_revoked(&self, ids: &[&str]) -> Result<bool, StoreError> {

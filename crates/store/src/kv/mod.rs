@@ -33,12 +33,19 @@ pub trait KeyValueStore: Send + Sync + std::fmt::Debug {
     /// Increments the counter under `key`, starting a `window` expiry when it is created, and
     /// returns the new count (fixed-window rate limiting).
     async fn incr(&self, key: &str, window: Duration) -> Result<u64, StoreError>;
+    /// [`KeyValueStore::incr`] that also says how long the current window has left (what a
+    /// `Retry-After` tells a caller over its limit).
+    async fn incr_window(&self, key: &str, window: Duration)
+    -> Result<(u64, Duration), StoreError>;
     /// Marks `id` revoked for `ttl` (as long as anything it revokes can still be presented).
     async fn revoke(&self, id: &str, ttl: Duration) -> Result<(), StoreError>;
     /// True when `id` is in the revocation set.
     async fn is_revoked(&self, id: &str) -> Result<bool, StoreError>;
     /// True when any of `ids` is in the revocation set (one round trip).
     async fn any_revoked(&self, ids: &[&str]) -> Result<bool, StoreError>;
+    /// Like [`KeyValueStore::any_revoked`], atomically with a check that `marker` is in the set
+    /// too: `None` when it is not (the set may have lost entries and must be reloaded).
+    async fn any_revoked_if(&self, marker: &str, ids: &[&str]) -> Result<Option<bool>, StoreError>;
     /// Checks the store answers (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
     /// Whether other processes (replicas, the CLI) share this store, so what they publish

@@ -15,11 +15,25 @@ use redis::{AsyncCommands, ExistenceCheck, Script, SetExpiry, SetOptions};
 use super::{KeyValueStore, Listener, Listening, LocalListeners, Notice};
 use crate::StoreError;
 
-/// INCR, and on the first increment start the expiry window.
+/// INCR, and on the first increment start the expiry window; answers the count and the
+/// milliseconds the window has left. A key left without expiry (a failure between the two calls
+/// of an older version) gets one, so a counter can never block forever.
 const INCR_WITH_WINDOW: &str = r"
 local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return count
+local left = redis.call('PTTL', KEYS[1])
+if count == 1 or left < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  left = tonumber(ARGV[1])
+end
+return {count, left}
+";
+
+/// EXISTS over the revocation keys, but only when the marker (KEYS[1]) exists: -1 otherwise.
+/// One script, so no flush can fall between the two checks.
+const EXISTS_IF_MARKED: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if #KEYS == 1 then return 0 end
+return redis.call('EXISTS', unpack(KEYS, 2))
 ";
 
 /// A Redis-backed store whose keys all start with a namespace.
@@ -28,6 +42,7 @@ pub struct RedisKv {
     conn: ConnectionManager,
     namespace: String,
     incr_script: Script,
+    exists_if_marked: Script,
     listeners: Arc<LocalListeners>,
 }
 
@@ -63,6 +78,7 @@ impl RedisKv {
             conn,
             namespace: namespace.to_owned(),
             incr_script: Script::new(INCR_WITH_WINDOW),
+            exists_if_marked: Script::new(EXISTS_IF_MARKED),
             listeners: Arc::default(),
         })
     }
@@ -90,8 +106,14 @@ impl RedisKv {
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 
+/// 1 while this process hears `channel`'s announcements, 0 while it may miss them. Labelled by the
+/// channel without the namespace: a handful of fixed names.
+fn subscribed_gauge(channel: &str, value: f64) {
+    metrics::gauge!("scimgate_kv_subscribed", "channel" => channel.to_owned()).set(value);
+}
+
 /// Keeps `listener` subscribed to `channel`, telling it whenever messages may have been missed.
-async fn subscription(client: redis::Client, channel: String, listener: Listener) {
+async fn subscription(client: redis::Client, channel: String, label: String, listener: Listener) {
     loop {
         let subscribed = tokio::time::timeout(SUBSCRIBE_TIMEOUT, async {
             let mut pubsub = client.get_async_pubsub().await?;
@@ -101,11 +123,13 @@ async fn subscription(client: redis::Client, channel: String, listener: Listener
         .await;
         match subscribed {
             Ok(Ok(pubsub)) => {
+                subscribed_gauge(&label, 1.0);
                 listener(Notice::Listening);
                 let mut messages = pubsub.into_on_message();
                 while let Some(message) = messages.next().await {
                     listener(Notice::Message(message.get_payload_bytes()));
                 }
+                subscribed_gauge(&label, 0.0);
                 listener(Notice::Lost);
                 tracing::warn!(%channel, "Redis subscription lost; re-subscribing");
             }
@@ -162,13 +186,23 @@ impl KeyValueStore for RedisKv {
     }
 
     async fn incr(&self, key: &str, window: Duration) -> Result<u64, StoreError> {
+        Ok(self.incr_window(key, window).await?.0)
+    }
+
+    async fn incr_window(
+        &self,
+        key: &str,
+        window: Duration,
+    ) -> Result<(u64, Duration), StoreError> {
         let mut conn = self.conn.clone();
-        self.incr_script
+        let (count, left): (u64, u64) = self
+            .incr_script
             .key(self.key(key))
             .arg(millis(window))
             .invoke_async(&mut conn)
             .await
-            .map_err(kv_err)
+            .map_err(kv_err)?;
+        Ok((count, Duration::from_millis(left)))
     }
 
     async fn revoke(&self, id: &str, ttl: Duration) -> Result<(), StoreError> {
@@ -177,6 +211,23 @@ impl KeyValueStore for RedisKv {
 
     async fn is_revoked(&self, id: &str) -> Result<bool, StoreError> {
         self.any_revoked(&[id]).await
+    }
+
+    async fn any_revoked_if(&self, marker: &str, ids: &[&str]) -> Result<Option<bool>, StoreError> {
+        let keys: Vec<String> = std::iter::once(marker)
+            .chain(ids.iter().copied())
+            .map(|id| self.key(&format!("revoked:{id}")))
+            .collect();
+        let found: i64 = self
+            .read(|mut conn| {
+                let mut invocation = self.exists_if_marked.prepare_invoke();
+                for key in &keys {
+                    invocation.key(key);
+                }
+                async move { invocation.invoke_async(&mut conn).await }
+            })
+            .await?;
+        Ok((found >= 0).then_some(found > 0))
     }
 
     async fn any_revoked(&self, ids: &[&str]) -> Result<bool, StoreError> {
@@ -231,6 +282,7 @@ impl KeyValueStore for RedisKv {
         let task = runtime.spawn(subscription(
             self.client.clone(),
             self.key(channel),
+            channel.to_owned(),
             listener,
         ));
         Listening::new(move || {

@@ -149,6 +149,21 @@ pub async fn get(conn: &impl Conn, scope: &OrgScope, uid: &str) -> StoreResult<O
         .await?)
 }
 
+/// A group of the organization by its SCIM id, its row locked until the transaction ends (see
+/// [`super::scim_users::get_for_update`]).
+pub async fn get_for_update(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    uid: &str,
+) -> StoreResult<Option<ScimGroup>> {
+    Ok(scope
+        .select::<ScimGroups>()
+        .filter(scim_groups::Column::Uid.eq(uid))
+        .lock_exclusive()
+        .one(conn.raw())
+        .await?)
+}
+
 /// A group of the organization by its row id.
 pub async fn by_id(
     conn: &impl Conn,

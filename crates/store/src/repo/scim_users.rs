@@ -306,6 +306,23 @@ pub async fn get(conn: &impl Conn, scope: &OrgScope, uid: &str) -> StoreResult<O
         .await?)
 }
 
+/// A user of the organization by its SCIM id, its row locked until the transaction ends
+/// (`SELECT … FOR UPDATE` on PostgreSQL), so concurrent writers of one user queue instead of
+/// racing the compare-and-swap. SQLite has no row locks and needs none: its write transactions
+/// already run one at a time.
+pub async fn get_for_update(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    uid: &str,
+) -> StoreResult<Option<ScimUser>> {
+    Ok(scope
+        .select::<ScimUsers>()
+        .filter(scim_users::Column::Uid.eq(uid))
+        .lock_exclusive()
+        .one(conn.raw())
+        .await?)
+}
+
 /// Replaces a user's columns if its version is still `expected_version`; the version goes up by
 /// one. [`StoreError::VersionMismatch`] when someone else wrote first.
 pub async fn update(

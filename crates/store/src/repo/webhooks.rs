@@ -679,15 +679,17 @@ pub async fn recover(
     Ok(reset + missed)
 }
 
-/// How many deliveries are pending, and when the oldest pending one was published: the lag of
-/// the push side.
+/// How many deliveries of enabled endpoints are pending, and when the oldest was published: the
+/// lag of the push side (a disabled endpoint's deliveries wait for it, not for the workers).
 pub async fn backlog(conn: &impl Conn) -> StoreResult<(u64, Option<DateTime<Utc>>)> {
     let raw = conn.raw();
     let row = raw
         .query_one_raw(statement(
             raw.get_database_backend(),
-            "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM webhook_deliveries WHERE status = 'pending'",
-            vec![],
+            "SELECT COUNT(*) AS n, MIN(d.created_at) AS oldest FROM webhook_deliveries d \
+             JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+             WHERE d.status = 'pending' AND e.enabled = ?",
+            vec![true.into()],
         ))
         .await?;
     Ok(match row {

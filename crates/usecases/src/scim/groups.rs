@@ -202,7 +202,7 @@ pub async fn replace(
     let scope = ctx.scope();
     let group = retry_on_conflict(|| async {
         let mut unit = Unit::begin(ctx.core, ctx.actor).await?;
-        let group = scim_groups::get(unit.conn(), scope, uid)
+        let group = scim_groups::get_for_update(unit.conn(), scope, uid)
             .await?
             .ok_or_else(|| not_found("Group", uid))?;
         check_if_match(group.version, if_match)?;
@@ -240,7 +240,7 @@ pub async fn patch(
     let scope = ctx.scope();
     retry_on_conflict(|| async {
         let mut unit = Unit::begin(ctx.core, ctx.actor).await?;
-        let group = scim_groups::get(unit.conn(), scope, uid)
+        let group = scim_groups::get_for_update(unit.conn(), scope, uid)
             .await?
             .ok_or_else(|| not_found("Group", uid))?;
         check_if_match(group.version, if_match)?;

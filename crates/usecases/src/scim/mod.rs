@@ -79,7 +79,12 @@ pub fn check_if_match(version: i64, if_match: Option<&str>) -> Result<()> {
 }
 
 /// How often a write is retried after losing a compare-and-swap race to a concurrent writer.
-const CAS_ATTEMPTS: usize = 5;
+/// Writes read the resource with a row lock (`FOR UPDATE`) first, so on PostgreSQL a race is left
+/// only against writers that change the row without that read (a group's member count, a user's
+/// account link); SQLite runs write transactions one at a time. The retries, with a growing
+/// pause, are for those: a client that sent no `If-Match` asked for no precondition, and gets
+/// a 412 only when the resource keeps changing for well over a second.
+const CAS_ATTEMPTS: u32 = 12;
 
 /// Runs `attempt` again while it loses compare-and-swap races (another request wrote the same
 /// resource in between); each attempt starts from a fresh read in a fresh transaction.
@@ -88,10 +93,16 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Retry<T>>>,
 {
-    for _ in 0..CAS_ATTEMPTS {
+    for round in 0..CAS_ATTEMPTS {
         match attempt().await? {
             Retry::Done(value) => return Ok(value),
-            Retry::Again => continue,
+            // Back off (2 ms, 4 ms, … up to 128 ms, with jitter) so racing writers spread out
+            // instead of colliding again at once.
+            Retry::Again => {
+                let base = 2u64 << round.min(6);
+                let jitter = rand::random_range(0..=base);
+                tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
+            }
         }
     }
     Err(Error::from(store::StoreError::VersionMismatch))

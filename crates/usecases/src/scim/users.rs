@@ -255,7 +255,7 @@ async fn write(
     let scope = ctx.scope();
     retry_on_conflict(|| async {
         let mut unit = Unit::begin(ctx.core, ctx.actor).await?;
-        let user = scim_users::get(unit.conn(), scope, uid)
+        let user = scim_users::get_for_update(unit.conn(), scope, uid)
             .await?
             .ok_or_else(|| not_found("User", uid))?;
         check_if_match(user.version, if_match)?;

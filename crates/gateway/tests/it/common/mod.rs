@@ -16,6 +16,7 @@ pub mod api;
 pub mod browser;
 pub mod oauth;
 pub mod scim;
+pub mod services;
 use clap::Parser;
 use gateway::config::{Config, Overrides};
 use gateway::server::{RunningApp, Services};
@@ -33,9 +34,14 @@ pub struct Target {
 
 impl Target {
     pub async fn new(backend: Backend) -> Self {
+        Self::on(TestDatabase::create(backend).await, backend.kv_url())
+    }
+
+    /// A target on a given database and key-value store (the test's own instances).
+    pub fn on(db: TestDatabase, kv_url: String) -> Self {
         Self {
-            db: TestDatabase::create(backend).await,
-            kv_url: backend.kv_url(),
+            db,
+            kv_url,
             namespace: testkit::unique_namespace(),
             workdir: tempfile::tempdir().unwrap(),
             operator: tokio::sync::OnceCell::new(),

@@ -54,7 +54,11 @@ impl OAuthEnv {
 
     /// Starts with extra environment for `serve` (e.g. a short code lifetime).
     pub async fn start_with(backend: Backend, env: &[(&str, &str)]) -> Self {
-        let target = Target::new(backend).await;
+        Self::start_on(Target::new(backend).await, env).await
+    }
+
+    /// Starts on a given target (the test's own database or key-value store).
+    pub async fn start_on(target: Target, env: &[(&str, &str)]) -> Self {
         let email = "owner@acme.test".to_owned();
         let org = target.admin(&[
             "create-org",
