@@ -38,6 +38,10 @@ pub enum PageError {
     /// The organization lives in another region: the browser is sent to this URL there.
     #[error("this organization is served by another region")]
     OtherRegion(String),
+    /// What the link or page was for is over (an expired, used or replaced link): a title and
+    /// what to do.
+    #[error("{1}")]
+    Gone(&'static str, String),
     /// Too many attempts from this address.
     #[error("too many attempts; wait a minute and try again")]
     TooManyRequests,
@@ -75,6 +79,7 @@ impl From<usecases::Error> for PageError {
             Error::PreconditionFailed(_) => PageError::Conflict(
                 "someone changed this at the same time; reload the page and try again".into(),
             ),
+            Error::RateLimited(_) => PageError::TooManyRequests,
             Error::Store(store) => PageError::from(store),
         }
     }
@@ -92,6 +97,7 @@ impl PageError {
             PageError::OtherRegion(_) => "Another region",
             PageError::TooManyRequests => "Slow down",
             PageError::Unavailable(_) => "Temporarily unavailable",
+            PageError::Gone(title, _) => title,
         }
     }
 }
@@ -108,6 +114,7 @@ impl ResponseError for PageError {
             | PageError::OtherRegion(_) => StatusCode::SEE_OTHER,
             PageError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             PageError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            PageError::Gone(..) => StatusCode::GONE,
         }
     }
 

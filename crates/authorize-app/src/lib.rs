@@ -13,6 +13,7 @@ mod decision;
 pub mod error;
 pub mod forms;
 pub mod headers;
+mod invitation;
 mod login;
 pub mod pages;
 pub mod pending;
@@ -146,6 +147,23 @@ impl AuthorizeApp {
                 web::resource("/oauth/consent")
                     .wrap(from_fn(headers::consent_headers))
                     .route(web::get().to(authorize::consent)),
+            )
+            .service(
+                web::resource("/invitations/{token}")
+                    .wrap(from_fn(headers::page_headers))
+                    .route(web::get().to(invitation::show)),
+            )
+            .service(
+                web::resource("/invitations/{token}/accept")
+                    .wrap(from_fn(headers::page_headers))
+                    .app_data(form())
+                    .route(web::post().to(invitation::accept)),
+            )
+            .service(
+                web::resource("/invitations/{token}/renew")
+                    .wrap(from_fn(headers::page_headers))
+                    .app_data(form())
+                    .route(web::post().to(invitation::renew)),
             )
             .route("/static/app.css", web::get().to(stylesheet))
             .route("/static/console.js", web::get().to(console_script));

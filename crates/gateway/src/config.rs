@@ -44,6 +44,8 @@ pub struct Config {
     pub events: EventsConfig,
     /// Webhook delivery.
     pub webhooks: WebhooksConfig,
+    /// `[email]`
+    pub email: EmailConfig,
     /// Limits of the SCIM API.
     pub scim: ScimConfig,
     /// The Prometheus endpoint.
@@ -59,6 +61,61 @@ pub struct EventsConfig {
     /// How often the sequencer looks for events when nothing woke it (other replicas' writes),
     /// in milliseconds.
     pub sequencer_poll_ms: u64,
+}
+
+/// `[email]`: invitation emails.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// `smtp://host:port` or `smtps://host:port`; empty: no email.
+    pub smtp_url: String,
+    /// The sender address.
+    pub from: String,
+    /// SMTP user name (empty: no authentication).
+    pub username: String,
+    /// SMTP password.
+    pub password: String,
+    /// Seconds one attempt may take.
+    pub timeout_secs: u64,
+    /// Hours a link works after it is sent.
+    pub link_ttl_hours: u64,
+    /// Attempts before a transient failure is final.
+    pub max_attempts: u32,
+    /// Seconds before the first retry (doubling after).
+    pub retry_base_secs: u64,
+    /// Emails per minute per organization (0: no limit).
+    pub per_organization_per_minute: u64,
+    /// Emails per minute for the deployment (0: no limit).
+    pub per_deployment_per_minute: u64,
+    /// Resends of one person's invitation per hour.
+    pub resends_per_hour: u64,
+    /// Milliseconds between looks for due invitations.
+    pub poll_ms: u64,
+}
+
+impl std::fmt::Debug for EmailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailConfig")
+            .field("smtp_url", &self.smtp_url)
+            .field("from", &self.from)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmailConfig {
+    /// The mailer's settings.
+    pub fn mailer_settings(&self) -> mailer::EmailSettings {
+        let non_empty = |v: &str| (!v.trim().is_empty()).then(|| v.trim().to_owned());
+        mailer::EmailSettings {
+            smtp_url: self.smtp_url.clone(),
+            from: self.from.clone(),
+            username: non_empty(&self.username),
+            password: non_empty(&self.password).map(Into::into),
+            timeout: std::time::Duration::from_secs(self.timeout_secs),
+        }
+    }
 }
 
 /// `[webhooks]`
@@ -446,6 +503,37 @@ impl Config {
                 "webhooks.timeout_secs",
                 "must be 1 to 300",
             ));
+        }
+        // Building the mailer checks every email.* key (URL, sender, credentials over plain text)
+        // and names the one at fault; it needs a runtime only to build, not to check.
+        if let Err(mailer::MailerError::InvalidSetting { key, reason }) =
+            self.email.mailer_settings().validate()
+        {
+            return Err(ConfigError::new(key, reason));
+        }
+        for (key, value, min, max) in [
+            ("email.timeout_secs", self.email.timeout_secs, 1, 600),
+            (
+                "email.link_ttl_hours",
+                self.email.link_ttl_hours,
+                1,
+                24 * 90,
+            ),
+            (
+                "email.max_attempts",
+                u64::from(self.email.max_attempts),
+                1,
+                50,
+            ),
+            ("email.retry_base_secs", self.email.retry_base_secs, 0, 3600),
+            ("email.poll_ms", self.email.poll_ms, 1, 60_000),
+        ] {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError::new(
+                    key,
+                    format!("{value} is outside {min}..={max}"),
+                ));
+            }
         }
         if self.events.retention_days == 0 {
             return Err(ConfigError::new(

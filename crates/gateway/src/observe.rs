@@ -32,6 +32,8 @@ pub const FEED_LAG_SECONDS: &str = "scimgate_feed_lag_seconds";
 pub const EVENTS_PUBLISHED: &str = "scimgate_events_published_total";
 /// Webhook attempts by outcome (`delivered`, `failed`).
 pub const WEBHOOK_ATTEMPTS: &str = "scimgate_webhook_attempts_total";
+/// Invitation email attempts by outcome (`sent`, `retrying`, `failed`).
+pub const INVITATION_ATTEMPTS: &str = "scimgate_invitation_attempts_total";
 /// Webhook deliveries waiting (pending), region-wide.
 pub const WEBHOOK_PENDING: &str = "scimgate_webhook_pending_deliveries";
 /// Age of the oldest pending webhook delivery, in seconds.
@@ -117,6 +119,10 @@ fn describe() {
     describe_counter!(
         WEBHOOK_ATTEMPTS,
         "Webhook delivery attempts by outcome (delivered, failed)"
+    );
+    describe_counter!(
+        INVITATION_ATTEMPTS,
+        "Invitation email attempts by outcome (sent, retrying, failed)"
     );
     describe_gauge!(
         WEBHOOK_PENDING,

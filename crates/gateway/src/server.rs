@@ -63,6 +63,22 @@ pub fn core_settings(config: &Config) -> usecases::Settings {
         access_token_ttl: Duration::from_secs(oauth.access_token_ttl_secs),
         code_ttl: Duration::from_secs(oauth.code_ttl_secs),
         terms_version: oauth.terms_version.clone(),
+        invitations: invitation_settings(config),
+    }
+}
+
+/// How invitations are emailed, from `[email]`.
+fn invitation_settings(config: &Config) -> usecases::invitations::InvitationSettings {
+    let email = &config.email;
+    usecases::invitations::InvitationSettings {
+        email_enabled: !email.smtp_url.trim().is_empty(),
+        link_ttl: chrono::Duration::hours(i64::try_from(email.link_ttl_hours).unwrap_or(168)),
+        max_attempts: i32::try_from(email.max_attempts).unwrap_or(8),
+        retry_base: Duration::from_secs(email.retry_base_secs),
+        lease: Duration::from_secs(email.timeout_secs.saturating_mul(2).max(60)),
+        per_organization_per_minute: email.per_organization_per_minute,
+        per_deployment_per_minute: email.per_deployment_per_minute,
+        resends_per_hour: email.resends_per_hour,
     }
 }
 
@@ -338,6 +354,18 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
         &config,
         &webhook_deps,
     ));
+    // Links in invitations point at this region's pages; a local deployment's address is known
+    // only now that it listens.
+    let pages_url = if config.region == crate::config::LOCAL_REGION {
+        format!("http://{addr}")
+    } else {
+        services.region.app_url.clone()
+    };
+    background.extend(crate::workers::spawn_postman(
+        &services.core,
+        &config,
+        &pages_url,
+    )?);
     tracing::info!(%addr, region = %config.region, "scimgate listening");
     Ok(RunningApp {
         base_url: format!("http://{addr}"),

@@ -93,6 +93,63 @@ pub fn spawn(core: &Core, config: &Config, deps: &WebhookDeps) -> Vec<JoinHandle
     tasks
 }
 
+/// Invitations sent per pass of the sender.
+const INVITATION_BATCH: u64 = 50;
+
+/// Starts this replica's invitation sender when the deployment sends email (`email.smtp_url`).
+pub fn spawn_postman(
+    core: &Core,
+    config: &Config,
+    pages_url: &str,
+) -> anyhow::Result<Option<JoinHandle<()>>> {
+    let Some(mailer) = mailer::Mailer::from_settings(&config.email.mailer_settings())? else {
+        return Ok(None);
+    };
+    let postman = usecases::invitations::Postman {
+        mailer,
+        accept_base_url: pages_url.to_owned(),
+        branding: mailer::Branding {
+            product_name: "scimgate".to_owned(),
+            logo_url: None,
+            primary_color: mailer::DEFAULT_PRIMARY_COLOR.to_owned(),
+            support_email: None,
+            app_url: pages_url.to_owned(),
+        },
+    };
+    Ok(Some(tokio::spawn(postman_loop(
+        core.clone(),
+        postman,
+        Duration::from_millis(config.email.poll_ms.max(1)),
+    ))))
+}
+
+async fn postman_loop(core: Core, postman: usecases::invitations::Postman, poll: Duration) {
+    let owner = format!("replica-{}", store::secret::random_token(9));
+    let mut queued = core.signals().invitations();
+    loop {
+        match usecases::invitations::send_due(&core, &postman, &owner, INVITATION_BATCH, Utc::now())
+            .await
+        {
+            Ok(pass) => {
+                metrics::counter!(observe::INVITATION_ATTEMPTS, "outcome" => "sent")
+                    .increment(pass.sent as u64);
+                metrics::counter!(observe::INVITATION_ATTEMPTS, "outcome" => "retrying")
+                    .increment(pass.retrying as u64);
+                metrics::counter!(observe::INVITATION_ATTEMPTS, "outcome" => "failed")
+                    .increment(pass.failed as u64);
+                // A full pass may have left more due; a rate-limited one waits for the poll.
+                if pass.attempted() as u64 == INVITATION_BATCH && !pass.rate_limited {
+                    continue;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "invitation sending pass failed; retrying");
+            }
+        }
+        wait(&mut queued, poll).await;
+    }
+}
+
 /// Waits for the next change of `signal`, at most `timeout`.
 async fn wait(signal: &mut tokio::sync::watch::Receiver<u64>, timeout: Duration) {
     let _ = tokio::time::timeout(timeout, signal.changed()).await;

@@ -38,6 +38,14 @@ impl Default for EmailSettings {
     }
 }
 
+impl EmailSettings {
+    /// Checks every `email.*` key without building anything: `Ok(false)` when email is switched
+    /// off, `Ok(true)` when the settings can send. Errors name the key at fault.
+    pub fn validate(&self) -> Result<bool, MailerError> {
+        Ok(ValidSettings::check(self)?.is_some())
+    }
+}
+
 /// Why the email settings cannot be used, or the mailer cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum MailerError {

@@ -526,3 +526,46 @@ pub struct PortalLink {
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
 }
+
+/// An invitation email and its state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Invitation {
+    /// The invitation's id (`invitation_id` in `invitation.*` events).
+    pub id: String,
+    /// The invited account.
+    pub account_id: String,
+    /// The address it was sent to.
+    pub email: String,
+    /// `queued`, `sent`, `failed`, `accepted`, `revoked` (replaced, or the membership ended) or
+    /// `not_sent` (the organization or deployment sends no email).
+    pub status: String,
+    /// Attempts made to send it.
+    pub attempts: i32,
+    /// The mail server's last refusal, when there was one.
+    pub last_error: Option<String>,
+    /// When it was recorded.
+    pub created_at: DateTime<Utc>,
+    /// When the mail server accepted it.
+    pub sent_at: Option<DateTime<Utc>>,
+    /// When its link stops working.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was accepted.
+    pub accepted_at: Option<DateTime<Utc>>,
+}
+
+impl From<(store::repo::invitations::Invitation, String)> for Invitation {
+    fn from((row, account_id): (store::repo::invitations::Invitation, String)) -> Self {
+        Self {
+            id: row.uid,
+            account_id,
+            email: row.email,
+            status: row.status,
+            attempts: row.attempts,
+            last_error: row.last_error,
+            created_at: row.created_at,
+            sent_at: row.sent_at,
+            expires_at: row.expires_at,
+            accepted_at: row.accepted_at,
+        }
+    }
+}

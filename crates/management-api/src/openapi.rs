@@ -8,7 +8,8 @@ use utoipa_actix_web::OpenApiFactory;
 use utoipa_actix_web::scope::Scope;
 
 use crate::handlers::{
-    accounts, directory, events, members, organizations, portal, roles, stacks, webhooks,
+    accounts, directory, events, invitations, members, organizations, portal, roles, stacks,
+    webhooks,
 };
 
 /// Every route of `/api/v1` (except the document itself), as one scope that also knows its paths
@@ -33,6 +34,8 @@ pub fn routes() -> Scope<
         .service(members::add)
         .service(members::update)
         .service(members::remove)
+        .service(invitations::list)
+        .service(invitations::resend)
         .service(accounts::find)
         .service(roles::list)
         .service(roles::create)

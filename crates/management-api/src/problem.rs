@@ -199,6 +199,7 @@ impl From<usecases::Error> for Problem {
             Error::Invalid(detail) => Problem::new(Kind::InvalidRequest, detail),
             Error::Forbidden(detail) => Problem::new(Kind::Forbidden, detail),
             Error::PreconditionFailed(detail) => Problem::new(Kind::PreconditionFailed, detail),
+            Error::RateLimited(detail) => Problem::new(Kind::RateLimited, detail).retry_after(60),
             Error::Store(store) if store.is_unavailable() => {
                 tracing::error!(error = %store, "management API: a backing service is down");
                 Problem::new(

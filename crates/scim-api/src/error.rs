@@ -79,6 +79,7 @@ impl From<usecases::Error> for ApiError {
             Error::Invalid(detail) => ScimError::invalid_value(detail),
             Error::Forbidden(detail) => forbidden(detail),
             Error::PreconditionFailed(detail) => ScimError::precondition_failed(detail),
+            Error::RateLimited(detail) => ScimError::too_many(detail),
             Error::Store(store) => return ApiError::from(store),
         })
     }

@@ -62,6 +62,8 @@ ids! {
     IdempotencyKeyId,
     /// `portal_links.id`.
     PortalLinkId,
+    /// `invitations.id`.
+    InvitationId,
     /// `roles.id`.
     RoleId,
     /// `webhook_endpoints.id`.

@@ -68,6 +68,7 @@ tenant_tables!(
     events,
     audit_log,
     portal_links,
+    invitations,
 );
 
 /// The one way tenant queries start: every read and write of a tenant table through these is

@@ -22,6 +22,9 @@ pub enum Error {
     /// The actor may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// The actor asked too often; try again later.
+    #[error("{0}")]
+    RateLimited(String),
     /// The caller's precondition (`If-Match`, a confirmation) does not hold.
     #[error("{0}")]
     PreconditionFailed(String),

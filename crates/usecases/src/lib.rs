@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod feed;
 pub mod installations;
+pub mod invitations;
 pub mod mappings;
 pub mod members;
 pub mod organizations;
@@ -51,6 +52,7 @@ pub struct Core {
 pub struct Signals {
     outbox: tokio::sync::watch::Sender<u64>,
     feed: tokio::sync::watch::Sender<u64>,
+    invitations: tokio::sync::watch::Sender<u64>,
 }
 
 impl Default for Signals {
@@ -58,6 +60,7 @@ impl Default for Signals {
         Self {
             outbox: tokio::sync::watch::channel(0).0,
             feed: tokio::sync::watch::channel(0).0,
+            invitations: tokio::sync::watch::channel(0).0,
         }
     }
 }
@@ -72,6 +75,16 @@ impl Signals {
     /// on another replica.
     pub fn feed_advanced(&self) {
         self.feed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Invitations were queued: the sender may have work.
+    pub fn invitations_queued(&self) {
+        self.invitations.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Wakes when invitations are queued on this replica.
+    pub fn invitations(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.invitations.subscribe()
     }
 
     /// Wakes on the next committed change.
@@ -96,6 +109,8 @@ pub struct Settings {
     pub code_ttl: Duration,
     /// Version of the terms an admin accepts when authorizing an IdP.
     pub terms_version: String,
+    /// How invitations are emailed.
+    pub invitations: invitations::InvitationSettings,
 }
 
 impl Settings {
@@ -106,6 +121,7 @@ impl Settings {
             access_token_ttl: Duration::from_secs(3600),
             code_ttl: Duration::from_secs(60),
             terms_version: "2026-01".to_owned(),
+            invitations: invitations::InvitationSettings::default(),
         }
     }
 }

@@ -45,6 +45,7 @@ pub(crate) struct Unit<'a> {
     actor: &'a Actor,
     events: Vec<NewEvent>,
     signals: std::sync::Arc<crate::Signals>,
+    settings: std::sync::Arc<crate::Settings>,
 }
 
 impl<'a> Unit<'a> {
@@ -55,6 +56,7 @@ impl<'a> Unit<'a> {
             actor,
             events: Vec::new(),
             signals: core.signals().clone(),
+            settings: core.settings.clone(),
         })
     }
 
@@ -99,9 +101,26 @@ impl<'a> Unit<'a> {
             detail: audit.detail,
         };
         audit::record(&self.txn, scope, entry, &self.events).await?;
+        // Invitations follow the membership events of the same change, in its transaction.
+        let invitations = match scope {
+            Some(scope) => {
+                crate::invitations::follow_events(
+                    &self.txn,
+                    scope,
+                    self.actor,
+                    &self.events,
+                    &self.settings.invitations,
+                )
+                .await?
+            }
+            None => 0,
+        };
         store::db::commit(self.txn).await?;
         if !self.events.is_empty() {
             self.signals.outbox_written();
+        }
+        if invitations > 0 {
+            self.signals.invitations_queued();
         }
         Ok(())
     }

@@ -35,6 +35,8 @@ pub struct ListQuery {
     pub after: Option<String>,
     /// A group's members page offset.
     pub offset: Option<u64>,
+    /// What the last action did (after a redirect).
+    pub notice: Option<String>,
 }
 
 fn title_case(role: &str) -> String {

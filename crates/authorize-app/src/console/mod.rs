@@ -214,6 +214,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, form_limit: usize) {
                 web::post().to(groups::mapping),
             )
             .route(&format!("{scim}/users"), web::get().to(users::list))
+            .route(
+                &format!("{scim}/users/{{account}}/invitation"),
+                web::post().to(users::resend_invitation),
+            )
             .route(&format!("{scim}/activity"), web::get().to(activity::list))
             .route("/stacks", web::get().to(stacks::list))
             .route("/stacks", web::post().to(stacks::create))

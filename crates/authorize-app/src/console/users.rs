@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use store::repo::{directory, scim_groups, stacks};
+use store::repo::{directory, invitations, scim_groups, stacks};
 
 use super::groups::{ListQuery, next_link};
 use super::views::{UserLine, UsersPage};
@@ -40,6 +40,13 @@ pub async fn list(
         rows.iter().filter_map(|r| r.user.account_id).collect();
     let groups = scim_groups::groups_of_users(&app.db, &admin.scope, &user_ids).await?;
     let roles = stacks::effective_roles_of(&app.db, &admin.scope, &account_ids).await?;
+    let invited = invitations::latest_of(&app.db, &admin.scope, &account_ids).await?;
+    let account_uids: HashMap<store::ids::AccountId, String> =
+        store::repo::accounts::by_ids(&app.db, &account_ids)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a.uid))
+            .collect();
     let stack_names: HashMap<store::ids::StackId, String> = stacks::list(&app.db, &admin.scope)
         .await?
         .into_iter()
@@ -66,7 +73,11 @@ pub async fn list(
                 .flatten()
                 .collect::<Vec<_>>()
                 .join(" ");
+            let invitation = user.account_id.and_then(|a| invited.get(&a));
             UserLine {
+                account_uid: user.account_id.and_then(|a| account_uids.get(&a).cloned()),
+                invitation: invitation.map(invitation_words).unwrap_or_default(),
+                invitation_failed: invitation.is_some_and(|i| i.status == "failed"),
                 groups: groups
                     .get(&user.id)
                     .map(|g| {
@@ -98,6 +109,48 @@ pub async fn list(
             q,
             rows,
             next,
+            notice: query.notice.clone(),
         },
     ))
+}
+
+/// An invitation's state in words, for the Users tab.
+fn invitation_words(invitation: &invitations::Invitation) -> String {
+    let day = |at: chrono::DateTime<chrono::Utc>| at.format("%-d %b %Y %H:%M UTC").to_string();
+    match invitation.status.as_str() {
+        "queued" if invitation.attempts > 0 => format!(
+            "retrying (attempt {}): {}",
+            invitation.attempts,
+            invitation.last_error.as_deref().unwrap_or("not sent yet")
+        ),
+        "queued" => "waiting to be sent".to_owned(),
+        "sent" => invitation
+            .sent_at
+            .map_or_else(|| "sent".to_owned(), |at| format!("sent {}", day(at))),
+        "failed" => format!(
+            "failed: {}",
+            invitation.last_error.as_deref().unwrap_or("refused")
+        ),
+        "accepted" => invitation.accepted_at.map_or_else(
+            || "accepted".to_owned(),
+            |at| format!("accepted {}", day(at)),
+        ),
+        "not_sent" => "not emailed (sent by the product)".to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// `POST …/users/{account}/invitation`: sends a new invitation to an invited member.
+pub async fn resend_invitation(
+    app: web::Data<AuthorizeApp>,
+    admin: OrgAdmin,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    admin.form(&body)?;
+    let (_, account) = path.into_inner();
+    let invitation =
+        usecases::invitations::resend(&app.core, &admin.actor, &admin.scope, &account).await?;
+    let notice = format!("A new invitation to {} is on its way.", invitation.email);
+    crate::forms::redirect_with(&admin.scim_path("/users"), &[("notice", &notice)])
 }

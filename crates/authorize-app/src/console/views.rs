@@ -284,6 +284,12 @@ pub struct MappingsPage {
 pub struct UserLine {
     /// SCIM id.
     pub uid: String,
+    /// The linked account's public id, when linked.
+    pub account_uid: Option<String>,
+    /// The latest invitation's state, in words (empty: none).
+    pub invitation: String,
+    /// Whether the latest invitation failed (shown as an error).
+    pub invitation_failed: bool,
     /// userName.
     pub user_name: String,
     /// Name.
@@ -314,6 +320,8 @@ pub struct UsersPage {
     pub rows: Vec<UserLine>,
     /// The next page's link.
     pub next: Option<String>,
+    /// What the last action did.
+    pub notice: Option<String>,
 }
 
 /// An audit row.

@@ -17,6 +17,7 @@ mod console;
 mod credential_cache;
 mod faults;
 mod idp_replay;
+mod invitations;
 mod limits;
 mod management_api;
 mod oauth_flow;

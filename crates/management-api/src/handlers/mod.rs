@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod directory;
 pub mod events;
+pub mod invitations;
 pub mod members;
 pub mod organizations;
 pub mod portal;

@@ -12,6 +12,7 @@ pub mod group_mapping_stack_roles;
 pub mod group_mappings;
 pub mod idempotency_keys;
 pub mod installations;
+pub mod invitations;
 pub mod oauth_clients;
 pub mod org_memberships;
 pub mod organizations;

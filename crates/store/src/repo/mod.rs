@@ -11,6 +11,7 @@ pub mod feed;
 pub mod group_mappings;
 pub mod idempotency;
 pub mod installations;
+pub mod invitations;
 pub mod members;
 pub mod memberships;
 pub mod oauth_clients;

@@ -17,13 +17,18 @@ pub struct World {
 }
 
 pub async fn world(backend: Backend) -> World {
+    world_with(backend, Settings::for_region("local")).await
+}
+
+/// A world whose use cases run with `settings`.
+pub async fn world_with(backend: Backend, settings: Settings) -> World {
     let db = TestDatabase::create(backend).await;
     let store = store::connect(&db.url, &Default::default()).await.unwrap();
     store::db::migrate(&store).await.unwrap();
     let kv = store::kv::open(&backend.kv_url(), &testkit::unique_namespace())
         .await
         .unwrap();
-    let core = Core::new(store, kv, Settings::for_region("local"));
+    let core = Core::new(store, kv, settings);
     let created = usecases::organizations::create(
         &core,
         &Actor::operator(),

@@ -1,0 +1,465 @@
+//! Invitations: one row per invitation email, queued in the transaction that invited the person,
+//! sent by whichever replica leases it, accepted through a single-use link.
+//!
+//! The link's token exists only in memory and in the email: the sender makes a fresh one for each
+//! attempt and stores its digest with the lease, so a retry after a refused attempt (whose email
+//! nobody received) sends a working link, and the database never holds a usable token.
+//!
+//! [`claim`], [`record`] and [`find_by_token`] run before any tenant is known (the sending worker
+//! serves the whole region; a token is the proof of its organization) — the documented exception
+//! to "every query starts from an [`OrgScope`]". Everything else is scoped.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::{new_uid, now};
+use crate::db::{Conn, Raw};
+use crate::entity::invitations::{self, Entity as Invitations};
+use crate::entity::organizations::{Entity as Organizations, Model as Organization};
+use crate::ids::{AccountId, InvitationId, OrgId};
+use crate::secret::{random_token, sha256_hex};
+use crate::{OrgScope, StoreResult};
+
+/// An invitation row (never holds a token).
+pub type Invitation = invitations::Model;
+
+/// Every invitation link token starts with this.
+pub const TOKEN_PREFIX: &str = "sgi_";
+
+/// An invitation's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationStatus {
+    /// Waiting for its (next) attempt.
+    Queued,
+    /// The mail server accepted it.
+    Sent,
+    /// The mail server refused it for good, or every retry failed.
+    Failed,
+    /// The person accepted it.
+    Accepted,
+    /// Replaced by a newer invitation, or its membership ended.
+    Revoked,
+    /// Recorded but not emailed: the organization sends its own, or the deployment has no email.
+    NotSent,
+}
+
+impl InvitationStatus {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Accepted => "accepted",
+            Self::Revoked => "revoked",
+            Self::NotSent => "not_sent",
+        }
+    }
+
+    /// From the stored value.
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "queued" => Self::Queued,
+            "sent" => Self::Sent,
+            "failed" => Self::Failed,
+            "accepted" => Self::Accepted,
+            "revoked" => Self::Revoked,
+            "not_sent" => Self::NotSent,
+            _ => return None,
+        })
+    }
+
+    /// Whether the invitation may still be sent or accepted.
+    pub fn is_open(self) -> bool {
+        !matches!(self, Self::Accepted | Self::Revoked)
+    }
+}
+
+/// The statuses of invitations that are still open.
+const OPEN: [&str; 4] = ["queued", "sent", "failed", "not_sent"];
+
+/// A new invitation.
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    /// Who is invited.
+    pub account_id: AccountId,
+    /// Their address at the time of the invitation.
+    pub email: String,
+    /// Who or what invited them, as the email phrases it.
+    pub invited_by: String,
+    /// [`InvitationStatus::Queued`] to email it, [`InvitationStatus::NotSent`] to only record it.
+    pub status: InvitationStatus,
+}
+
+/// Records an invitation; earlier open invitations of the same person into the organization are
+/// revoked (their links stop working), so one person has at most one live link per organization.
+pub async fn queue(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    new: NewInvitation,
+) -> StoreResult<Invitation> {
+    revoke_open(conn, scope, new.account_id).await?;
+    let at = now();
+    let row = invitations::ActiveModel {
+        uid: Set(new_uid()),
+        org_id: Set(scope.org_id()),
+        account_id: Set(new.account_id),
+        email: Set(new.email),
+        invited_by: Set(new.invited_by),
+        status: Set(new.status.as_str().to_owned()),
+        token_hash: Set(None),
+        attempts: Set(0),
+        next_attempt_at: Set(at),
+        lease_owner: Set(None),
+        lease_until: Set(None),
+        last_error: Set(None),
+        created_at: Set(at),
+        sent_at: Set(None),
+        expires_at: Set(None),
+        accepted_at: Set(None),
+        ..Default::default()
+    };
+    Ok(Invitations::insert(row)
+        .exec_with_returning(conn.raw())
+        .await?)
+}
+
+/// Revokes the person's open invitations into the organization (a newer one replaces them, or
+/// the membership ended); returns how many.
+pub async fn revoke_open(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    account_id: AccountId,
+) -> StoreResult<u64> {
+    let done = scope
+        .update_many::<Invitations>()
+        .col_expr(
+            invitations::Column::Status,
+            Expr::value(InvitationStatus::Revoked.as_str()),
+        )
+        .col_expr(
+            invitations::Column::TokenHash,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(invitations::Column::AccountId.eq(account_id))
+        .filter(invitations::Column::Status.is_in(OPEN))
+        .exec(conn.raw())
+        .await?;
+    Ok(done.rows_affected)
+}
+
+/// An invitation of the organization by its public id.
+pub async fn get(conn: &impl Conn, scope: &OrgScope, uid: &str) -> StoreResult<Invitation> {
+    scope
+        .select::<Invitations>()
+        .filter(invitations::Column::Uid.eq(uid))
+        .one(conn.raw())
+        .await?
+        .ok_or(crate::StoreError::NotFound("invitation"))
+}
+
+/// The newest invitation of each of `accounts` into the organization.
+pub async fn latest_of(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    accounts: &[AccountId],
+) -> StoreResult<HashMap<AccountId, Invitation>> {
+    let mut latest: HashMap<AccountId, Invitation> = HashMap::new();
+    for chunk in accounts.chunks(super::MAX_PARAMS) {
+        let rows = scope
+            .select::<Invitations>()
+            .filter(invitations::Column::AccountId.is_in(chunk.iter().copied()))
+            .order_by_asc(invitations::Column::Id)
+            .all(conn.raw())
+            .await?;
+        for row in rows {
+            latest.insert(row.account_id, row);
+        }
+    }
+    Ok(latest)
+}
+
+/// The organization's invitations, newest first, with ids below `before`; `status` narrows them.
+pub async fn page(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    status: Option<InvitationStatus>,
+    before: Option<InvitationId>,
+    limit: u64,
+) -> StoreResult<Vec<Invitation>> {
+    let mut query = scope.select::<Invitations>();
+    if let Some(status) = status {
+        query = query.filter(invitations::Column::Status.eq(status.as_str()));
+    }
+    if let Some(before) = before {
+        query = query.filter(invitations::Column::Id.lt(before));
+    }
+    Ok(query
+        .order_by_desc(invitations::Column::Id)
+        .limit(limit)
+        .all(conn.raw())
+        .await?)
+}
+
+/// An invitation taken for sending, with the token of this attempt's link.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The invitation, as it stands with the lease.
+    pub invitation: Invitation,
+    /// The link's token: only here and in the email.
+    pub token: String,
+    /// The organization it invites into (the lease proves it: events of the attempt go there).
+    pub scope: OrgScope,
+    /// That organization.
+    pub organization: Organization,
+}
+
+/// An invitation found by its link's token, with the organization the token proves.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    /// The invitation.
+    pub invitation: Invitation,
+    /// Its organization.
+    pub scope: OrgScope,
+    /// That organization.
+    pub organization: Organization,
+}
+
+async fn organization_of(conn: &impl Conn, org_id: OrgId) -> StoreResult<(OrgScope, Organization)> {
+    let org = Organizations::find_by_id(org_id)
+        .one(conn.raw())
+        .await?
+        .filter(|org| org.deleted_at.is_none())
+        .ok_or(crate::StoreError::NotFound("organization"))?;
+    Ok((OrgScope::new(org.id, org.uid.clone()), org))
+}
+
+/// Invitations due for an attempt (queued, due, not leased by a live sender), oldest first.
+/// Region-wide: see the module's note.
+pub async fn due(conn: &impl Conn, at: DateTime<Utc>, limit: u64) -> StoreResult<Vec<Invitation>> {
+    Ok(Invitations::find()
+        .filter(invitations::Column::Status.eq(InvitationStatus::Queued.as_str()))
+        .filter(invitations::Column::NextAttemptAt.lte(at))
+        .filter(lease_free(at))
+        .order_by_asc(invitations::Column::NextAttemptAt)
+        .order_by_asc(invitations::Column::Id)
+        .limit(limit)
+        .all(conn.raw())
+        .await?)
+}
+
+fn lease_free(at: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(invitations::Column::LeaseUntil.is_null())
+        .add(invitations::Column::LeaseUntil.lt(at))
+}
+
+/// Takes one due invitation for `owner` until `lease_until`, with a fresh link valid until
+/// `expires_at`; `None` when another sender took it first (of concurrent claims, one wins).
+pub async fn claim(
+    conn: &impl Conn,
+    id: InvitationId,
+    owner: &str,
+    at: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> StoreResult<Option<Claimed>> {
+    let Some(organization) = Organizations::find_by_id(org_id_of(conn, id).await?)
+        .one(conn.raw())
+        .await?
+        .filter(|org| org.deleted_at.is_none())
+    else {
+        // The organization is gone: nothing to invite into, and nothing to retry.
+        Invitations::update_many()
+            .col_expr(
+                invitations::Column::Status,
+                Expr::value(InvitationStatus::Revoked.as_str()),
+            )
+            .filter(invitations::Column::Id.eq(id))
+            .exec(conn.raw())
+            .await?;
+        return Ok(None);
+    };
+    let token = format!("{TOKEN_PREFIX}{}", random_token(32));
+    let taken = Invitations::update_many()
+        .col_expr(invitations::Column::LeaseOwner, Expr::value(owner))
+        .col_expr(invitations::Column::LeaseUntil, Expr::value(lease_until))
+        .col_expr(
+            invitations::Column::TokenHash,
+            Expr::value(sha256_hex(&token)),
+        )
+        .col_expr(invitations::Column::ExpiresAt, Expr::value(expires_at))
+        .col_expr(
+            invitations::Column::Attempts,
+            Expr::col(invitations::Column::Attempts).add(1),
+        )
+        .filter(invitations::Column::Id.eq(id))
+        .filter(invitations::Column::Status.eq(InvitationStatus::Queued.as_str()))
+        .filter(invitations::Column::NextAttemptAt.lte(at))
+        .filter(lease_free(at))
+        .exec(conn.raw())
+        .await?;
+    if taken.rows_affected == 0 {
+        return Ok(None);
+    }
+    let invitation = Invitations::find_by_id(id)
+        .one(conn.raw())
+        .await?
+        .ok_or(crate::StoreError::NotFound("invitation"))?;
+    let scope = OrgScope::new(organization.id, organization.uid.clone());
+    Ok(Some(Claimed {
+        invitation,
+        token,
+        scope,
+        organization,
+    }))
+}
+
+async fn org_id_of(conn: &impl Conn, id: InvitationId) -> StoreResult<OrgId> {
+    Invitations::find_by_id(id)
+        .one(conn.raw())
+        .await?
+        .map(|row| row.org_id)
+        .ok_or(crate::StoreError::NotFound("invitation"))
+}
+
+/// Puts every due invitation of an organization off until `until` (its sending rate is used
+/// up), so the sender's next look finds other organizations' invitations first.
+pub async fn defer_organization(
+    conn: &impl Conn,
+    org_id: OrgId,
+    at: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let done = Invitations::update_many()
+        .col_expr(invitations::Column::NextAttemptAt, Expr::value(until))
+        .filter(invitations::Column::OrgId.eq(org_id))
+        .filter(invitations::Column::Status.eq(InvitationStatus::Queued.as_str()))
+        .filter(invitations::Column::NextAttemptAt.lt(until))
+        .filter(lease_free(at))
+        .exec(conn.raw())
+        .await?;
+    Ok(done.rows_affected)
+}
+
+/// What became of an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The mail server accepted the message.
+    Sent(DateTime<Utc>),
+    /// It failed in a way a later attempt may not: try again at this time.
+    RetryAt(DateTime<Utc>, String),
+    /// It failed for good.
+    Failed(String),
+}
+
+/// Records an attempt's outcome — only if `owner` still holds the lease (one that ran out may be
+/// another sender's by now). Returns whether it was recorded.
+pub async fn record(
+    conn: &impl Conn,
+    id: InvitationId,
+    owner: &str,
+    outcome: &Outcome,
+) -> StoreResult<bool> {
+    let mut update = Invitations::update_many()
+        .col_expr(
+            invitations::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            invitations::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(invitations::Column::Id.eq(id))
+        .filter(invitations::Column::LeaseOwner.eq(owner))
+        .filter(invitations::Column::Status.eq(InvitationStatus::Queued.as_str()));
+    update = match outcome {
+        Outcome::Sent(at) => update
+            .col_expr(
+                invitations::Column::Status,
+                Expr::value(InvitationStatus::Sent.as_str()),
+            )
+            .col_expr(invitations::Column::SentAt, Expr::value(*at))
+            .col_expr(
+                invitations::Column::LastError,
+                Expr::value(Option::<String>::None),
+            ),
+        Outcome::RetryAt(at, error) => update
+            .col_expr(invitations::Column::NextAttemptAt, Expr::value(*at))
+            .col_expr(invitations::Column::LastError, Expr::value(error.clone())),
+        Outcome::Failed(error) => update
+            .col_expr(
+                invitations::Column::Status,
+                Expr::value(InvitationStatus::Failed.as_str()),
+            )
+            .col_expr(invitations::Column::LastError, Expr::value(error.clone())),
+    };
+    Ok(update.exec(conn.raw()).await?.rows_affected == 1)
+}
+
+/// The invitation a link's token opens, if any. Before any tenant is known: see the module's note.
+pub async fn find_by_token(conn: &impl Conn, token: &str) -> StoreResult<Option<Opened>> {
+    if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
+        return Ok(None);
+    }
+    let Some(invitation) = Invitations::find()
+        .filter(invitations::Column::TokenHash.eq(sha256_hex(token)))
+        .one(conn.raw())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let (scope, organization) = match organization_of(conn, invitation.org_id).await {
+        Ok(found) => found,
+        // A deleted organization's links open nothing.
+        Err(crate::StoreError::NotFound(_)) => return Ok(None),
+        Err(other) => return Err(other),
+    };
+    Ok(Some(Opened {
+        invitation,
+        scope,
+        organization,
+    }))
+}
+
+/// Marks an open invitation accepted; false when it was not open any more (of two concurrent
+/// acceptances, one wins). Its link's digest stays, so the link can say it was used.
+pub async fn accept(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    id: InvitationId,
+    at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let done = scope
+        .update_many::<Invitations>()
+        .col_expr(
+            invitations::Column::Status,
+            Expr::value(InvitationStatus::Accepted.as_str()),
+        )
+        .col_expr(invitations::Column::AcceptedAt, Expr::value(at))
+        .filter(invitations::Column::Id.eq(id))
+        .filter(invitations::Column::Status.is_in(OPEN))
+        .exec(conn.raw())
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// How many invitations wait to be sent region-wide, and since when (for the operator's gauges).
+pub async fn backlog(conn: &impl Conn) -> StoreResult<(u64, Option<DateTime<Utc>>)> {
+    let queued = Invitations::find()
+        .filter(invitations::Column::Status.eq(InvitationStatus::Queued.as_str()))
+        .select_only()
+        .column_as(invitations::Column::Id.count(), "n")
+        .column_as(invitations::Column::CreatedAt.min(), "oldest")
+        .into_tuple::<(i64, Option<DateTime<Utc>>)>()
+        .one(conn.raw())
+        .await?;
+    Ok(queued.map_or((0, None), |(n, oldest)| {
+        (u64::try_from(n).unwrap_or(0), oldest)
+    }))
+}
