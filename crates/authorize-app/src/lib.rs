@@ -16,6 +16,7 @@ pub mod headers;
 mod login;
 pub mod pages;
 pub mod pending;
+pub mod portal;
 pub mod session;
 pub mod settings;
 
@@ -112,8 +113,9 @@ impl AuthorizeApp {
             .ok_or_else(|| PageError::BadRequest("the authorize app is not mounted".into()))
     }
 
-    /// Mounts `/`, `/login`, `/logout`, `/oauth/authorize`, `/oauth/consent`, the console under
-    /// `/orgs/{org}/…`, and the stylesheet and script.
+    /// Mounts `/`, `/login`, `/logout`, `/oauth/authorize`, `/oauth/consent`, the portal links
+    /// (`/portal/{token}`, `/portal/end`), the console under `/orgs/{org}/…`, and the stylesheet
+    /// and script.
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         let form = || web::PayloadConfig::new(FORM_LIMIT);
         cfg.app_data(web::Data::new(self.clone()))
@@ -146,6 +148,17 @@ impl AuthorizeApp {
                 web::resource("/oauth/consent")
                     .wrap(from_fn(headers::consent_headers))
                     .route(web::get().to(authorize::consent)),
+            )
+            .service(
+                web::resource("/portal/end")
+                    .wrap(from_fn(headers::page_headers))
+                    .app_data(form())
+                    .route(web::post().to(portal::end)),
+            )
+            .service(
+                web::resource("/portal/{token}")
+                    .wrap(from_fn(headers::page_headers))
+                    .route(web::get().to(portal::open)),
             )
             .route("/static/app.css", web::get().to(stylesheet))
             .route("/static/console.js", web::get().to(console_script));
