@@ -17,6 +17,7 @@ mod invitation;
 mod login;
 pub mod pages;
 pub mod pending;
+pub mod portal;
 pub mod session;
 pub mod settings;
 
@@ -113,8 +114,9 @@ impl AuthorizeApp {
             .ok_or_else(|| PageError::BadRequest("the authorize app is not mounted".into()))
     }
 
-    /// Mounts `/`, `/login`, `/logout`, `/oauth/authorize`, `/oauth/consent`, the console under
-    /// `/orgs/{org}/…`, and the stylesheet and script.
+    /// Mounts `/`, `/login`, `/logout`, `/oauth/authorize`, `/oauth/consent`, the portal links
+    /// (`/portal/{token}`, `/portal/end`), the console under `/orgs/{org}/…`, and the stylesheet
+    /// and script.
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         let form = || web::PayloadConfig::new(FORM_LIMIT);
         cfg.app_data(web::Data::new(self.clone()))
@@ -164,6 +166,17 @@ impl AuthorizeApp {
                     .wrap(from_fn(headers::page_headers))
                     .app_data(form())
                     .route(web::post().to(invitation::renew)),
+            )
+            .service(
+                web::resource("/portal/end")
+                    .wrap(from_fn(headers::page_headers))
+                    .app_data(form())
+                    .route(web::post().to(portal::end)),
+            )
+            .service(
+                web::resource("/portal/{token}")
+                    .wrap(from_fn(headers::page_headers))
+                    .route(web::get().to(portal::open)),
             )
             .route("/static/app.css", web::get().to(stylesheet))
             .route("/static/console.js", web::get().to(console_script));

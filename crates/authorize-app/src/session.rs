@@ -4,10 +4,13 @@
 //! it; logging in replaces the session and its id (no fixation).
 //!
 //! Reused by the console: [`CurrentAccount`] is the extractor for pages that need a signed-in
-//! account.
+//! account. A portal session ([`PortalGrant`], started by a portal link) has no account: it opens
+//! one organization's SCIM settings only, lives at most [`PORTAL_SESSION_TTL`], and pages that
+//! need an account refuse it.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::{FromRequest, HttpRequest};
@@ -21,13 +24,30 @@ use crate::error::PageError;
 /// The session cookie's name.
 pub const COOKIE: &str = "scimgate_session";
 
+/// The longest a portal session lives (shorter when the console's sessions are).
+pub const PORTAL_SESSION_TTL: Duration = Duration::from_secs(3600);
+
+/// What a redeemed portal link grants its session: one organization's SCIM settings, no account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortalGrant {
+    /// The link's public id (the actor of everything done in the session).
+    pub link_uid: String,
+    /// The organization it opens.
+    pub org_uid: String,
+    /// Where "Done" goes (the SaaS's page), if the SaaS gave one.
+    pub return_url: Option<String>,
+}
+
 /// What a session holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionData {
-    /// The signed-in account, `None` for an anonymous session.
+    /// The signed-in account, `None` for an anonymous or portal session.
     pub account_id: Option<store::ids::AccountId>,
     /// The CSRF token every form of this session carries.
     pub csrf: String,
+    /// The portal link this session was started by, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portal: Option<PortalGrant>,
 }
 
 /// A loaded session and its id.
@@ -62,19 +82,43 @@ impl Session {
         app: &AuthorizeApp,
         account_id: Option<store::ids::AccountId>,
     ) -> Result<Self, PageError> {
+        Self::start(app, account_id, None).await
+    }
+
+    /// Starts a portal session (no account) for what a redeemed link grants, with a new id and
+    /// CSRF token.
+    pub async fn create_portal(app: &AuthorizeApp, grant: PortalGrant) -> Result<Self, PageError> {
+        Self::start(app, None, Some(grant)).await
+    }
+
+    async fn start(
+        app: &AuthorizeApp,
+        account_id: Option<store::ids::AccountId>,
+        portal: Option<PortalGrant>,
+    ) -> Result<Self, PageError> {
         let session = Session {
             id: random_token(32),
             data: SessionData {
                 account_id,
                 csrf: random_token(32),
+                portal,
             },
         };
         let value = serde_json::to_vec(&session.data)
             .map_err(|e| store::StoreError::Invalid(e.to_string()))?;
         app.kv
-            .set(&kv_key(&session.id), &value, app.settings.session_ttl)
+            .set(&kv_key(&session.id), &value, session.ttl(app))
             .await?;
         Ok(session)
+    }
+
+    /// How long this session lives: the console's session lifetime, at most
+    /// [`PORTAL_SESSION_TTL`] for a portal session.
+    pub fn ttl(&self, app: &AuthorizeApp) -> Duration {
+        match self.data.portal {
+            Some(_) => app.settings.session_ttl.min(PORTAL_SESSION_TTL),
+            None => app.settings.session_ttl,
+        }
     }
 
     /// The request's session, or a new anonymous one (the caller sets its cookie).
@@ -96,7 +140,7 @@ impl Session {
 
     /// The cookie that carries this session: `HttpOnly`, `SameSite=Lax`, `Secure` over https.
     pub fn cookie(&self, app: &AuthorizeApp) -> Cookie<'static> {
-        let max_age = i64::try_from(app.settings.session_ttl.as_secs()).unwrap_or(3600);
+        let max_age = i64::try_from(self.ttl(app).as_secs()).unwrap_or(3600);
         Cookie::build(COOKIE, self.id.clone())
             .path("/")
             .http_only(true)
@@ -125,7 +169,7 @@ impl Session {
 }
 
 /// A signed-in account and its session: the extractor of every page that needs one. Without a
-/// live signed-in session the request is sent to the login page.
+/// live signed-in session the request is sent to the login page; a portal session is refused.
 #[derive(Debug, Clone)]
 pub struct CurrentAccount {
     /// The account.
@@ -140,6 +184,14 @@ impl CurrentAccount {
         let Some(session) = Session::load(app, req).await? else {
             return Ok(None);
         };
+        Self::of_session(app, session).await
+    }
+
+    /// The signed-in account of a loaded session, if it has one.
+    pub async fn of_session(
+        app: &AuthorizeApp,
+        session: Session,
+    ) -> Result<Option<Self>, PageError> {
         let Some(account_id) = session.data.account_id else {
             return Ok(None);
         };
@@ -156,9 +208,25 @@ impl FromRequest for CurrentAccount {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            CurrentAccount::load(AuthorizeApp::of(&req)?, &req)
+            let app = AuthorizeApp::of(&req)?;
+            let Some(session) = Session::load(app, &req).await? else {
+                return Err(PageError::LoginRequired);
+            };
+            if let Some(grant) = &session.data.portal {
+                return Err(portal_only(grant));
+            }
+            CurrentAccount::of_session(app, session)
                 .await?
                 .ok_or(PageError::LoginRequired)
         })
     }
+}
+
+/// The refusal a portal session meets outside its organization's SCIM settings.
+pub fn portal_only(grant: &PortalGrant) -> PageError {
+    PageError::Forbidden(format!(
+        "this portal session opens only the SCIM settings of organization {}; \
+         other pages need an account",
+        grant.org_uid
+    ))
 }

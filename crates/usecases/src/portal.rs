@@ -6,10 +6,11 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use store::OrgScope;
+use store::repo::audit::{self, AuditEntry};
 use store::repo::portal_links::{self, IssuedLink, Redeemed};
 
 use crate::unit::{Audit, Unit};
-use crate::{Actor, Core, Error, Result};
+use crate::{Actor, ActorKind, Core, Error, Result};
 
 /// Longest a link may stay valid.
 pub const MAX_LINK_MINUTES: i64 = 60;
@@ -53,10 +54,36 @@ pub async fn create(
     Ok(issued)
 }
 
-/// Redeems a link (single use).
-pub async fn redeem(core: &Core, token: &str) -> Result<Redeemed> {
+/// Redeems a link (single use). A granted link's redemption is audited in the same transaction,
+/// with the link as the actor, from the request `request_id` / `ip`.
+pub async fn redeem(
+    core: &Core,
+    token: &str,
+    request_id: Option<String>,
+    ip: Option<String>,
+) -> Result<Redeemed> {
     let txn = store::db::begin_write(core.db()).await?;
     let redeemed = portal_links::redeem(&txn, token).await?;
+    if let Redeemed::Granted {
+        link_uid, org_uid, ..
+    } = &redeemed
+    {
+        let scope = portal_links::session_scope(&txn, link_uid, org_uid)
+            .await?
+            .ok_or_else(|| Error::NotFound("the organization of this link is gone".into()))?;
+        let actor = Actor::new(ActorKind::PortalLink(link_uid.clone())).in_request(request_id, ip);
+        let entry = AuditEntry {
+            actor_type: actor.type_name(),
+            actor_id: actor.id().to_owned(),
+            action: "portal_link.redeemed",
+            resource_type: "portal_link",
+            resource_id: Some(link_uid.clone()),
+            request_id: actor.request_id.clone(),
+            ip: actor.ip.clone(),
+            detail: json!({}),
+        };
+        audit::record(&txn, Some(&scope), entry, &[]).await?;
+    }
     txn.commit().await?;
     Ok(redeemed)
 }

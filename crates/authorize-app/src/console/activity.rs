@@ -13,7 +13,13 @@ use crate::error::PageError;
 use crate::pages::render;
 
 const PAGE: u64 = 50;
-const ACTOR_KINDS: [&str; 4] = ["account", "api_token", "installation", "operator"];
+const ACTOR_KINDS: [&str; 5] = [
+    "account",
+    "api_token",
+    "installation",
+    "portal_link",
+    "operator",
+];
 
 /// The filters and the cursor.
 #[derive(Debug, Deserialize)]

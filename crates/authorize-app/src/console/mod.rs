@@ -5,6 +5,9 @@
 //! Handlers are thin: [`OrgAdmin`] proves the caller may act in the organization (and sends a
 //! browser asking about another region's organization there), a handler parses its form, calls
 //! [`service`], and renders a page from [`views`]. Every POST checks the session's CSRF token.
+//!
+//! [`OrgAdmin`] also admits a portal session (a redeemed portal link, no account), for the
+//! organization its link opens only and on the SCIM settings pages only; its actor is the link.
 
 pub mod activity;
 pub mod groups;
@@ -30,18 +33,31 @@ use crate::AuthorizeApp;
 use crate::error::PageError;
 use crate::forms;
 use crate::pages::render;
-use crate::session::CurrentAccount;
+use crate::session::{CurrentAccount, PortalGrant, Session, portal_only};
+use store::repo::accounts::Account;
 use usecases::{Actor, ActorKind};
 use views::{ConfirmPage, Nav};
 
 pub use scim_tab::orgs;
 
-/// A signed-in Owner or Admin of the organization named in the path, with the proof.
+/// Who acts in an organization's console pages.
+#[derive(Debug, Clone)]
+pub enum Principal {
+    /// A signed-in Owner or Admin.
+    Account(Account),
+    /// A portal session: the customer's IT admin, without an account, through a portal link.
+    Portal(PortalGrant),
+}
+
+/// A signed-in Owner or Admin of the organization named in the path (or a portal session of that
+/// organization, on its SCIM settings pages), with the proof.
 #[derive(Debug, Clone)]
 pub struct OrgAdmin {
-    /// The signed-in account and its session.
-    pub current: CurrentAccount,
-    /// The organization the account may act in.
+    /// The session (for the CSRF token).
+    pub session: Session,
+    /// Who acts.
+    pub principal: Principal,
+    /// The organization the caller may act in.
     pub scope: OrgScope,
     /// The organization.
     pub org: Organization,
@@ -49,28 +65,51 @@ pub struct OrgAdmin {
     pub actor: Actor,
 }
 
+/// Whether a portal session may open the page routed by `pattern` (the route's pattern, so the
+/// check cannot be fooled by encodings): the organization's root and its SCIM settings, nothing
+/// else — a page added later outside them is closed to portal sessions by default.
+fn portal_may_open(pattern: Option<&str>) -> bool {
+    const ROOT: &str = "/orgs/{org}";
+    const SCIM: &str = "/orgs/{org}/settings/scim";
+    pattern.is_some_and(|p| {
+        p == ROOT || p == SCIM || p.strip_prefix(SCIM).is_some_and(|r| r.starts_with('/'))
+    })
+}
+
 impl OrgAdmin {
     /// The session's CSRF token, for forms.
     pub fn csrf(&self) -> String {
-        self.current.session.data.csrf.clone()
+        self.session.data.csrf.clone()
+    }
+
+    /// The signed-in account, unless this is a portal session.
+    pub fn account(&self) -> Option<&Account> {
+        match &self.principal {
+            Principal::Account(account) => Some(account),
+            Principal::Portal(_) => None,
+        }
     }
 
     /// The navigation bar of a page of this organization, with `tab` highlighted.
     pub fn nav(&self, tab: &'static str) -> Nav {
+        let (account_email, portal) = match &self.principal {
+            Principal::Account(account) => (account.email.clone(), None),
+            Principal::Portal(grant) => (String::new(), Some(grant.clone())),
+        };
         Nav {
             org_uid: self.org.uid.clone(),
             org_name: self.org.name.clone(),
-            account_email: self.current.account.email.clone(),
+            account_email,
             csrf: self.csrf(),
             tab,
+            portal,
         }
     }
 
     /// Checks the submitted form's CSRF token and returns its fields.
     pub fn form(&self, body: &[u8]) -> Result<HashMap<String, String>, PageError> {
         let fields = forms::fields(body);
-        self.current
-            .session
+        self.session
             .check_csrf(fields.get(crate::csrf::FIELD).map(String::as_str))?;
         Ok(fields)
     }
@@ -99,7 +138,17 @@ impl OrgAdmin {
                 req.path()
             )));
         }
-        let Some(current) = CurrentAccount::load(app, req).await? else {
+        let session = match Session::load(app, req).await? {
+            Some(session) if session.data.portal.is_some() => {
+                return Self::load_portal(app, req, local, session).await;
+            }
+            other => other,
+        };
+        let current = match session {
+            Some(session) => CurrentAccount::of_session(app, session).await?,
+            None => None,
+        };
+        let Some(current) = current else {
             let here = match req.query_string() {
                 "" => req.path().to_owned(),
                 query => format!("{}?{query}", req.path()),
@@ -110,11 +159,6 @@ impl OrgAdmin {
                 }
                 _ => PageError::LoginRequired,
             });
-        };
-        let not_found = || {
-            PageError::NotFound(
-                "there is no such organization, or you are not a member of it".into(),
-            )
         };
         let org = local.ok_or_else(not_found)?;
         let scope = match memberships::admin_scope_in(&app.db, current.account.id, &org).await {
@@ -135,12 +179,49 @@ impl OrgAdmin {
         })
         .in_request(forms::request_id(req), forms::client_ip(req));
         Ok(OrgAdmin {
-            current,
+            session: current.session,
+            principal: Principal::Account(current.account),
             scope,
             org,
             actor,
         })
     }
+}
+
+impl OrgAdmin {
+    /// A portal session: its own organization (while its link exists), SCIM pages only, the
+    /// link as the actor.
+    async fn load_portal(
+        app: &AuthorizeApp,
+        req: &HttpRequest,
+        local: Option<Organization>,
+        session: Session,
+    ) -> Result<Self, PageError> {
+        let grant = session.data.portal.clone().ok_or_else(not_found)?;
+        let org = local
+            .filter(|org| org.uid == grant.org_uid)
+            .ok_or_else(not_found)?;
+        let scope = usecases::portal::session_scope(&app.core, &grant.link_uid, &org.uid)
+            .await?
+            .ok_or_else(not_found)?;
+        if !portal_may_open(req.match_pattern().as_deref()) {
+            return Err(portal_only(&grant));
+        }
+        let actor = Actor::new(ActorKind::PortalLink(grant.link_uid.clone()))
+            .in_request(forms::request_id(req), forms::client_ip(req));
+        Ok(OrgAdmin {
+            session,
+            principal: Principal::Portal(grant),
+            scope,
+            org,
+            actor,
+        })
+    }
+}
+
+/// What a caller learns about an organization it may not open: not even whether it exists.
+fn not_found() -> PageError {
+    PageError::NotFound("there is no such organization, or you are not a member of it".into())
 }
 
 impl FromRequest for OrgAdmin {

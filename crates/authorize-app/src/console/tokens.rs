@@ -59,7 +59,7 @@ async fn tokens_page(
             creator: t
                 .created_by
                 .and_then(|id| creators.get(&id).cloned())
-                .unwrap_or_else(|| "operator (CLI)".to_owned()),
+                .unwrap_or_else(|| "operator (CLI) or portal link".to_owned()),
             created: when(t.created_at),
             last_used: when_or(t.last_used_at, "never"),
             expires: when_or(t.expires_at, "never"),

@@ -16,12 +16,24 @@ pub struct Nav {
     pub csrf: String,
     /// The tab to highlight.
     pub tab: &'static str,
+    /// Set in a portal session (no account): no account menu, "Done" back to the SaaS.
+    pub portal: Option<crate::session::PortalGrant>,
 }
 
 impl Nav {
     /// `aria-current` for a tab link.
     pub fn current(&self, tab: &str) -> &'static str {
         if self.tab == tab { "page" } else { "false" }
+    }
+
+    /// Whether this is a portal session's page.
+    pub fn is_portal(&self) -> bool {
+        self.portal.is_some()
+    }
+
+    /// Where a portal session's "Done" goes, if the SaaS gave a page.
+    pub fn return_url(&self) -> Option<&str> {
+        self.portal.as_ref().and_then(|p| p.return_url.as_deref())
     }
 }
 

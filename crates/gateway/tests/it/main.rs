@@ -23,6 +23,7 @@ mod management_api;
 mod oauth_flow;
 mod oauth_security;
 mod operations;
+mod portal_links;
 mod regions;
 mod replicas_behind_nginx;
 mod scim_api;
