@@ -13,6 +13,7 @@ pub mod stacks;
 pub mod tokens;
 pub mod users;
 pub mod views;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -47,6 +48,10 @@ pub struct OrgAdmin {
     pub org: Organization,
     /// Who acts, from which request.
     pub actor: Actor,
+    /// The product's look.
+    pub brand: mailer::Branding,
+    /// What the action before the redirect to this page did (a success message, shown once).
+    pub notice: Option<String>,
 }
 
 impl OrgAdmin {
@@ -63,6 +68,8 @@ impl OrgAdmin {
             account_email: self.current.account.email.clone(),
             csrf: self.csrf(),
             tab,
+            brand: self.brand.clone(),
+            notice: self.notice.clone(),
         }
     }
 
@@ -73,6 +80,19 @@ impl OrgAdmin {
             .session
             .check_csrf(fields.get(crate::csrf::FIELD).map(String::as_str))?;
         Ok(fields)
+    }
+
+    /// `303 See Other` to `path` (of this app), which then says `message` once: the success
+    /// message of the action that redirects.
+    pub async fn done(
+        &self,
+        app: &AuthorizeApp,
+        path: &str,
+        message: &str,
+    ) -> Result<HttpResponse, PageError> {
+        let id = self.current.session.flash(app, message.as_bytes()).await?;
+        let sep = if path.contains('?') { '&' } else { '?' };
+        Ok(forms::see_other(&format!("{path}{sep}notice={id}")))
     }
 
     /// The path of a page of this organization's SCIM tab.
@@ -134,13 +154,30 @@ impl OrgAdmin {
             uid: current.account.uid.clone(),
         })
         .in_request(forms::request_id(req), forms::client_ip(req));
+        let notice = match notice_id(req) {
+            Some(id) => current
+                .session
+                .take_flash(app, &id)
+                .await?
+                .and_then(|raw| String::from_utf8(raw).ok()),
+            None => None,
+        };
         Ok(OrgAdmin {
+            notice,
             current,
             scope,
             org,
             actor,
+            brand: app.settings.branding.clone(),
         })
     }
+}
+
+/// The `notice` query parameter: the id of a success message kept for this page.
+fn notice_id(req: &HttpRequest) -> Option<String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "notice")
+        .map(|(_, v)| v.into_owned())
 }
 
 impl FromRequest for OrgAdmin {
@@ -215,6 +252,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, form_limit: usize) {
             )
             .route(&format!("{scim}/users"), web::get().to(users::list))
             .route(&format!("{scim}/activity"), web::get().to(activity::list))
+            .route("/settings/webhooks", web::get().to(webhooks::list))
+            .route(
+                "/settings/webhooks/{endpoint}/events/{event}/resend",
+                web::post().to(webhooks::resend),
+            )
+            .route(
+                "/settings/webhooks/{endpoint}/recover",
+                web::post().to(webhooks::recover),
+            )
             .route("/stacks", web::get().to(stacks::list))
             .route("/stacks", web::post().to(stacks::create))
             .route(
