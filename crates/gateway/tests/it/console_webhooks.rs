@@ -145,6 +145,10 @@ async fn an_owner_sees_and_resends_only_its_organizations_deliveries(backend: Ba
             .body;
         data_values(&body, "delivery")[0].clone()
     };
+    assert!(
+        !events.contains(&foreign_event),
+        "Globex's event on Acme's page"
+    );
     let refused = browser
         .post(
             &format!("{path}/{acme_hook}/events/{foreign_event}/resend"),
