@@ -117,3 +117,22 @@ ensure_webhook_verifiers() {
   fi
   export SCIMGATE_TEST_WEBHOOK_VERIFIERS="$dir"
 }
+
+# axe-core (npm), the accessibility engine the browser tests inject into every page they check
+# (crates/gateway/tests/it/common/browser.rs): installed once per build directory at a pinned
+# version, and named by SCIMGATE_TEST_AXE (the browser tests fail without it).
+AXE_NPM="axe-core@4.14.1"
+ensure_axe() {
+  local dir="${CARGO_TARGET_DIR:-$PWD/target}/axe-core"
+  case "$dir" in /*) ;; *) dir="$PWD/$dir" ;; esac
+  if [ "$(cat "$dir/.installed" 2>/dev/null)" != "$AXE_NPM" ]; then
+    say "installing $AXE_NPM into $dir"
+    command -v npm >/dev/null || install_debian nodejs npm ||
+      { say "FAILED: npm is required for the accessibility checks"; return 1; }
+    rm -rf "$dir" && mkdir -p "$dir" &&
+      npm install --prefix "$dir" --save-exact --silent --no-audit --no-fund "$AXE_NPM" >/dev/null &&
+      printf '%s' "$AXE_NPM" >"$dir/.installed" ||
+      { say "FAILED: could not install $AXE_NPM"; return 1; }
+  fi
+  export SCIMGATE_TEST_AXE="$dir/node_modules/axe-core/axe.min.js"
+}

@@ -138,12 +138,26 @@ pub async fn consent(
     .await
 }
 
-/// The organizations an account may install into, or the reason there are none.
+/// The organizations an account may install into — only the one the authorization URL names,
+/// when it names one — or the page saying why there are none.
 pub async fn eligible_orgs(
     app: &AuthorizeApp,
     account_id: store::ids::AccountId,
-) -> Result<Result<Vec<OrgChoice>, String>, PageError> {
-    let all = memberships::organizations_of(&app.db, account_id).await?;
+    named: Option<&str>,
+) -> Result<Vec<OrgChoice>, PageError> {
+    let mut all = memberships::organizations_of(&app.db, account_id).await?;
+    if let Some(uid) = named {
+        all.retain(|(_, org)| org.uid == uid);
+        if all.is_empty() {
+            // Unknown, or not this account's: answered alike, without naming anyone's organization.
+            return Err(PageError::NotFound(format!(
+                "The authorization URL names the organization {uid}, which does not exist in this \
+                 region or which your account is not a member of. Check the Authorization URL \
+                 entered in your identity provider (it is shown on the organization's SCIM \
+                 settings page), or sign in with an account of that organization."
+            )));
+        }
+    }
     let catalog = store::repo::role_catalog::load(&app.db).await?;
     let admin_of: Vec<_> = all
         .iter()
@@ -163,27 +177,39 @@ pub async fn eligible_orgs(
         })
         .collect();
     if !orgs.is_empty() {
-        return Ok(Ok(orgs));
+        return Ok(orgs);
     }
+    let names = |rows: &[&(_, store::repo::organizations::Organization)]| {
+        rows.iter()
+            .map(|(_, o)| o.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let reason = if all.is_empty() {
         "Your account is not a member of any organization in this region, so there is nothing to \
          install into."
             .to_owned()
     } else if admin_of.is_empty() {
-        "Only an Owner or Admin of an organization can authorize an identity provider. Ask one of \
-         your organization's Owners or Admins to do it."
-            .to_owned()
+        let of = if named.is_some() {
+            format!("of {} ", names(&all.iter().collect::<Vec<_>>()))
+        } else {
+            "of an organization ".to_owned()
+        };
+        format!(
+            "Only an Owner or Admin {of}can authorize an identity provider. Ask one of your \
+             organization's Owners or Admins to do it."
+        )
     } else {
-        let names: Vec<&str> = admin_of.iter().map(|(_, o)| o.name.as_str()).collect();
         format!(
             "SCIM is not enabled for {}. An Owner or Admin enables it in the organization's SCIM \
              settings first, then authorizes the identity provider.",
-            names.join(", ")
+            names(&admin_of)
         )
     };
-    Ok(Err(reason))
+    Err(PageError::Forbidden(reason))
 }
 
+/// The requested scopes in words: what the IdP will be able to do.
 fn scope_lines(scopes: &str) -> Vec<ScopeLine> {
     scopes
         .split_whitespace()
@@ -191,9 +217,10 @@ fn scope_lines(scopes: &str) -> Vec<ScopeLine> {
             name: s.to_owned(),
             description: match s {
                 authz_request::SCIM_SCOPE => {
-                    "manage this organization's users and groups through the SCIM 2.0 API"
+                    "Add people to the organization, update them, suspend and remove their \
+                     access, and create and change its groups (SCIM 2.0)"
                 }
-                _ => "an additional permission",
+                _ => "An additional permission of this identity provider",
             },
         })
         .collect()
@@ -208,10 +235,9 @@ pub async fn consent_page(
     error: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
-    let orgs = eligible_orgs(app, current.account.id)
-        .await?
-        .map_err(PageError::Forbidden)?;
+    let orgs = eligible_orgs(app, current.account.id, pending.org.as_deref()).await?;
     let page = ConsentPage {
+        brand: app.settings.branding.clone(),
         csrf: current.session.data.csrf.clone(),
         request: request_id.to_owned(),
         client_name: pending.client_name.clone(),

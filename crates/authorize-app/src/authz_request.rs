@@ -38,6 +38,9 @@ pub struct Pending {
     pub scopes: String,
     /// S256 challenge.
     pub code_challenge: Option<String>,
+    /// The organization the authorization URL names (`org=UID`): the only one offered.
+    #[serde(default)]
+    pub org: Option<String>,
 }
 
 /// Why a request was refused.
@@ -188,7 +191,9 @@ pub fn validate(params: &[(String, String)], client: &ClientView) -> Result<Pend
             ));
         }
     };
+    let org = get("org")?.map(str::to_owned);
     Ok(Pending {
+        org,
         client_id: client.client_id.clone(),
         client_name: client.name.clone(),
         redirect_uri,

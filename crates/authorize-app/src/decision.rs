@@ -53,6 +53,16 @@ pub async fn decide(
         }
     }
     let org_uid = form.get("org").cloned().unwrap_or_default();
+    if let Some(named) = pending.org.as_deref()
+        && named != org_uid
+    {
+        return Err(PageError::BadRequest(format!(
+            "This authorization request is for {}: the identity provider's Authorization URL \
+             names it, so it cannot be installed into another organization. Start again from \
+             the identity provider to authorize another organization.",
+            named_org(&app, current.account.id, named).await?
+        )));
+    }
     let scope = match memberships::admin_scope(&app.db, current.account.id, &org_uid).await {
         Ok(scope) => scope,
         Err(StoreError::NotFound(_) | StoreError::Forbidden(_)) => {
@@ -107,4 +117,21 @@ pub async fn decide(
     }
     params.push(("iss", app.settings.issuer.as_str()));
     redirect_with(&pending.redirect_uri, &params)
+}
+
+/// How to name the organization a request names to this account: its name when the account is a
+/// member, else only the UID the URL holds.
+async fn named_org(
+    app: &AuthorizeApp,
+    account_id: store::ids::AccountId,
+    uid: &str,
+) -> Result<String, PageError> {
+    Ok(memberships::organizations_of(&app.db, account_id)
+        .await?
+        .into_iter()
+        .find(|(_, org)| org.uid == uid)
+        .map_or_else(
+            || uid.to_owned(),
+            |(_, org)| format!("{} ({uid})", org.name),
+        ))
 }

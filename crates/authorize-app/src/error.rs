@@ -141,9 +141,35 @@ impl ResponseError for PageError {
                 .insert_header((header::LOCATION, location))
                 .finish();
         }
+        // Without the app at hand: the neutral look. The page middleware draws the product's
+        // ([`PageError::page`]) for every page of the app.
         render(
             self.status_code(),
             &ErrorPage {
+                brand: mailer::Branding::new(""),
+                title: self.title(),
+                message: self.to_string(),
+            },
+        )
+    }
+}
+
+impl PageError {
+    /// Whether this error answers with a page (not a redirect).
+    pub fn is_page(&self) -> bool {
+        self.status_code() != StatusCode::SEE_OTHER
+    }
+
+    /// The error page in the product's look (a redirect for the errors that redirect).
+    pub fn page(&self, brand: &mailer::Branding) -> HttpResponse {
+        if !self.is_page() {
+            return ResponseError::error_response(self);
+        }
+        // Not logged here: `error_response` already logged it when actix answered the error.
+        render(
+            self.status_code(),
+            &ErrorPage {
+                brand: brand.clone(),
                 title: self.title(),
                 message: self.to_string(),
             },

@@ -12,7 +12,7 @@ use usecases::invitations::{self, LinkState, OpenInvitation, Proof};
 use crate::AuthorizeApp;
 use crate::error::PageError;
 use crate::forms;
-use crate::pages::render;
+use crate::pages::{Branded, render};
 use crate::session::{CurrentAccount, Session};
 
 /// What the page shows.
@@ -50,7 +50,11 @@ pub struct InvitationPage {
     pub signed_in_as: Option<String>,
     /// Why the last attempt failed.
     pub error: Option<String>,
+    /// The product's look.
+    pub brand: mailer::Branding,
 }
+
+crate::pages::branded!(InvitationPage);
 
 fn gone(title: &'static str, message: &str) -> PageError {
     PageError::Gone(title, message.to_owned())
@@ -109,6 +113,7 @@ async fn page(
         email: open.email.clone(),
         signed_in_as,
         error,
+        brand: app.settings.branding.clone(),
     };
     let mut res = render(status, &body);
     res.add_cookie(&session.cookie(app))
@@ -235,6 +240,7 @@ pub async fn accept(
         email: accepted.account.email,
         signed_in_as: None,
         error: None,
+        brand: app.settings.branding.clone(),
     };
     let mut res = render(StatusCode::OK, &body);
     res.add_cookie(&fresh.cookie(&app))

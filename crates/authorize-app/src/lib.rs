@@ -68,6 +68,21 @@ async fn console_script() -> HttpResponse {
     asset("text/javascript; charset=utf-8", CONSOLE_SCRIPT)
 }
 
+/// `/static/brand.css`: the configured accent colour as CSS custom properties (a stylesheet of
+/// this origin, so the pages' policy needs no inline styles).
+async fn brand_stylesheet(app: web::Data<AuthorizeApp>) -> HttpResponse {
+    let palette = app.settings.branding.palette();
+    let css = format!(
+        ":root {{ --accent: {}; --on-accent: {}; --link: {}; }}\n",
+        palette.primary, palette.on_primary, palette.link
+    );
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(css)
+}
+
 impl AuthorizeApp {
     /// The app over the region's use cases.
     pub fn new(core: Core, settings: AuthorizeSettings) -> Self {
@@ -178,8 +193,14 @@ impl AuthorizeApp {
                     .wrap(from_fn(headers::page_headers))
                     .route(web::get().to(portal::open)),
             )
+            .service(
+                web::resource("/docs/scim")
+                    .wrap(from_fn(headers::page_headers))
+                    .route(web::get().to(pages::scim_docs)),
+            )
             .route("/static/app.css", web::get().to(stylesheet))
-            .route("/static/console.js", web::get().to(console_script));
+            .route("/static/console.js", web::get().to(console_script))
+            .route("/static/brand.css", web::get().to(brand_stylesheet));
         console::configure(cfg, FORM_LIMIT);
     }
 }

@@ -43,6 +43,7 @@ async fn login_page(
         request_id = Some(id);
     }
     let page = LoginPage {
+        brand: app.settings.branding.clone(),
         csrf: session.data.csrf.clone(),
         request: request_id,
         return_to: return_to.and_then(forms::console_return),

@@ -13,7 +13,7 @@ use store::repo::portal_links::{Redeemed, TOKEN_PREFIX};
 use crate::AuthorizeApp;
 use crate::error::PageError;
 use crate::forms::{self, see_other};
-use crate::pages::render;
+use crate::pages::{Branded, render};
 use crate::session::{PortalGrant, Session};
 
 /// The page of a link that opens nothing, or of a portal session that ended.
@@ -26,7 +26,11 @@ pub struct PortalPage {
     pub message: &'static str,
     /// The SaaS's page to go back to, if known.
     pub return_url: Option<String>,
+    /// The product's look.
+    pub brand: mailer::Branding,
 }
+
+crate::pages::branded!(PortalPage);
 
 /// A link's token as we issue it (prefix and base64url); anything else is not looked up.
 fn plausible_token(token: &str) -> bool {
@@ -35,13 +39,19 @@ fn plausible_token(token: &str) -> bool {
         .is_some_and(forms::plausible_id)
 }
 
-fn refused(status: StatusCode, title: &'static str, message: &'static str) -> HttpResponse {
+fn refused(
+    app: &AuthorizeApp,
+    status: StatusCode,
+    title: &'static str,
+    message: &'static str,
+) -> HttpResponse {
     render(
         status,
         &PortalPage {
             title,
             message,
             return_url: None,
+            brand: app.settings.branding.clone(),
         },
     )
 }
@@ -71,6 +81,7 @@ pub async fn open(
         } => (link_uid, org_uid, return_url),
         Redeemed::Used => {
             return Ok(refused(
+                &app,
                 StatusCode::GONE,
                 "This link has been used",
                 "A portal link opens the SCIM settings once. Ask for a new link from the \
@@ -79,6 +90,7 @@ pub async fn open(
         }
         Redeemed::Expired => {
             return Ok(refused(
+                &app,
                 StatusCode::GONE,
                 "This link has expired",
                 "A portal link is valid for a few minutes only. Ask for a new link from the \
@@ -87,6 +99,7 @@ pub async fn open(
         }
         Redeemed::Unknown => {
             return Ok(refused(
+                &app,
                 StatusCode::NOT_FOUND,
                 "This link is not valid",
                 "Check that the whole link was copied, or ask for a new one from the settings \
@@ -136,6 +149,7 @@ pub async fn end(
             message: "The SCIM settings are saved as you left them. This portal session has \
                       ended; the link that opened it cannot be used again.",
             return_url: grant.return_url,
+            brand: app.settings.branding.clone(),
         },
     );
     res.add_cookie(&Session::removal(&app))

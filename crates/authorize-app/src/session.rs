@@ -62,6 +62,13 @@ fn kv_key(id: &str) -> String {
     format!("session:{}", sha256_hex(id))
 }
 
+/// How long a flashed value waits for the page after the redirect.
+const FLASH_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+fn flash_key(session: &str, id: &str) -> String {
+    format!("flash:{}:{id}", sha256_hex(session))
+}
+
 impl Session {
     /// The session the request's cookie names, if it is live.
     pub async fn load(app: &AuthorizeApp, req: &HttpRequest) -> Result<Option<Self>, PageError> {
@@ -160,6 +167,29 @@ impl Session {
             .finish();
         cookie.make_removal();
         cookie
+    }
+
+    /// Keeps `value` for this session's next page only (a POST's result shown after its redirect,
+    /// such as a new token shown once); returns the id that page asks for it by.
+    pub async fn flash(&self, app: &AuthorizeApp, value: &[u8]) -> Result<String, PageError> {
+        let id = random_token(16);
+        app.kv
+            .set(&flash_key(&self.id, &id), value, FLASH_TTL)
+            .await?;
+        Ok(id)
+    }
+
+    /// Takes what [`Session::flash`] kept under `id` for this session: once, and never for
+    /// another session.
+    pub async fn take_flash(
+        &self,
+        app: &AuthorizeApp,
+        id: &str,
+    ) -> Result<Option<Vec<u8>>, PageError> {
+        if !crate::forms::plausible_id(id) {
+            return Ok(None);
+        }
+        Ok(app.kv.take(&flash_key(&self.id, id)).await?)
     }
 
     /// Checks a submitted CSRF token against the session's, in constant time.

@@ -29,12 +29,15 @@ pub struct AuthorizeSettings {
     /// How long a revoked installation stays in the revocation set: longer than an access token
     /// lives.
     pub revocation_ttl: Duration,
+    /// The product's name, logo, colour, support contact and terms on every page.
+    pub branding: mailer::Branding,
 }
 
 impl AuthorizeSettings {
     /// Defaults: 8-hour sessions, 60-second codes, 15 minutes to log in and consent.
     pub fn new(app_url: &str, issuer: &str) -> Self {
         Self {
+            branding: mailer::Branding::new(app_url),
             app_url: app_url.trim_end_matches('/').to_owned(),
             issuer: issuer.trim_end_matches('/').to_owned(),
             terms_version: "2026-01".to_owned(),

@@ -6,9 +6,15 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::Overrides;
 
-/// scimgate: a multi-tenant SCIM 2.0 gateway.
+/// The command line's root (its help text is written for operators, not taken from the code).
 #[derive(Debug, Parser)]
-#[command(name = "scimgate", version, about)]
+#[command(
+    name = "scimgate",
+    version,
+    about = "scimgate: a multi-tenant SCIM 2.0 gateway. Identity providers provision users and \
+             groups into organizations; admins manage it in the browser console.",
+    long_about = None
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

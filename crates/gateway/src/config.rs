@@ -50,6 +50,33 @@ pub struct Config {
     pub scim: ScimConfig,
     /// The Prometheus endpoint.
     pub metrics: MetricsConfig,
+    /// How the product presents itself on its pages and in its emails.
+    pub branding: BrandingConfig,
+}
+
+/// `[branding]`: the product's name, logo, colour, support contact, terms of service and home
+/// page on the login, consent, console and invitation pages and in emails. Empty optional values
+/// are unset. Becomes a [`mailer::Branding`] ([`Config::branding`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandingConfig {
+    /// The product's name (default "scimgate").
+    pub product_name: String,
+    /// An `https://` image shown beside the name (empty: the name alone).
+    #[serde(default)]
+    pub logo_url: String,
+    /// The accent colour, `#rgb` or `#rrggbb`.
+    pub primary_color: String,
+    /// Where people ask for help (empty: none shown).
+    #[serde(default)]
+    pub support_email: String,
+    /// The terms of service an admin accepts when authorizing an identity provider (empty: none
+    /// linked).
+    #[serde(default)]
+    pub terms_url: String,
+    /// The product's home page (empty: the region's app URL).
+    #[serde(default)]
+    pub app_url: String,
 }
 
 /// `[events]`
@@ -579,7 +606,65 @@ impl Config {
             }
         }
         self.region_urls()?;
+        self.validate_branding()
+    }
+
+    fn validate_branding(&self) -> Result<(), ConfigError> {
+        let b = &self.branding;
+        let name = b.product_name.trim();
+        if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
+            return Err(ConfigError::new(
+                "branding.product_name",
+                "must be 1 to 80 characters, without control characters",
+            ));
+        }
+        if !mailer::is_hex_color(&b.primary_color) {
+            return Err(ConfigError::new(
+                "branding.primary_color",
+                format!("'{}' is not a colour like #2456d6 or #24d", b.primary_color),
+            ));
+        }
+        for (key, value) in [
+            ("branding.logo_url", &b.logo_url),
+            ("branding.terms_url", &b.terms_url),
+            ("branding.app_url", &b.app_url),
+        ] {
+            if !value.trim().is_empty() {
+                mailer::web_url(value).map_err(|e| {
+                    ConfigError::new(key, format!("'{value}' is not an http(s) URL: {e}"))
+                })?;
+            }
+        }
+        if !b.support_email.trim().is_empty()
+            && store::types::Email::parse(&b.support_email).is_err()
+        {
+            return Err(ConfigError::new(
+                "branding.support_email",
+                format!("'{}' is not an email address", b.support_email),
+            ));
+        }
         Ok(())
+    }
+
+    /// The product's look for the pages and emails of this deployment, whose region serves
+    /// browsers at `app_url` (used when `branding.app_url` is empty).
+    pub fn branding(&self, app_url: &str) -> mailer::Branding {
+        let b = &self.branding;
+        let set = |v: &str| {
+            let v = v.trim();
+            (!v.is_empty()).then(|| v.to_owned())
+        };
+        mailer::Branding {
+            product_name: b.product_name.trim().to_owned(),
+            logo_url: set(&b.logo_url),
+            primary_color: b.primary_color.trim().to_ascii_lowercase(),
+            support_email: set(&b.support_email),
+            app_url: set(&b.app_url)
+                .unwrap_or_else(|| app_url.to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
+            terms_url: set(&b.terms_url),
+        }
     }
 
     /// Every known region, from the regions file or the built-in list.
@@ -637,9 +722,47 @@ fn describe_figment_error(err: figment::Error) -> ConfigError {
         figment::error::Kind::MissingField(field) => {
             return ConfigError::new(&join_key(&key, field), "missing value");
         }
+        figment::error::Kind::InvalidType(actual, expected)
+        | figment::error::Kind::InvalidValue(actual, expected) => {
+            format!(
+                "expected {}, found {actual}{source}",
+                expected_words(expected)
+            )
+        }
+        figment::error::Kind::InvalidLength(n, expected) => {
+            format!(
+                "expected {}, found {n} items{source}",
+                expected_words(expected)
+            )
+        }
+        figment::error::Kind::UnknownVariant(found, known) => {
+            format!("'{found}' is not one of: {}{source}", known.join(", "))
+        }
+        figment::error::Kind::ISizeOutOfRange(_) | figment::error::Kind::USizeOutOfRange(_) => {
+            format!("the number is too large{source}")
+        }
         kind => format!("{kind}{source}"),
     };
     ConfigError::new(&key, message)
+}
+
+/// What serde expected, in an operator's words instead of Rust's type names.
+fn expected_words(expected: &str) -> String {
+    let words = match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number (0 or more)",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        "a boolean" | "bool" => "true or false",
+        "a sequence" => "a list (in TOML [\"a\", \"b\"]; in the environment [a, b])",
+        "a string" | "a borrowed string" | "string" => "text",
+        "a map" => "a table of keys",
+        "socket address" => "an address and port (host:port)",
+        "char" => "one character",
+        other if other.starts_with("struct ") => "a table of keys",
+        other if other.starts_with("enum ") => "one of the documented values",
+        other => other,
+    };
+    words.to_owned()
 }
 
 fn join_key(parent: &str, field: &str) -> String {

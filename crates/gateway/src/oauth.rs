@@ -62,5 +62,6 @@ pub fn authorize_app(config: &Config, services: &Services) -> AuthorizeApp {
     settings.login_account_rate_limit =
         Limit::per_minute(oauth.login_account_rate_limit_per_minute);
     settings.region.clone_from(&services.region_id);
+    settings.branding = config.branding(&services.region.app_url);
     AuthorizeApp::new(services.core.clone(), settings)
 }

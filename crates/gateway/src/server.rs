@@ -155,8 +155,25 @@ async fn readyz(services: web::Data<Services>) -> HttpResponse {
     }
 }
 
-async fn not_found() -> HttpResponse {
-    HttpResponse::NotFound().json(json!({"error": "not_found", "detail": "no such endpoint"}))
+/// Paths of machine clients: an unknown one answers JSON. Everything else is a browser's, and
+/// gets a page.
+const API_PREFIXES: [&str; 6] = [
+    "/scim/",
+    "/api/",
+    "/oauth/",
+    "/.well-known/",
+    "/internal/",
+    "/metrics",
+];
+
+async fn not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    let path = req.path();
+    let browser_path = path == "/oauth/authorize" || path == "/oauth/consent";
+    if !browser_path && API_PREFIXES.iter().any(|p| path.starts_with(p)) {
+        return HttpResponse::NotFound()
+            .json(json!({"error": "not_found", "detail": "no such endpoint"}));
+    }
+    authorize_app::pages::not_found(&req)
 }
 
 /// Echoes the request id tracing gave the request, so a caller can quote it.
@@ -188,6 +205,11 @@ fn scim_api(
         cursor_key.to_owned()
     };
     let mut settings = scim_api::ScimSettings::new(&services.region.auth_api_url, key.as_bytes());
+    // The page lives with the other browser pages, on the app host.
+    settings.documentation_uri = format!(
+        "{}/docs/scim",
+        services.region.app_url.trim_end_matches('/')
+    );
     settings.max_payload = config.http.payload_limit_bytes;
     settings.bulk_max_payload = config.scim.bulk_payload_limit_bytes;
     settings.limits = scim_api::guard::Limits {

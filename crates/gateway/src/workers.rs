@@ -108,13 +108,7 @@ pub fn spawn_postman(
     let postman = usecases::invitations::Postman {
         mailer,
         accept_base_url: pages_url.to_owned(),
-        branding: mailer::Branding {
-            product_name: "scimgate".to_owned(),
-            logo_url: None,
-            primary_color: mailer::DEFAULT_PRIMARY_COLOR.to_owned(),
-            support_email: None,
-            app_url: pages_url.to_owned(),
-        },
+        branding: config.branding(pages_url),
     };
     Ok(Some(tokio::spawn(postman_loop(
         core.clone(),

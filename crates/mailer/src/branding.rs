@@ -1,5 +1,6 @@
-//! The product's look in an email: name, logo, colour, support address; colours are checked so a
-//! setting cannot break out of an inline style, and text on the button stays readable.
+//! The product's look — name, logo, colour, support address, terms of service — in emails and on
+//! the browser pages (the `[branding]` configuration section becomes one [`Branding`]); colours
+//! are checked so a setting cannot break out of a style, and text on the colour stays readable.
 
 use url::Url;
 
@@ -10,7 +11,7 @@ const DEFAULT_RGB: (u8, u8, u8) = (0x24, 0x56, 0xd6);
 /// Body text colour of scimgate's pages: the dark alternative for text on light colours.
 const DARK_TEXT: &str = "#1d2430";
 
-/// How the product presents itself in emails.
+/// How the product presents itself in emails and on its pages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Branding {
     /// The product's name, e.g. `scimgate` or a white-label name.
@@ -23,11 +24,28 @@ pub struct Branding {
     pub support_email: Option<String>,
     /// The product's home page, linked in the footer.
     pub app_url: String,
+    /// The terms of service an admin accepts when authorizing an identity provider (linked from
+    /// the consent page and the pages' footer).
+    pub terms_url: Option<String>,
+}
+
+impl Branding {
+    /// scimgate's own look, for the app at `app_url`.
+    pub fn new(app_url: &str) -> Self {
+        Self {
+            product_name: "scimgate".to_owned(),
+            logo_url: None,
+            primary_color: DEFAULT_PRIMARY_COLOR.to_owned(),
+            support_email: None,
+            app_url: app_url.trim_end_matches('/').to_owned(),
+            terms_url: None,
+        }
+    }
 }
 
 /// Colours derived from [`Branding::primary_color`], all `#rrggbb`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Palette {
+pub struct Palette {
     /// The button background.
     pub primary: String,
     /// Text on the button: white or dark, whichever contrasts more.
@@ -37,7 +55,8 @@ pub(crate) struct Palette {
 }
 
 impl Branding {
-    pub(crate) fn palette(&self) -> Palette {
+    /// The colours to draw with: the primary colour, text on it, and links on white.
+    pub fn palette(&self) -> Palette {
         let rgb = parse_hex_color(&self.primary_color).unwrap_or(DEFAULT_RGB);
         let primary = format_hex(rgb);
         let l = luminance(rgb);
@@ -59,6 +78,11 @@ impl Branding {
             link,
         }
     }
+}
+
+/// Whether `value` is a colour [`Branding::primary_color`] accepts (`#rgb` or `#rrggbb`).
+pub fn is_hex_color(value: &str) -> bool {
+    parse_hex_color(value).is_some()
 }
 
 /// `#rgb` or `#rrggbb` only: the value goes into `style` attributes.
@@ -98,7 +122,7 @@ fn contrast(a: f64, b: f64) -> f64 {
 }
 
 /// An absolute `http(s)` URL, or why not.
-pub(crate) fn web_url(value: &str) -> Result<String, String> {
+pub fn web_url(value: &str) -> Result<String, String> {
     let url = Url::parse(value.trim()).map_err(|e| format!("not a URL ({e})"))?;
     match url.scheme() {
         "https" | "http" if url.host().is_some() => Ok(url.to_string()),
@@ -118,6 +142,7 @@ mod tests {
             primary_color: color.to_owned(),
             support_email: None,
             app_url: "https://scimgate.example".to_owned(),
+            terms_url: None,
         }
     }
 

@@ -12,6 +12,7 @@ fn invitation() -> Invitation {
             primary_color: "#0a7d33".to_owned(),
             support_email: Some("help@scimgate.example".to_owned()),
             app_url: "https://scimgate.example".to_owned(),
+            terms_url: None,
         },
         organization_name: "Acme".to_owned(),
         invited_by: "Okta, on behalf of Acme's IT".to_owned(),

@@ -23,7 +23,7 @@ mod invitation;
 mod settings;
 mod transport;
 
-pub use branding::{Branding, DEFAULT_PRIMARY_COLOR};
+pub use branding::{Branding, DEFAULT_PRIMARY_COLOR, Palette, is_hex_color, web_url};
 pub use error::{MAX_MESSAGE_LEN, SendError};
 pub use invitation::{Invitation, RenderError, render_invitation};
 pub use settings::{DEFAULT_TIMEOUT, EmailSettings, MailerError};

@@ -38,6 +38,7 @@ fn invitation() -> OutgoingEmail {
             primary_color: "#2456d6".to_owned(),
             support_email: Some("help@scimgate.example".to_owned()),
             app_url: "https://scimgate.example".to_owned(),
+            terms_url: None,
         },
         organization_name: "Acme Café".to_owned(),
         invited_by: "Okta, on behalf of Acme's IT".to_owned(),

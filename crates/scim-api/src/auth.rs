@@ -70,7 +70,7 @@ impl Caller {
             ))
             .into());
         }
-        let (kind, credential_kind, credential_id) = match principal.credential {
+        let (kind, credential_kind, credential_id) = match principal.credential.clone() {
             Credential::ApiToken(uid) => (ActorKind::ApiToken(uid.clone()), "api_token", uid),
             Credential::Installation(uid) => {
                 (ActorKind::Installation(uid.clone()), "installation", uid)
@@ -82,6 +82,11 @@ impl Caller {
             credential_kind,
         });
         crate::guard::check_rate(&api, &credential_id, principal.scope.org_uid()).await?;
+        // Accepted: only now is it the credential's use.
+        api.verifier
+            .record_use(&principal)
+            .await
+            .map_err(ApiError::from)?;
         let actor = Actor::new(kind).in_request(
             req.extensions().get::<RequestId>().map(ToString::to_string),
             usecases::ClientAddr::resolve(req.extensions().get(), req.peer_addr())

@@ -39,7 +39,7 @@ pub async fn service_provider_config(api: Api, caller: Caller) -> ApiResult<Http
     let max_results = u32::try_from(settings.paging.max_results).unwrap_or(u32::MAX);
     let default_count = u32::try_from(settings.paging.default_count).unwrap_or(u32::MAX);
     let document = scim_core::service_provider::ServiceProviderConfigBuilder::new()
-        .documentation_uri(format!("{}/docs", settings.auth_api_url))
+        .documentation_uri(settings.documentation_uri.clone())
         .bulk(
             u32::try_from(settings.bulk_max_operations).unwrap_or(u32::MAX),
             u64::try_from(settings.bulk_max_payload).unwrap_or(u64::MAX),

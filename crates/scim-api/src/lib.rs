@@ -25,6 +25,8 @@ pub struct ScimSettings {
     /// This region's auth API URL; the SCIM Base URL of an organization is
     /// `{auth_api_url}/scim/v2.0/organizations/{org}`.
     pub auth_api_url: String,
+    /// The page people read about this SCIM API (`ServiceProviderConfig.documentationUri`).
+    pub documentation_uri: String,
     /// Paging limits and the cursor key.
     pub paging: usecases::scim::ScimSettings,
     /// Largest number of operations in one Bulk request.
@@ -41,8 +43,10 @@ impl ScimSettings {
     /// The defaults for a region whose auth API is at `auth_api_url`, signing cursors with
     /// `cursor_key`.
     pub fn new(auth_api_url: &str, cursor_key: &[u8]) -> Self {
+        let auth_api_url = auth_api_url.trim_end_matches('/').to_owned();
         Self {
-            auth_api_url: auth_api_url.trim_end_matches('/').to_owned(),
+            documentation_uri: format!("{auth_api_url}/docs/scim"),
+            auth_api_url,
             paging: usecases::scim::ScimSettings::new(cursor_key),
             bulk_max_operations: 1000,
             bulk_max_payload: 4 * 1024 * 1024,

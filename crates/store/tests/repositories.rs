@@ -263,6 +263,15 @@ async fn api_tokens_store_only_a_digest_and_stop_when_revoked(backend: Backend) 
         .unwrap();
     assert_eq!(principal.scope, scope);
     let listed = api_tokens::list(&db, &scope).await.unwrap();
+    assert!(
+        listed[0].last_used_at.is_none(),
+        "authenticating is not a use: the request may still be refused"
+    );
+    assert!(principal.is_use_due(chrono::Utc::now()));
+    api_tokens::record_use(&db, principal.token_id, chrono::Utc::now())
+        .await
+        .unwrap();
+    let listed = api_tokens::list(&db, &scope).await.unwrap();
     assert!(listed[0].last_used_at.is_some(), "use is recorded");
     assert!(
         api_tokens::authenticate(&db, "sgt_not-a-token")

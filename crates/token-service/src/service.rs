@@ -145,7 +145,7 @@ impl TokenService {
         installation_uid: &str,
         org_uid: &str,
     ) -> StoreResult<Option<InstallationPrincipal>> {
-        let key = format!("installation:{installation_uid}|{org_uid}");
+        let key = installation_key(installation_uid, org_uid);
         let cache = &self.inner.credentials;
         let ticket = match cache.get(&key) {
             Ok(VerifiedCredential::Installation(found)) => return Ok(found),
@@ -159,4 +159,9 @@ impl TokenService {
         }
         Ok(found)
     }
+}
+
+/// The credential cache's key of what an installation proves for one organization.
+pub(crate) fn installation_key(installation_uid: &str, org_uid: &str) -> String {
+    format!("installation:{installation_uid}|{org_uid}")
 }

@@ -28,6 +28,70 @@ pub struct Principal {
     pub credential: Credential,
     /// The organization's SCIM switch, read with the credential.
     pub scim_enabled: bool,
+    /// What recording a use of the credential needs.
+    usage: Usage,
+}
+
+/// A credential's row and when its use was last written, to record an accepted request's use.
+#[derive(Debug, Clone)]
+enum Usage {
+    ApiToken {
+        cache_key: String,
+        id: store::ids::ApiTokenId,
+        last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    Installation {
+        cache_key: String,
+        id: store::ids::InstallationId,
+        last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+}
+
+/// Records the use of a principal's credential by a request that was accepted (at most once a
+/// minute per credential; with a cache, only the first request past the minute writes it).
+async fn record_use(
+    db: &Database,
+    cache: Option<&CredentialCache<VerifiedCredential>>,
+    principal: &Principal,
+) -> Result<(), VerifyError> {
+    let at = chrono::Utc::now();
+    let (key, last) = match &principal.usage {
+        Usage::ApiToken {
+            cache_key,
+            last_used_at,
+            ..
+        }
+        | Usage::Installation {
+            cache_key,
+            last_used_at,
+            ..
+        } => (cache_key, *last_used_at),
+    };
+    let claim = |held: &mut VerifiedCredential| {
+        let last = match held {
+            VerifiedCredential::ApiToken(p) => &mut p.last_used_at,
+            VerifiedCredential::Installation(Some(p)) => &mut p.last_used_at,
+            VerifiedCredential::Installation(None) => return false,
+        };
+        let due = api_tokens::use_due(*last, at);
+        if due {
+            *last = Some(at);
+        }
+        due
+    };
+    let due = cache
+        .and_then(|c| c.update(key, claim))
+        .unwrap_or_else(|| api_tokens::use_due(last, at));
+    if !due {
+        return Ok(());
+    }
+    match &principal.usage {
+        Usage::ApiToken { id, .. } => api_tokens::record_use(db, *id, at).await?,
+        Usage::Installation { id, .. } => {
+            store::repo::installations::record_use(db, *id, at).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Why a bearer token was refused.
@@ -54,8 +118,12 @@ pub enum VerifyError {
 /// Checks bearer tokens for one organization.
 #[async_trait::async_trait]
 pub trait BearerVerifier: Send + Sync + std::fmt::Debug {
-    /// Verifies `token` for the organization whose UID is in the request path.
+    /// Verifies `token` for the organization whose UID is in the request path. Nothing is
+    /// written: the request may still be refused.
     async fn verify(&self, token: &str, org_uid: &str) -> Result<Principal, VerifyError>;
+
+    /// Records that the request `principal` made was accepted: the credential's last use.
+    async fn record_use(&self, principal: &Principal) -> Result<(), VerifyError>;
 }
 
 /// Extracts the token of an `Authorization: Bearer …` header value (scheme case-insensitive, per
@@ -94,26 +162,17 @@ pub async fn verify_api_token(
     );
     let at = chrono::Utc::now();
     let principal = match cache.map(|c| c.get(&key)) {
-        Some(Ok(VerifiedCredential::ApiToken(cached))) => {
-            // The first request past the minute writes the use; the others find it written.
-            let claim_use = |held: &mut VerifiedCredential| match held {
-                VerifiedCredential::ApiToken(p) if p.is_current(at) && p.is_use_due(at) => {
-                    p.last_used_at = Some(at);
-                    true
-                }
-                _ => false,
-            };
-            if cache.and_then(|c| c.update(&key, claim_use)) == Some(true) {
-                api_tokens::record_use(db, cached.token_id, at).await?;
-            }
-            cached
-        }
+        Some(Ok(VerifiedCredential::ApiToken(cached))) => cached,
         lookup => {
             let found = api_tokens::authenticate(db, token)
                 .await?
                 .ok_or(VerifyError::Invalid)?;
             if let (Some(cache), Some(Err(ticket))) = (cache, lookup) {
-                cache.insert(ticket, key, VerifiedCredential::ApiToken(found.clone()));
+                cache.insert(
+                    ticket,
+                    key.clone(),
+                    VerifiedCredential::ApiToken(found.clone()),
+                );
             }
             found
         }
@@ -125,6 +184,11 @@ pub async fn verify_api_token(
         scope: principal.scope,
         credential: Credential::ApiToken(principal.token_uid),
         scim_enabled: principal.scim_enabled,
+        usage: Usage::ApiToken {
+            cache_key: key,
+            id: principal.token_id,
+            last_used_at: principal.last_used_at,
+        },
     })
 }
 
@@ -146,6 +210,10 @@ impl ApiTokenVerifier {
 impl BearerVerifier for ApiTokenVerifier {
     async fn verify(&self, token: &str, org_uid: &str) -> Result<Principal, VerifyError> {
         verify_api_token(&self.db, None, token, org_uid).await
+    }
+
+    async fn record_use(&self, principal: &Principal) -> Result<(), VerifyError> {
+        record_use(&self.db, None, principal).await
     }
 }
 
@@ -178,9 +246,18 @@ impl BearerVerifier for TokenService {
             .ok_or(VerifyError::Invalid)?;
         Ok(Principal {
             scope: installation.scope,
+            usage: Usage::Installation {
+                cache_key: crate::service::installation_key(&claims.sub, org_uid),
+                id: installation.installation_id,
+                last_used_at: installation.last_used_at,
+            },
             credential: Credential::Installation(claims.sub),
             scim_enabled: installation.scim_enabled,
         })
+    }
+
+    async fn record_use(&self, principal: &Principal) -> Result<(), VerifyError> {
+        record_use(&self.inner.db, Some(&self.inner.credentials), principal).await
     }
 }
 

@@ -8,7 +8,7 @@ use store::repo::api_tokens::{self, ApiToken, IssuedToken};
 
 use crate::events::{Event, EventType, Subject};
 use crate::unit::{Audit, Unit};
-use crate::{Actor, Core, Result};
+use crate::{Actor, Core, Error, Result};
 
 fn token_event(kind: EventType, token: &ApiToken) -> Event {
     Event::new(
@@ -19,7 +19,8 @@ fn token_event(kind: EventType, token: &ApiToken) -> Event {
     )
 }
 
-/// Creates a bearer token, valid for `expires_in_days` (forever when `None`).
+/// Creates a bearer token, valid for `expires_in_days` (forever when `None`). Its name is unique
+/// among the organization's live tokens (ignoring case), so a list of tokens can be told apart.
 pub async fn create(
     core: &Core,
     actor: &Actor,
@@ -30,6 +31,17 @@ pub async fn create(
     let expires_at =
         expires_in_days.map(|days| Utc::now() + chrono::Duration::days(i64::from(days)));
     let mut unit = Unit::begin(core, actor).await?;
+    let wanted = name.trim().to_lowercase();
+    let taken = api_tokens::list(unit.conn(), scope)
+        .await?
+        .into_iter()
+        .any(|t| t.revoked_at.is_none() && t.name.trim().to_lowercase() == wanted);
+    if taken {
+        return Err(Error::Conflict(format!(
+            "a token named “{}” already exists; choose another name, or revoke that one first",
+            name.trim()
+        )));
+    }
     let issued =
         api_tokens::create(unit.conn(), scope, name, actor.account_id(), expires_at).await?;
     unit.emit(token_event(EventType::ApiTokenCreated, &issued.row));

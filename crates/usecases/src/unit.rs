@@ -80,6 +80,15 @@ impl<'a> Unit<'a> {
         });
     }
 
+    /// The payloads of the events of `kind` this change has emitted so far.
+    pub(crate) fn emitted(&self, kind: crate::events::EventType) -> Vec<&Value> {
+        self.events
+            .iter()
+            .filter(|e| e.kind == kind.as_str())
+            .map(|e| &e.payload)
+            .collect()
+    }
+
     /// Records several events of this change, in order.
     pub(crate) fn emit_all(&mut self, events: impl IntoIterator<Item = Event>) {
         for event in events {

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
+use store::OrgScope;
 use store::ids::OrgId;
 use store::repo::webhooks::{
     self as repo, AttemptRecord, Claimed, Endpoint, EndpointChanges, NewEndpoint, NextStep,
@@ -360,6 +361,8 @@ pub struct DeliveryView {
     pub delivery: repo::DeliveryRow,
     /// The event's id (the message's `webhook-id`).
     pub event_uid: String,
+    /// The event's kind (`member.roles_changed`).
+    pub event_kind: String,
     /// The last attempt, if any.
     pub last_attempt: Option<repo::AttemptRow>,
 }
@@ -375,11 +378,14 @@ pub async fn deliveries(
     Ok(repo::deliveries(core.db(), endpoint.id, before, limit)
         .await?
         .into_iter()
-        .map(|(delivery, last_attempt, event_uid)| DeliveryView {
-            delivery,
-            event_uid,
-            last_attempt,
-        })
+        .map(
+            |(delivery, last_attempt, event_uid, event_kind)| DeliveryView {
+                delivery,
+                event_uid,
+                event_kind,
+                last_attempt,
+            },
+        )
         .collect())
 }
 
@@ -403,6 +409,118 @@ pub async fn recover(
     .await?;
     unit.commit(
         None,
+        Audit::new(
+            "webhook_endpoint.recovered",
+            "webhook_endpoint",
+            uid,
+            json!({"since": since, "deliveries": count}),
+        ),
+    )
+    .await?;
+    Ok(count)
+}
+
+/// The endpoints that receive `scope`'s events, as that organization's console shows them.
+pub async fn receiving(core: &Core, scope: &OrgScope) -> Result<Vec<EndpointView>> {
+    let mut out = Vec::new();
+    for endpoint in repo::receiving(core.db(), scope).await? {
+        out.push(view(core, endpoint).await?);
+    }
+    Ok(out)
+}
+
+/// An endpoint that receives `scope`'s events; any other is "not found" to that organization.
+async fn receiving_one(core: &Core, scope: &OrgScope, uid: &str) -> Result<Endpoint> {
+    repo::receiving(core.db(), scope)
+        .await?
+        .into_iter()
+        .find(|e| e.uid == uid)
+        .ok_or_else(|| Error::NotFound(format!("webhook endpoint {uid} not found")))
+}
+
+/// An endpoint's deliveries of `scope`'s events only, newest first, before `before`.
+pub async fn deliveries_in(
+    core: &Core,
+    scope: &OrgScope,
+    uid: &str,
+    before: Option<store::ids::WebhookDeliveryId>,
+    limit: u64,
+) -> Result<Vec<DeliveryView>> {
+    let endpoint = receiving_one(core, scope, uid).await?;
+    Ok(
+        repo::deliveries_of(core.db(), scope, endpoint.id, before, limit)
+            .await?
+            .into_iter()
+            .map(
+                |(delivery, last_attempt, event_uid, event_kind)| DeliveryView {
+                    delivery,
+                    event_uid,
+                    event_kind,
+                    last_attempt,
+                },
+            )
+            .collect(),
+    )
+}
+
+/// Sends one of `scope`'s events again to one endpoint that receives them (an organization's
+/// Owner or Admin asks from the console; another organization's event is "not found").
+pub async fn redeliver_in(
+    core: &Core,
+    actor: &Actor,
+    scope: &OrgScope,
+    event_uid: &str,
+    endpoint_uid: &str,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let endpoint = receiving_one(core, scope, endpoint_uid).await?;
+    let event = events::find_by_uid(core.db(), event_uid)
+        .await?
+        .filter(|e| e.org_id == Some(scope.org_id()))
+        .ok_or_else(|| Error::NotFound(format!("event {event_uid} not found")))?;
+    let filters = [repo::EndpointFilter::of(&endpoint)];
+    let unit = Unit::begin(core, actor).await?;
+    let count = repo::redeliver(unit.conn(), &event, &filters, now).await?;
+    unit.commit(
+        Some(scope),
+        Audit::new(
+            "event.redelivered",
+            "event",
+            event_uid,
+            json!({"deliveries": count, "endpoint": endpoint.uid}),
+        ),
+    )
+    .await?;
+    Ok(count)
+}
+
+/// Sends again what one endpoint missed of `scope`'s events since `since` (nothing of another
+/// organization).
+pub async fn recover_in(
+    core: &Core,
+    actor: &Actor,
+    scope: &OrgScope,
+    uid: &str,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    if since > now {
+        return Err(Error::Invalid(
+            "choose a time in the past to send again what was missed since then".into(),
+        ));
+    }
+    let endpoint = receiving_one(core, scope, uid).await?;
+    let unit = Unit::begin(core, actor).await?;
+    let count = repo::recover_of(
+        unit.conn(),
+        scope,
+        &repo::EndpointFilter::of(&endpoint),
+        since,
+        now,
+    )
+    .await?;
+    unit.commit(
+        Some(scope),
         Audit::new(
             "webhook_endpoint.recovered",
             "webhook_endpoint",

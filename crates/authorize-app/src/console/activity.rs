@@ -83,11 +83,7 @@ pub async fn list(
             },
             request_id: r.request_id.unwrap_or_default(),
             ip: r.ip.unwrap_or_default(),
-            detail: if r.detail == "{}" {
-                String::new()
-            } else {
-                r.detail
-            },
+            detail: detail_words(&r.detail),
         })
         .collect();
     Ok(render(
@@ -102,4 +98,27 @@ pub async fn list(
             next,
         },
     ))
+}
+
+/// An audit row's detail for a person: what the Owner rules refused, in a sentence, then the
+/// rest of the recorded detail.
+fn detail_words(detail: &str) -> String {
+    let Ok(serde_json::Value::Object(mut fields)) = serde_json::from_str(detail) else {
+        return detail.to_owned();
+    };
+    let mut sentences = Vec::new();
+    if let Some(serde_json::Value::Array(refused)) = fields.remove("owner_protected") {
+        for r in refused {
+            sentences.push(format!(
+                "The IdP asked to {} the Owner {}; kept: Owners are managed by hand, never by \
+                 provisioning.",
+                r["asked"].as_str().unwrap_or("change"),
+                r["email"].as_str().unwrap_or("(unknown)"),
+            ));
+        }
+    }
+    if !fields.is_empty() {
+        sentences.push(serde_json::Value::Object(fields).to_string());
+    }
+    sentences.join(" ")
 }

@@ -16,7 +16,7 @@ use store::types::{OrgRole, StackRole};
 
 use super::views::{
     ConfirmPage, GroupLine, GroupPage, GroupsPage, MappingLine, MappingsPage, MemberLine,
-    StackChoice,
+    RoleOption, StackChoice,
 };
 use super::{OrgAdmin, confirm, cursor};
 use crate::AuthorizeApp;
@@ -125,6 +125,18 @@ pub fn next_link(path: &str, q: &str, last: impl std::fmt::Display) -> String {
     format!("{path}?{query}")
 }
 
+/// The roles of a catalog half a mapping may grant (Owner never).
+fn options(roles: &[role_catalog::RoleDef]) -> Vec<RoleOption> {
+    roles
+        .iter()
+        .filter(|r| !r.system && r.key != OrgRole::OWNER)
+        .map(|r| RoleOption {
+            key: r.key.clone(),
+            name: r.name.clone(),
+        })
+        .collect()
+}
+
 /// `GET …/groups/{id}`
 pub async fn show(
     app: web::Data<AuthorizeApp>,
@@ -138,6 +150,7 @@ pub async fn show(
     let members = scim_groups::members(&app.db, &admin.scope, group.id, offset, PAGE).await?;
     let member_count = scim_groups::member_count(&app.db, &admin.scope, group.id).await?;
     let stacks = stacks::list(&app.db, &admin.scope).await?;
+    let catalog = role_catalog::load(&app.db).await?;
     let mapping = group_mappings::get(&app.db, &admin.scope, group.id)
         .await?
         .map(|(_, g)| g);
@@ -185,6 +198,8 @@ pub async fn show(
             .unwrap_or_default(),
         stacks: stack_choices,
         mapped: mapping.is_some(),
+        org_roles: options(catalog.organization_roles()),
+        stack_roles: options(catalog.stack_roles()),
     };
     Ok(render(StatusCode::OK, &page))
 }

@@ -16,6 +16,7 @@ pub mod stacks;
 pub mod tokens;
 pub mod users;
 pub mod views;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -63,6 +64,10 @@ pub struct OrgAdmin {
     pub org: Organization,
     /// Who acts, from which request.
     pub actor: Actor,
+    /// The product's look.
+    pub brand: mailer::Branding,
+    /// What the action before the redirect to this page did (a success message, shown once).
+    pub notice: Option<String>,
 }
 
 /// Whether a portal session may open the page routed by `pattern` (the route's pattern, so the
@@ -103,6 +108,8 @@ impl OrgAdmin {
             csrf: self.csrf(),
             tab,
             portal,
+            brand: self.brand.clone(),
+            notice: self.notice.clone(),
         }
     }
 
@@ -112,6 +119,19 @@ impl OrgAdmin {
         self.session
             .check_csrf(fields.get(crate::csrf::FIELD).map(String::as_str))?;
         Ok(fields)
+    }
+
+    /// `303 See Other` to `path` (of this app), which then says `message` once: the success
+    /// message of the action that redirects.
+    pub async fn done(
+        &self,
+        app: &AuthorizeApp,
+        path: &str,
+        message: &str,
+    ) -> Result<HttpResponse, PageError> {
+        let id = self.session.flash(app, message.as_bytes()).await?;
+        let sep = if path.contains('?') { '&' } else { '?' };
+        Ok(forms::see_other(&format!("{path}{sep}notice={id}")))
     }
 
     /// The path of a page of this organization's SCIM tab.
@@ -178,12 +198,22 @@ impl OrgAdmin {
             uid: current.account.uid.clone(),
         })
         .in_request(forms::request_id(req), forms::client_ip(req));
+        let notice = match notice_id(req) {
+            Some(id) => current
+                .session
+                .take_flash(app, &id)
+                .await?
+                .and_then(|raw| String::from_utf8(raw).ok()),
+            None => None,
+        };
         Ok(OrgAdmin {
             session: current.session,
             principal: Principal::Account(current.account),
+            notice,
             scope,
             org,
             actor,
+            brand: app.settings.branding.clone(),
         })
     }
 }
@@ -209,12 +239,21 @@ impl OrgAdmin {
         }
         let actor = Actor::new(ActorKind::PortalLink(grant.link_uid.clone()))
             .in_request(forms::request_id(req), forms::client_ip(req));
+        let notice = match notice_id(req) {
+            Some(id) => session
+                .take_flash(app, &id)
+                .await?
+                .and_then(|raw| String::from_utf8(raw).ok()),
+            None => None,
+        };
         Ok(OrgAdmin {
             session,
             principal: Principal::Portal(grant),
             scope,
             org,
             actor,
+            brand: app.settings.branding.clone(),
+            notice,
         })
     }
 }
@@ -222,6 +261,13 @@ impl OrgAdmin {
 /// What a caller learns about an organization it may not open: not even whether it exists.
 fn not_found() -> PageError {
     PageError::NotFound("there is no such organization, or you are not a member of it".into())
+}
+
+/// The `notice` query parameter: the id of a success message kept for this page.
+fn notice_id(req: &HttpRequest) -> Option<String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "notice")
+        .map(|(_, v)| v.into_owned())
 }
 
 impl FromRequest for OrgAdmin {
@@ -300,6 +346,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, form_limit: usize) {
                 web::post().to(users::resend_invitation),
             )
             .route(&format!("{scim}/activity"), web::get().to(activity::list))
+            .route("/settings/webhooks", web::get().to(webhooks::list))
+            .route(
+                "/settings/webhooks/{endpoint}/events/{event}/resend",
+                web::post().to(webhooks::resend),
+            )
+            .route(
+                "/settings/webhooks/{endpoint}/recover",
+                web::post().to(webhooks::recover),
+            )
             .route("/stacks", web::get().to(stacks::list))
             .route("/stacks", web::post().to(stacks::create))
             .route(

@@ -39,6 +39,7 @@ pub async fn orgs(
     Ok(render(
         StatusCode::OK,
         &OrgsPage {
+            brand: app.settings.branding.clone(),
             email: current.account.email,
             csrf: current.session.data.csrf,
             orgs,

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
+use serde::{Deserialize, Serialize};
 use store::ids::{AccountId, OauthClientId};
 use store::repo::{accounts, api_tokens, installations, oauth_clients};
 
@@ -80,15 +81,39 @@ async fn tokens_page(
     ))
 }
 
-/// `GET …/tokens`
+/// `GET …/tokens` query: the token just created (`created`: the flash id its POST redirected with).
+#[derive(Debug, Deserialize)]
+pub struct TokensQuery {
+    created: Option<String>,
+}
+
+/// A token created by the POST before the redirect, shown by the page after it (once).
+#[derive(Debug, Serialize, Deserialize)]
+struct NewToken {
+    name: String,
+    token: String,
+}
+
+/// `GET …/tokens` (with `?created=…` once after a token was made: it is shown this one time).
 pub async fn list(
     app: web::Data<AuthorizeApp>,
     admin: OrgAdmin,
+    query: web::Query<TokensQuery>,
 ) -> Result<HttpResponse, PageError> {
-    tokens_page(&app, &admin, None, None, StatusCode::OK).await
+    let shown = match query.created.as_deref() {
+        Some(id) => admin
+            .session
+            .take_flash(&app, id)
+            .await?
+            .and_then(|raw| serde_json::from_slice::<NewToken>(&raw).ok())
+            .map(|t| (t.name, t.token)),
+        None => None,
+    };
+    tokens_page(&app, &admin, shown, None, StatusCode::OK).await
 }
 
-/// `POST …/tokens`: creates a token and shows it once.
+/// `POST …/tokens`: creates a token, then redirects to the page that shows it once (so a reload
+/// shows the list again instead of making another token).
 pub async fn create(
     app: web::Data<AuthorizeApp>,
     admin: OrgAdmin,
@@ -108,11 +133,22 @@ pub async fn create(
     };
     match usecases::tokens::create(&app.core, &admin.actor, &admin.scope, name, expires).await {
         Ok(issued) => {
-            let shown = Some((issued.row.name, issued.token));
-            tokens_page(&app, &admin, shown, None, StatusCode::OK).await
+            let shown = NewToken {
+                name: issued.row.name,
+                token: issued.token,
+            };
+            let raw = serde_json::to_vec(&shown)
+                .map_err(|e| store::StoreError::Invalid(e.to_string()))?;
+            let id = admin.session.flash(&app, &raw).await?;
+            Ok(see_other(
+                &admin.scim_path(&format!("/tokens?created={id}")),
+            ))
         }
         Err(usecases::Error::Invalid(message)) => {
             tokens_page(&app, &admin, None, Some(message), StatusCode::BAD_REQUEST).await
+        }
+        Err(usecases::Error::Conflict(message)) => {
+            tokens_page(&app, &admin, None, Some(message), StatusCode::CONFLICT).await
         }
         Err(e) => Err(e.into()),
     }
@@ -171,6 +207,8 @@ pub async fn installations(
             slot.insert(name);
         }
     }
+    let ids: Vec<_> = rows.iter().map(|i| i.id).collect();
+    let families = installations::token_families_alive(&app.db, &admin.scope, &ids).await?;
     let rows = rows
         .into_iter()
         .map(|i| InstallationLine {
@@ -182,10 +220,11 @@ pub async fn installations(
             created: when(i.created_at),
             scopes: i.scopes.clone(),
             last_used: when_or(i.last_used_at, "never"),
-            state: if i.revoked_at.is_some() {
-                "revoked"
-            } else {
-                "active"
+            state: match (i.revoked_at.is_some(), families.get(&i.id)) {
+                (true, _) => "revoked",
+                (false, Some(false)) => "tokens revoked",
+                (false, None) => "awaiting the IdP",
+                (false, Some(true)) => "active",
             },
             uid: i.uid,
         })

@@ -2,6 +2,9 @@
 //! strings; the handlers build them from store rows.
 
 use askama::Template;
+use mailer::Branding;
+
+use crate::pages::{Branded, branded};
 
 /// The navigation bar of an organization's pages.
 #[derive(Debug, Clone)]
@@ -18,7 +21,37 @@ pub struct Nav {
     pub tab: &'static str,
     /// Set in a portal session (no account): no account menu, "Done" back to the SaaS.
     pub portal: Option<crate::session::PortalGrant>,
+    /// The product's look.
+    pub brand: Branding,
+    /// The success message of the action that led here, shown once.
+    pub notice: Option<String>,
 }
+
+/// Console pages take the branding from their navigation bar.
+macro_rules! branded_by_nav {
+    ($($page:ty),+ $(,)?) => {
+        $(impl Branded for $page {
+            fn brand(&self) -> &Branding {
+                &self.nav.brand
+            }
+        })+
+    };
+}
+
+branded_by_nav!(
+    OverviewPage,
+    ConfirmPage,
+    TokensPage,
+    InstallationsPage,
+    GroupsPage,
+    GroupPage,
+    MappingsPage,
+    UsersPage,
+    ActivityPage,
+    StacksPage,
+    WebhooksPage,
+);
+branded!(OrgsPage);
 
 impl Nav {
     /// `aria-current` for a tab link.
@@ -58,6 +91,8 @@ pub struct OrgLine {
 #[derive(Template)]
 #[template(path = "console/orgs.html")]
 pub struct OrgsPage {
+    /// The product's look.
+    pub brand: Branding,
     /// Who is signed in.
     pub email: String,
     /// The session's CSRF token.
@@ -264,6 +299,19 @@ pub struct GroupPage {
     pub stacks: Vec<StackChoice>,
     /// Whether the group is mapped.
     pub mapped: bool,
+    /// The organization roles a mapping may grant (the catalog's, never Owner).
+    pub org_roles: Vec<RoleOption>,
+    /// The stack roles of the catalog.
+    pub stack_roles: Vec<RoleOption>,
+}
+
+/// A role offered by a form.
+#[derive(Debug, Clone)]
+pub struct RoleOption {
+    /// Its key (the form value).
+    pub key: String,
+    /// Its display name.
+    pub name: String,
 }
 
 /// A mapping row.
@@ -406,4 +454,54 @@ pub fn when(at: chrono::DateTime<chrono::Utc>) -> String {
 /// An optional date, or "never".
 pub fn when_or(at: Option<chrono::DateTime<chrono::Utc>>, none: &str) -> String {
     at.map_or_else(|| none.to_owned(), when)
+}
+
+/// A delivery of one of the organization's events to an endpoint.
+#[derive(Debug, Clone)]
+pub struct DeliveryLine {
+    /// The event's id (the message's `webhook-id`).
+    pub event_uid: String,
+    /// What happened, in words.
+    pub event: String,
+    /// `delivered`, `pending` or `failed`.
+    pub status: String,
+    /// When the event was handed to this endpoint.
+    pub created: String,
+    /// The last answer's HTTP status (empty: none yet), or the connection error.
+    pub response: String,
+    /// Attempts so far.
+    pub attempts: i32,
+    /// When the next attempt is due (empty when none is).
+    pub next_retry: String,
+}
+
+/// An endpoint that receives the organization's events.
+#[derive(Debug, Clone)]
+pub struct EndpointBlock {
+    /// Its public id.
+    pub uid: String,
+    /// Where deliveries go: the scheme and host only (a path can hold a credential).
+    pub destination: String,
+    /// What it is for.
+    pub description: String,
+    /// Enabled, or why not.
+    pub state: String,
+    /// Whether it is enabled.
+    pub enabled: bool,
+    /// The event types it receives, in words.
+    pub events: String,
+    /// Recent deliveries of the organization's events, newest first.
+    pub deliveries: Vec<DeliveryLine>,
+}
+
+/// The Webhooks tab: where the organization's changes are pushed, and whether they arrive.
+#[derive(Template)]
+#[template(path = "console/webhooks.html")]
+pub struct WebhooksPage {
+    /// Navigation.
+    pub nav: Nav,
+    /// The endpoints.
+    pub endpoints: Vec<EndpointBlock>,
+    /// Why the last action was refused.
+    pub error: Option<String>,
 }

@@ -288,6 +288,14 @@ async fn console_end_to_end(backend: Backend) {
                 .filter(|v| !v.is_empty())
         })
         .await;
+    // Reloading the page that shows it makes no second token and no longer shows this one.
+    chrome
+        .navigates("reloading the new token's page", async {
+            chrome.client.refresh().await.unwrap();
+        })
+        .await;
+    assert!(!chrome.exists("input#new-token").await, "shown once");
+    assert_eq!(chrome.find_all("tr[data-token]").await.len(), 1);
     let row = chrome.find_with_text("tr[data-token]", TOKEN_NAME).await;
     let token_id = row.attr("data-token").await.unwrap().unwrap();
     let token_row = format!(r#"tr[data-token="{token_id}"]"#);

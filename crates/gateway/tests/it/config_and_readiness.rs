@@ -52,6 +52,89 @@ fn bad_values_name_their_key() {
     fails_naming(cmd, "log.format");
 }
 
+/// Issue 15, defect 7: a wrong value is described in words an operator knows (a whole number,
+/// true or false, a list), never by Rust's type names.
+#[test]
+fn config_errors_do_not_name_rust_types() {
+    let dir = tempfile::tempdir().unwrap();
+    for (var, value, key, words) in [
+        (
+            "SCIMGATE_HTTP__WORKERS",
+            "many",
+            "http.workers",
+            "a whole number",
+        ),
+        (
+            "SCIMGATE_WEBHOOKS__JITTER",
+            "lots",
+            "webhooks.jitter",
+            "a number",
+        ),
+        (
+            "SCIMGATE_METRICS__ENABLED",
+            "maybe",
+            "metrics.enabled",
+            "true or false",
+        ),
+        (
+            "SCIMGATE_OAUTH__CODE_TTL_SECS",
+            "-5",
+            "oauth.code_ttl_secs",
+            "a whole number",
+        ),
+        (
+            "SCIMGATE_METRICS__ALLOW",
+            "10.0.0.0/8",
+            "metrics.allow",
+            "a list",
+        ),
+    ] {
+        let mut cmd = bare_command(dir.path());
+        cmd.env(var, value).arg("migrate");
+        let line = fails_naming(cmd, key);
+        assert!(line.contains(words), "{var}={value}: {line}");
+        for rust in [
+            "usize", "u64", "u32", "i64", "f64", "bool", "sequence", "struct", "Vec", "IpNet",
+        ] {
+            assert!(
+                !line.contains(rust),
+                "{var}={value} names the Rust type {rust}: {line}"
+            );
+        }
+    }
+}
+
+/// Issue 15, defect 7: `--help` describes the commands for an operator, not the code.
+#[test]
+fn help_is_written_for_operators() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["--help"][..], &["admin", "--help"], &["serve", "--help"]] {
+        let out = bare_command(dir.path()).args(args).output().unwrap();
+        let (stdout, _) = output_text(&out);
+        assert!(out.status.success(), "{args:?}: {stdout}");
+        for internal in [
+            "The subcommands",
+            "What to do",
+            "`scimgate admin …`",
+            "Where the configuration and the data are",
+            "contract",
+            "wiring of the apps",
+        ] {
+            assert!(
+                !stdout.contains(internal),
+                "{args:?} prints the doc comment {internal:?}: {stdout}"
+            );
+        }
+    }
+    let out = bare_command(dir.path()).arg("--help").output().unwrap();
+    let (stdout, _) = output_text(&out);
+    assert!(
+        stdout.contains("demo") && stdout.contains("serve"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("multi-tenant SCIM 2.0 gateway"), "{stdout}");
+}
+
 #[test]
 fn unknown_and_missing_keys_in_a_file_are_refused() {
     let dir = tempfile::tempdir().unwrap();

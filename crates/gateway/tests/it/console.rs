@@ -47,7 +47,9 @@ impl Console {
 
     /// A bearer token created in the console, read from the page that shows it once.
     async fn create_token(&self, name: &str) -> String {
-        let page = self.submit(&self.path("/tokens"), &[("name", name)]).await;
+        let created = self.submit(&self.path("/tokens"), &[("name", name)]).await;
+        assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+        let page = self.browser.get(&created.location().unwrap()).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         input_value(&page.body, "new-token").unwrap()
     }

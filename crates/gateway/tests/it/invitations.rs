@@ -229,11 +229,18 @@ async fn a_provisioned_person_is_invited_and_accepts(backend: Backend) {
         member(&env, &org.org, "ada.lovelace@example.com").await["status"],
         "active"
     );
-    let activated: Vec<Value> = events_of(&env, &org.org, "membership.activated")
-        .await
-        .into_iter()
-        .filter(|e| e["data"]["email"] == "ada.lovelace@example.com")
-        .collect();
+    let mut activated = Vec::new();
+    for _ in 0..100 {
+        activated = events_of(&env, &org.org, "membership.activated")
+            .await
+            .into_iter()
+            .filter(|e| e["data"]["email"] == "ada.lovelace@example.com")
+            .collect();
+        if !activated.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(activated.len(), 1, "{activated:?}");
     assert_eq!(activated[0]["actor"]["type"], "account");
     assert_eq!(activated[0]["data"]["invitation_id"], sent["id"]);

@@ -7,6 +7,7 @@
     clippy::disallowed_methods
 )]
 
+mod branding;
 mod browser_console;
 mod change_feed;
 mod cli;
@@ -14,6 +15,8 @@ mod common;
 mod concurrency;
 mod config_and_readiness;
 mod console;
+mod console_defects;
+mod console_webhooks;
 mod credential_cache;
 mod faults;
 mod idp_replay;

@@ -46,7 +46,7 @@ async fn basic_auth_with_pkce_reaches_scim(backend: Backend) {
         "Acme",
         env.org.as_str(),
         "scim",
-        "provision users and groups",
+        "asks to provision users into",
     ] {
         assert!(
             consent.body.contains(expected),

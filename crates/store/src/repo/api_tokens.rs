@@ -58,9 +58,14 @@ impl TokenPrincipal {
 
     /// Whether a use at `at` should be written to `last_used_at` (at most once a minute).
     pub fn is_use_due(&self, at: DateTime<Utc>) -> bool {
-        self.last_used_at
-            .is_none_or(|last| at - last >= LAST_USED_GRANULARITY)
+        use_due(self.last_used_at, at)
     }
+}
+
+/// Whether a credential last recorded as used at `last` should be recorded again at `at` (at most
+/// once a minute, so authentication is rarely a write).
+pub fn use_due(last: Option<DateTime<Utc>>, at: DateTime<Utc>) -> bool {
+    last.is_none_or(|last| at - last >= LAST_USED_GRANULARITY)
 }
 
 /// The lookup key of a presented token (its SHA-256 digest), or `None` when it is not one of ours.
@@ -110,8 +115,9 @@ pub async fn create(
 }
 
 /// Checks a presented bearer token. Returns the organization it proves, or `None` for an unknown,
-/// revoked or expired token (the caller answers all three alike). Records the use (at most once a
-/// minute per token).
+/// revoked or expired token (the caller answers all three alike). The use is not recorded here: a
+/// request can still be refused (SCIM disabled, another organization); the caller records it with
+/// [`record_use`] once the request is accepted.
 pub async fn authenticate(
     conn: &impl Conn,
     presented: &str,
@@ -133,7 +139,7 @@ pub async fn authenticate(
     else {
         return Ok(None);
     };
-    let mut principal = TokenPrincipal {
+    let principal = TokenPrincipal {
         scope: OrgScope::new(org.id, org.uid),
         token_uid: token.uid,
         scim_enabled: org.scim_enabled,
@@ -141,13 +147,8 @@ pub async fn authenticate(
         expires_at: token.expires_at,
         last_used_at: token.last_used_at,
     };
-    let at = now();
-    if token.revoked_at.is_some() || !principal.is_current(at) {
+    if token.revoked_at.is_some() || !principal.is_current(now()) {
         return Ok(None);
-    }
-    if principal.is_use_due(at) {
-        record_use(conn, principal.token_id, at).await?;
-        principal.last_used_at = Some(at);
     }
     Ok(Some(principal))
 }

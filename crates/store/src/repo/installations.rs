@@ -121,6 +121,8 @@ pub async fn authenticate(
     Ok((org.uid == org_uid).then(|| InstallationPrincipal {
         scope: OrgScope::new(org.id, org.uid),
         scim_enabled: org.scim_enabled,
+        installation_id: installation.id,
+        last_used_at: installation.last_used_at,
     }))
 }
 
@@ -131,6 +133,50 @@ pub struct InstallationPrincipal {
     pub scope: OrgScope,
     /// Whether that organization has SCIM enabled (read with the installation).
     pub scim_enabled: bool,
+    /// The installation's row id.
+    pub installation_id: InstallationId,
+    /// When its use was last written.
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Writes an installation's `last_used_at` (its access tokens reached SCIM and were accepted).
+pub async fn record_use(
+    conn: &impl Conn,
+    id: InstallationId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> StoreResult<()> {
+    Installations::update_many()
+        .col_expr(
+            installations::Column::LastUsedAt,
+            sea_orm::sea_query::Expr::value(at),
+        )
+        .filter(installations::Column::Id.eq(id))
+        .exec(conn.raw())
+        .await?;
+    Ok(())
+}
+
+/// Whether an installation's refresh tokens still work, by installation: `Some(false)` when it
+/// has refresh tokens and every one is revoked (a family revoked after reuse, or by the IdP),
+/// `None` when no code was redeemed yet.
+pub async fn token_families_alive(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    ids: &[InstallationId],
+) -> StoreResult<std::collections::HashMap<InstallationId, bool>> {
+    use crate::entity::refresh_tokens::{self, Entity as RefreshTokens};
+    let rows = scope
+        .select::<RefreshTokens>()
+        .filter(refresh_tokens::Column::InstallationId.is_in(ids.iter().copied()))
+        .all(conn.raw())
+        .await?;
+    let mut alive = std::collections::HashMap::new();
+    for row in rows {
+        let live = row.revoked_at.is_none();
+        let entry = alive.entry(row.installation_id).or_insert(false);
+        *entry |= live;
+    }
+    Ok(alive)
 }
 
 /// The organization an installation belongs to.

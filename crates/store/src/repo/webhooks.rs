@@ -21,7 +21,7 @@ use crate::entity::webhook_deliveries::{self, Entity as Deliveries};
 use crate::entity::webhook_endpoints::{self, Entity as Endpoints};
 use crate::ids::{EventId, OrgId, WebhookDeliveryId, WebhookEndpointId};
 use crate::repo::events::Event;
-use crate::{StoreError, StoreResult};
+use crate::{OrgScope, StoreError, StoreResult};
 
 /// An endpoint row (its secrets sealed).
 pub type Endpoint = webhook_endpoints::Model;
@@ -544,14 +544,42 @@ pub async fn record_attempt(
     Ok(true)
 }
 
+/// A delivery with its last attempt and its event's public id and kind.
+pub type DeliveryListing = (DeliveryRow, Option<AttemptRow>, String, String);
+
 /// An endpoint's deliveries, newest first, before `before` (by id), `limit` at most.
 pub async fn deliveries(
     conn: &impl Conn,
     endpoint: WebhookEndpointId,
     before: Option<WebhookDeliveryId>,
     limit: u64,
-) -> StoreResult<Vec<(DeliveryRow, Option<AttemptRow>, String)>> {
+) -> StoreResult<Vec<DeliveryListing>> {
+    deliveries_where(conn, endpoint, None, before, limit).await
+}
+
+/// An endpoint's deliveries of one organization's events, newest first, before `before` (by
+/// id), `limit` at most: what that organization's console shows.
+pub async fn deliveries_of(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    endpoint: WebhookEndpointId,
+    before: Option<WebhookDeliveryId>,
+    limit: u64,
+) -> StoreResult<Vec<DeliveryListing>> {
+    deliveries_where(conn, endpoint, Some(scope.org_id()), before, limit).await
+}
+
+async fn deliveries_where(
+    conn: &impl Conn,
+    endpoint: WebhookEndpointId,
+    org: Option<OrgId>,
+    before: Option<WebhookDeliveryId>,
+    limit: u64,
+) -> StoreResult<Vec<DeliveryListing>> {
     let mut query = Deliveries::find().filter(webhook_deliveries::Column::EndpointId.eq(endpoint));
+    if let Some(org) = org {
+        query = query.filter(webhook_deliveries::Column::OrgId.eq(org));
+    }
     if let Some(before) = before {
         query = query.filter(webhook_deliveries::Column::Id.lt(before));
     }
@@ -585,8 +613,8 @@ pub async fn deliveries(
         .into_iter()
         .map(|d| {
             let attempt = last.remove(&d.id);
-            let (uid, _) = uids.get(&d.event_id).cloned().unwrap_or_default();
-            (d, attempt, uid)
+            let (uid, kind) = uids.get(&d.event_id).cloned().unwrap_or_default();
+            (d, attempt, uid, kind)
         })
         .collect())
 }
@@ -633,7 +661,37 @@ pub async fn recover(
     since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
-    let reset = Deliveries::update_many()
+    recover_where(conn, endpoint, None, since, now).await
+}
+
+/// [`recover`] limited to one organization's events (what its console may ask for): nothing of
+/// another organization is sent again.
+pub async fn recover_of(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    endpoint: &EndpointFilter,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let org = scope.org_id();
+    if !endpoint.orgs.is_empty() && !endpoint.orgs.contains(&org) {
+        return Ok(0);
+    }
+    let only = EndpointFilter {
+        orgs: vec![org],
+        ..endpoint.clone()
+    };
+    recover_where(conn, &only, Some(org), since, now).await
+}
+
+async fn recover_where(
+    conn: &impl Conn,
+    endpoint: &EndpointFilter,
+    org: Option<OrgId>,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let mut reset = Deliveries::update_many()
         .col_expr(
             webhook_deliveries::Column::Status,
             Expr::value(status::PENDING),
@@ -642,10 +700,11 @@ pub async fn recover(
         .col_expr(webhook_deliveries::Column::Attempts, Expr::value(0))
         .filter(webhook_deliveries::Column::EndpointId.eq(endpoint.id))
         .filter(webhook_deliveries::Column::CreatedAt.gte(since))
-        .filter(webhook_deliveries::Column::Status.ne(status::DELIVERED))
-        .exec(conn.raw())
-        .await?
-        .rows_affected;
+        .filter(webhook_deliveries::Column::Status.ne(status::DELIVERED));
+    if let Some(org) = org {
+        reset = reset.filter(webhook_deliveries::Column::OrgId.eq(org));
+    }
+    let reset = reset.exec(conn.raw()).await?.rows_affected;
     let mut sql = String::from(
         "INSERT INTO webhook_deliveries (endpoint_id, event_id, org_id, position, status, \
            attempts, next_attempt_at, created_at) \
@@ -699,4 +758,20 @@ pub async fn backlog(conn: &impl Conn) -> StoreResult<(u64, Option<DateTime<Utc>
         ),
         None => (0, None),
     })
+}
+
+/// The enabled and disabled endpoints that receive `scope`'s events (limited to it, or to no
+/// organization), oldest first.
+pub async fn receiving(conn: &impl Conn, scope: &OrgScope) -> StoreResult<Vec<Endpoint>> {
+    let org = scope.org_id();
+    Ok(Endpoints::find()
+        .order_by_asc(webhook_endpoints::Column::Id)
+        .all(conn.raw())
+        .await?
+        .into_iter()
+        .filter(|e| {
+            let orgs = EndpointFilter::of(e).orgs;
+            orgs.is_empty() || orgs.contains(&org)
+        })
+        .collect())
 }

@@ -86,6 +86,20 @@ fn owner_protected(unit: &mut Unit<'_>, account: &accounts::Account, user: &Scim
     ));
 }
 
+/// The audit detail `detail`, with what the Owner rules refused in this change (`owner_protected`:
+/// who, what was asked, what was done instead), so the console's Activity can say so.
+fn audited(unit: &Unit<'_>, mut detail: Value) -> Value {
+    let refused: Vec<Value> = unit
+        .emitted(EventType::OwnerProtected)
+        .into_iter()
+        .map(|p| json!({"email": p["email"], "asked": p["asked"], "done": "kept"}))
+        .collect();
+    if let (false, Some(obj)) = (refused.is_empty(), detail.as_object_mut()) {
+        obj.insert("owner_protected".into(), Value::Array(refused));
+    }
+    detail
+}
+
 /// Adds a newly linked user's account to the organization as *invited* (or *suspended* when the
 /// IdP says inactive); an existing membership is kept (SCIM now manages it, access unchanged
 /// unless the IdP says it is inactive).
@@ -209,7 +223,7 @@ pub async fn create(ctx: Ctx<'_>, body: Value) -> Result<Value> {
         "scim_user.created",
         "User",
         &user.uid,
-        json!({"userName": user.user_name}),
+        audited(&unit, json!({"userName": user.user_name})),
     );
     unit.commit(Some(scope), audit).await?;
     Ok(user_resource(&user, ctx.base_url, Some(&[])))
@@ -295,7 +309,10 @@ async fn write(
             "scim_user.updated",
             "User",
             &updated.uid,
-            json!({"version": updated.version}),
+            audited(
+                &unit,
+                json!({"userName": updated.user_name, "version": updated.version}),
+            ),
         );
         unit.commit(Some(scope), audit).await?;
         let groups = scim_groups::groups_of_users(ctx.core.db(), scope, &[updated.id])
@@ -370,7 +387,7 @@ pub async fn delete(ctx: Ctx<'_>, uid: &str, if_match: Option<&str>) -> Result<(
         "scim_user.deleted",
         "User",
         &user.uid,
-        json!({"userName": user.user_name}),
+        audited(&unit, json!({"userName": user.user_name})),
     );
     unit.commit(Some(scope), audit).await
 }
