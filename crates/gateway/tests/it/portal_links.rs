@@ -448,7 +448,10 @@ async fn a_portal_session_sees_only_its_organizations_scim_settings(backend: Bac
     let created = browser
         .post(&acme("/tokens"), &[("csrf", &csrf), ("name", "acme-idp")])
         .await;
-    let acme_token = input_value(&created.body, "new-token").unwrap();
+    // A new token is shown once, on the page the creation redirects to.
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let shown = browser.get(&created.location().unwrap()).await;
+    let acme_token = input_value(&shown.body, "new-token").unwrap();
     let (_, own_group) = scim(
         &portal.env,
         &portal.acme,
@@ -511,8 +514,9 @@ async fn everything_done_in_a_portal_session_names_the_link(backend: Backend) {
     let created = browser
         .post(&acme("/tokens"), &[("csrf", &csrf), ("name", "okta")])
         .await;
-    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
-    let token = input_value(&created.body, "new-token").unwrap();
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let shown = browser.get(&created.location().unwrap()).await;
+    let token = input_value(&shown.body, "new-token").unwrap();
     let (status, user) = scim(
         &portal.env,
         &portal.acme,
