@@ -12,7 +12,10 @@ pub struct Migration;
 /// Rows filled in per statement round.
 const BATCH: i64 = 1000;
 
-const TABLES: [(&str, fn(&str) -> String); 2] = [
+/// How a table's search document is made from its stored resource.
+type Document = fn(&str) -> String;
+
+const TABLES: [(&str, Document); 2] = [
     ("scim_users", crate::search::user),
     ("scim_groups", crate::search::group),
 ];
