@@ -148,6 +148,13 @@ fn wants_minimal(req: &HttpRequest) -> bool {
         .is_some_and(|p| p.contains("return=minimal"))
 }
 
+/// Whether the request names `attributes` or `excludedAttributes` (any case).
+fn asks_projection(query: &Query) -> bool {
+    query.keys().any(|k| {
+        k.eq_ignore_ascii_case("attributes") || k.eq_ignore_ascii_case("excludedAttributes")
+    })
+}
+
 fn wants(query: &Query, schema: &ResourceSchema, attribute: &str) -> ApiResult<bool> {
     Ok(ListRequest::from_query(query)?
         .projection(schema)?
@@ -159,6 +166,9 @@ fn wants(query: &Query, schema: &ResourceSchema, attribute: &str) -> ApiResult<b
 trait Kind: 'static {
     const NAME: &'static str;
     const RELATED: &'static str;
+    /// A PATCH without `attributes`/`excludedAttributes` answers 204 No Content (RFC 7644
+    /// §3.5.2), so its cost does not grow with the relation (a group's members).
+    const PATCH_NO_CONTENT: bool;
     fn schema() -> &'static ResourceSchema;
     async fn list(ctx: Ctx<'_>, request: &ListRequest) -> usecases::Result<Page>;
     async fn create(ctx: Ctx<'_>, body: Value) -> usecases::Result<Value>;
@@ -188,6 +198,7 @@ struct Groups;
 impl Kind for Users {
     const NAME: &'static str = "User";
     const RELATED: &'static str = "groups";
+    const PATCH_NO_CONTENT: bool = false;
     fn schema() -> &'static ResourceSchema {
         ResourceSchema::user()
     }
@@ -227,6 +238,7 @@ impl Kind for Users {
 impl Kind for Groups {
     const NAME: &'static str = "Group";
     const RELATED: &'static str = "members";
+    const PATCH_NO_CONTENT: bool = true;
     fn schema() -> &'static ResourceSchema {
         ResourceSchema::group()
     }
@@ -336,7 +348,7 @@ async fn patch_resource<K: Kind>(
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     let patch = parse_patch(&req, &body)?;
-    let minimal = wants_minimal(&req);
+    let minimal = wants_minimal(&req) || (K::PATCH_NO_CONTENT && !asks_projection(&query));
     let related = !minimal && wants(&query, K::schema(), K::RELATED)?;
     let if_match = header_text(&req, header::IF_MATCH);
     let resource = K::patch(

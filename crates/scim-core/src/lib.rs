@@ -15,6 +15,7 @@ pub mod normalize;
 pub mod patch;
 pub mod projection;
 pub mod schema;
+pub mod search;
 pub mod service_provider;
 mod value;
 

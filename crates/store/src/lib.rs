@@ -17,6 +17,7 @@ pub mod repo;
 pub mod revocations;
 pub mod scim_filter;
 pub mod scope;
+pub mod search;
 pub mod secret;
 pub mod types;
 

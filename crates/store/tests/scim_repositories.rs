@@ -159,7 +159,11 @@ async fn filters_run_as_sql_on_columns_and_emails(backend: Backend) {
     }
     provision(&db, &beta, "dave").await;
     let condition = |filter: &str| {
-        store::scim_filter::user_condition(&scim_core::filter::parse_filter(filter).unwrap(), &acme)
+        store::scim_filter::user_condition(
+            &scim_core::filter::parse_filter(filter).unwrap(),
+            &acme,
+            store::Conn::is_postgres(&db),
+        )
     };
     let by_name = condition(r#"userName eq "DAVE""#).unwrap();
     let (total, rows) = users::page(&db, &acme, &page(Some(by_name))).await.unwrap();

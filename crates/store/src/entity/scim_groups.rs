@@ -16,6 +16,8 @@ pub struct Model {
     pub display_name_normalized: String,
     pub external_id: Option<String>,
     pub resource: String,
+    /// The resource's search document (`scim_core::search`), what filters run against.
+    pub search: String,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

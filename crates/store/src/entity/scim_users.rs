@@ -23,6 +23,8 @@ pub struct Model {
     pub primary_email: Option<String>,
     pub primary_email_normalized: Option<String>,
     pub resource: String,
+    /// The resource's search document (`scim_core::search`), what filters run against.
+    pub search: String,
     pub version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

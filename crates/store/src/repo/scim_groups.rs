@@ -129,6 +129,7 @@ pub async fn insert(
         display_name_normalized: Set(normalize_key(&columns.display_name)),
         external_id: Set(columns.external_id.clone()),
         resource: Set(columns.resource.clone()),
+        search: Set(crate::search::group(&columns.resource)),
         version: Set(1),
         created_at: Set(at),
         updated_at: Set(at),
@@ -201,6 +202,10 @@ pub async fn update(
         .col_expr(
             scim_groups::Column::Resource,
             Expr::value(columns.resource.clone()),
+        )
+        .col_expr(
+            scim_groups::Column::Search,
+            Expr::value(crate::search::group(&columns.resource)),
         )
         .col_expr(scim_groups::Column::Version, Expr::value(group.version + 1))
         .col_expr(scim_groups::Column::UpdatedAt, Expr::value(now()))

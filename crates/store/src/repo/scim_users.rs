@@ -228,6 +228,7 @@ pub async fn insert(
         primary_email_normalized: Set(primary.as_deref().map(normalize_key)),
         primary_email: Set(primary),
         resource: Set(columns.resource.clone()),
+        search: Set(crate::search::user(&columns.resource)),
         version: Set(1),
         created_at: Set(at),
         updated_at: Set(at),
@@ -368,6 +369,10 @@ pub async fn update(
         .col_expr(
             scim_users::Column::Resource,
             Expr::value(columns.resource.clone()),
+        )
+        .col_expr(
+            scim_users::Column::Search,
+            Expr::value(crate::search::user(&columns.resource)),
         )
         .col_expr(scim_users::Column::Version, Expr::value(user.version + 1))
         .col_expr(scim_users::Column::UpdatedAt, Expr::value(at))

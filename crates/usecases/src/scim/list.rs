@@ -1,6 +1,7 @@
-//! Listing and searching: query parameters as IdPs write them, filters translated to SQL where
-//! they can use an index (evaluated in memory over the organization's rows otherwise), stable
-//! paging by `startIndex`/`count` or RFC 9865 cursors, and projection.
+//! Listing and searching: query parameters as IdPs write them, filters run in the database
+//! (`store::scim_filter`; only a user's `groups` other than by id, a group's `members` other than
+//! by `value` and `meta.resourceType|location|version` are evaluated over the rows in memory),
+//! stable paging by `startIndex`/`count` or RFC 9865 cursors, and projection.
 
 use std::collections::HashMap;
 
@@ -12,7 +13,7 @@ use serde_json::Value;
 use store::ids::{ScimGroupId, ScimUserId};
 use store::repo::scim_groups::{self, GroupPageRequest, GroupSort};
 use store::repo::scim_users::{self, UserPageRequest, UserSort};
-use store::scim_filter;
+use store::{Conn, scim_filter};
 
 use super::Ctx;
 
@@ -329,7 +330,7 @@ pub async fn users(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> {
 
     let condition = match &filter {
         None => None,
-        Some(f) => match scim_filter::user_condition(f, scope) {
+        Some(f) => match scim_filter::user_condition(f, scope, db.is_postgres()) {
             Some(condition) => Some(condition),
             None => {
                 let paging = listing.paging(false)?;
@@ -424,7 +425,7 @@ pub async fn groups(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> 
     let sort = (group_sort(request.sort_by.as_deref()), ascending(request));
 
     let rows = match &filter {
-        Some(f) if scim_filter::group_condition(f).is_none() => {
+        Some(f) if scim_filter::group_condition(f, db.is_postgres()).is_none() => {
             let paging = listing.paging(false)?;
             let mut matched = Vec::new();
             let mut after = ScimGroupId(0);
@@ -446,7 +447,9 @@ pub async fn groups(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> 
         other => {
             let paging = listing.paging(sort.0 == GroupSort::Id && sort.1)?;
             let page_request = GroupPageRequest {
-                condition: other.as_ref().and_then(scim_filter::group_condition),
+                condition: other
+                    .as_ref()
+                    .and_then(|f| scim_filter::group_condition(f, db.is_postgres())),
                 sort,
                 offset: paging.offset(),
                 limit: paging.count + 1,

@@ -51,6 +51,26 @@ pub async fn world_with(backend: Backend, settings: Settings) -> World {
     }
 }
 
+impl World {
+    /// A second organization on the same database (for tenant isolation checks).
+    pub async fn second_org(&self) -> OrgScope {
+        let created = usecases::organizations::create(
+            &self.core,
+            &Actor::operator(),
+            NewOrganization {
+                name: "Beta".into(),
+                owner_email: "owner@beta.test".into(),
+                owner_access: OwnerAccess::GeneratedPassword,
+            },
+        )
+        .await
+        .unwrap();
+        store::repo::organizations::operator_scope(self.core.db(), &created.organization.uid)
+            .await
+            .unwrap()
+    }
+}
+
 pub fn idp() -> Actor {
     Actor::new(ActorKind::ApiToken("tok_1".into())).in_request(Some("req-1".into()), None)
 }

@@ -4,6 +4,7 @@
 mod catalogue;
 mod common;
 mod feed;
+mod filters;
 mod invitations;
 mod provisioning;
 mod webhooks;

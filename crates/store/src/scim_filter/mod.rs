@@ -1,14 +1,19 @@
-//! SCIM filters → SQL. The parts of the filter grammar that can use an index — `eq` on `userName`,
-//! `externalId`, `id`, `displayName` and email values, and the other comparisons where both
-//! databases agree on their meaning — become a sea-query [`Condition`]. Anything else returns
-//! `None`, and the caller evaluates the filter in memory with scim-core, so every filter works and
-//! the common ones are fast.
+//! SCIM filters → SQL. The attributes that have columns (`userName`, `externalId`, `id`,
+//! `displayName`, `name.*`, `active`, `meta.created|lastModified`, email rows, group members)
+//! compare on them, under their b-tree indexes; every other attribute, core or extension, compares
+//! in the stored search document ([`json`]), where PostgreSQL's GIN index serves `eq`. `None`
+//! is left only for what neither holds — a user's `groups` other than by id, a group's `members`
+//! other than by `value`, `meta.resourceType|location|version` — which the caller evaluates over
+//! the rows in memory.
+
+mod json;
 
 use chrono::{DateTime, Utc};
 use scim_core::filter::{AttrPath, CompValue, CompareOp, Filter};
+use scim_core::schema::ResourceSchema;
 use scim_core::schema::{GROUP_SCHEMA, USER_SCHEMA};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
-use sea_orm::{ColumnTrait, Condition, IntoSimpleExpr};
+use sea_orm::{ColumnTrait, Condition, DbBackend, IntoSimpleExpr};
 
 use crate::OrgScope;
 use crate::entity::{scim_group_members, scim_groups, scim_user_emails, scim_users};
@@ -121,6 +126,15 @@ fn present(column: SimpleExpr) -> Condition {
     Condition::all().add(column.is_not_null())
 }
 
+/// Whether the column named by `user_column`/`group_column` can hold NULL (a comparison on it is
+/// then NULL, which `not` would not invert).
+fn nullable_column(path: &AttrPath) -> bool {
+    !matches!(
+        lower_name(path),
+        (ref a, None) if a == "username" || a == "id" || a == "active"
+    ) && !matches!(lower_name(path), (ref a, Some(_)) if a == "meta")
+}
+
 fn user_column(path: &AttrPath) -> Option<(SimpleExpr, Kind)> {
     if !core_urn(path, USER_SCHEMA) {
         return None;
@@ -196,36 +210,100 @@ fn has_email(scope: &OrgScope, condition: Condition) -> Condition {
     crate::repo::scim_users::has_email(scope, condition)
 }
 
-/// Translates a filter on Users of the organization `scope`; `None` when some part has no SQL
-/// equivalent.
-pub fn user_condition(filter: &Filter, scope: &OrgScope) -> Option<Condition> {
+/// Whether the search document holds what `filter` names at the resource level (it lacks `id`,
+/// `meta` and the relations kept as rows, `groups` and `members`).
+fn in_document(filter: &Filter) -> bool {
+    let stored = |path: &AttrPath| {
+        !["id", "meta", "groups", "members"]
+            .iter()
+            .any(|a| path.attr.eq_ignore_ascii_case(a))
+    };
     match filter {
-        Filter::Compare { path, op, value } if is_emails(path) => {
-            let (column, kind) = email_column(path.sub_attr.as_deref().unwrap_or("value"))?;
-            Some(has_email(scope, compare(column, kind, *op, value)?))
+        Filter::And(l, r) | Filter::Or(l, r) => in_document(l) && in_document(r),
+        Filter::Not(inner) => in_document(inner),
+        Filter::Present(path) | Filter::Compare { path, .. } | Filter::ValuePath { path, .. } => {
+            stored(path)
+        }
+    }
+}
+
+fn backend(postgres: bool) -> DbBackend {
+    if postgres {
+        DbBackend::Postgres
+    } else {
+        DbBackend::Sqlite
+    }
+}
+
+/// How a translation may use columns: under `not`, only columns that are never NULL.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Columns {
+    Any,
+    NotNull,
+}
+
+/// Translates a filter on Users of the organization `scope` for PostgreSQL (`postgres`) or SQLite;
+/// `None` when some part is neither a column nor in the search document (see the module's
+/// documentation).
+pub fn user_condition(filter: &Filter, scope: &OrgScope, postgres: bool) -> Option<Condition> {
+    let json = json::Translator {
+        backend: backend(postgres),
+        schema: ResourceSchema::user(),
+        table: "scim_users",
+    };
+    users(filter, scope, &json, Columns::Any)
+}
+
+fn users(
+    filter: &Filter,
+    scope: &OrgScope,
+    json: &json::Translator<'_>,
+    columns: Columns,
+) -> Option<Condition> {
+    let by_column = match filter {
+        // `ne` means "no email is equal", which the document answers.
+        Filter::Compare { path, op, value } if is_emails(path) && *op != CompareOp::Ne => {
+            email_column(path.sub_attr.as_deref().unwrap_or("value"))
+                .and_then(|(column, kind)| compare(column, kind, *op, value))
+                .map(|c| has_email(scope, c))
+        }
+        Filter::Compare { path, .. } | Filter::Present(path)
+            if columns == Columns::NotNull && nullable_column(path) =>
+        {
+            None
         }
         Filter::Compare { path, op, value } => {
-            let (column, kind) = user_column(path)?;
-            compare(column, kind, *op, value)
+            user_column(path).and_then(|(column, kind)| compare(column, kind, *op, value))
         }
         Filter::Present(path) if is_emails(path) => Some(has_email(scope, Condition::all())),
-        Filter::Present(path) => Some(present(user_column(path)?.0)),
+        Filter::Present(path) => user_column(path).map(|(column, _)| present(column)),
         Filter::ValuePath { path, filter } if is_emails(path) && path.sub_attr.is_none() => {
-            Some(has_email(scope, email_condition(filter)?))
+            email_condition(filter).map(|c| has_email(scope, c))
         }
-        Filter::And(l, r) => Some(
-            Condition::all()
-                .add(user_condition(l, scope)?)
-                .add(user_condition(r, scope)?),
-        ),
-        Filter::Or(l, r) => Some(
-            Condition::any()
-                .add(user_condition(l, scope)?)
-                .add(user_condition(r, scope)?),
-        ),
-        // `not` over nullable columns has three-valued surprises in SQL: evaluate it in memory.
+        Filter::And(l, r) => {
+            return Some(
+                Condition::all()
+                    .add(users(l, scope, json, columns)?)
+                    .add(users(r, scope, json, columns)?),
+            );
+        }
+        Filter::Or(l, r) => {
+            return Some(
+                Condition::any()
+                    .add(users(l, scope, json, columns)?)
+                    .add(users(r, scope, json, columns)?),
+            );
+        }
+        Filter::Not(inner) => {
+            return Some(
+                Condition::all()
+                    .not()
+                    .add(users(inner, scope, json, Columns::NotNull)?),
+            );
+        }
         _ => None,
-    }
+    };
+    by_column.or_else(|| in_document(filter).then(|| json.filter(filter)))
 }
 
 fn group_column(path: &AttrPath) -> Option<(SimpleExpr, Kind)> {
@@ -274,9 +352,19 @@ fn is_members(path: &AttrPath) -> bool {
     core_urn(path, GROUP_SCHEMA) && path.attr.eq_ignore_ascii_case("members")
 }
 
-/// Translates a filter on Groups; `None` when some part has no SQL equivalent.
-pub fn group_condition(filter: &Filter) -> Option<Condition> {
-    match filter {
+/// Translates a filter on Groups for PostgreSQL (`postgres`) or SQLite; `None` when some part is
+/// neither a column nor in the search document.
+pub fn group_condition(filter: &Filter, postgres: bool) -> Option<Condition> {
+    let json = json::Translator {
+        backend: backend(postgres),
+        schema: ResourceSchema::group(),
+        table: "scim_groups",
+    };
+    groups(filter, &json, Columns::Any)
+}
+
+fn groups(filter: &Filter, json: &json::Translator<'_>, columns: Columns) -> Option<Condition> {
+    let by_column = match filter {
         Filter::Compare {
             path,
             op: CompareOp::Eq,
@@ -297,21 +385,37 @@ pub fn group_condition(filter: &Filter) -> Option<Condition> {
             } if inner.attr.eq_ignore_ascii_case("value") => Some(has_member(uid)),
             _ => None,
         },
-        Filter::Compare { path, op, value } => {
-            let (column, kind) = group_column(path)?;
-            compare(column, kind, *op, value)
+        Filter::Compare { path, .. } | Filter::Present(path)
+            if columns == Columns::NotNull && nullable_column(path) =>
+        {
+            None
         }
-        Filter::Present(path) => Some(present(group_column(path)?.0)),
-        Filter::And(l, r) => Some(
-            Condition::all()
-                .add(group_condition(l)?)
-                .add(group_condition(r)?),
-        ),
-        Filter::Or(l, r) => Some(
-            Condition::any()
-                .add(group_condition(l)?)
-                .add(group_condition(r)?),
-        ),
+        Filter::Compare { path, op, value } => {
+            group_column(path).and_then(|(column, kind)| compare(column, kind, *op, value))
+        }
+        Filter::Present(path) => group_column(path).map(|(column, _)| present(column)),
+        Filter::And(l, r) => {
+            return Some(
+                Condition::all()
+                    .add(groups(l, json, columns)?)
+                    .add(groups(r, json, columns)?),
+            );
+        }
+        Filter::Or(l, r) => {
+            return Some(
+                Condition::any()
+                    .add(groups(l, json, columns)?)
+                    .add(groups(r, json, columns)?),
+            );
+        }
+        Filter::Not(inner) => {
+            return Some(
+                Condition::all()
+                    .not()
+                    .add(groups(inner, json, Columns::NotNull)?),
+            );
+        }
         _ => None,
-    }
+    };
+    by_column.or_else(|| in_document(filter).then(|| json.filter(filter)))
 }
