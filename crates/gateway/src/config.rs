@@ -79,6 +79,9 @@ pub struct WebhooksConfig {
     pub disable_after_hours: u64,
     /// How often a delivery worker looks for due retries, in milliseconds.
     pub poll_ms: u64,
+    /// Seconds a claimed delivery stays its replica's before another may take it over (a killed
+    /// replica's deliveries wait this long); longer than `timeout_secs`.
+    pub lease_secs: u64,
 }
 
 /// `[scim]`
@@ -445,6 +448,12 @@ impl Config {
             return Err(ConfigError::new(
                 "webhooks.timeout_secs",
                 "must be 1 to 300",
+            ));
+        }
+        if self.webhooks.lease_secs <= self.webhooks.timeout_secs {
+            return Err(ConfigError::new(
+                "webhooks.lease_secs",
+                "must be longer than webhooks.timeout_secs (an attempt must end inside its lease)",
             ));
         }
         if self.events.retention_days == 0 {

@@ -16,6 +16,8 @@ mod config_and_readiness;
 mod console;
 mod credential_cache;
 mod faults;
+mod feed_crash;
+mod feed_faults;
 mod idp_replay;
 mod limits;
 mod management_api;
