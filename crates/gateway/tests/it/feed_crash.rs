@@ -79,8 +79,10 @@ fn configure_region(target: &Target) {
 
 fn start_replica(target: &Target) -> Server {
     let mut cmd = target.command();
-    cmd.args(["serve", "--listen", "127.0.0.1:0"])
-        .env("SCIMGATE_CONFIG", target.workdir.path().join("replica.toml"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]).env(
+        "SCIMGATE_CONFIG",
+        target.workdir.path().join("replica.toml"),
+    );
     for (key, value) in REPLICA_SETTINGS {
         cmd.env(key, value);
     }
