@@ -163,6 +163,9 @@ pub struct WebhooksConfig {
     pub disable_after_hours: u64,
     /// How often a delivery worker looks for due retries, in milliseconds.
     pub poll_ms: u64,
+    /// Seconds a claimed delivery stays its replica's before another may take it over (a killed
+    /// replica's deliveries wait this long); longer than `timeout_secs`.
+    pub lease_secs: u64,
 }
 
 /// `[scim]`
@@ -561,6 +564,12 @@ impl Config {
                     format!("{value} is outside {min}..={max}"),
                 ));
             }
+        }
+        if self.webhooks.lease_secs <= self.webhooks.timeout_secs {
+            return Err(ConfigError::new(
+                "webhooks.lease_secs",
+                "must be longer than webhooks.timeout_secs (an attempt must end inside its lease)",
+            ));
         }
         if self.events.retention_days == 0 {
             return Err(ConfigError::new(

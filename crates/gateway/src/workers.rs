@@ -59,6 +59,9 @@ impl WebhookDeps {
                     i64::try_from(config.webhooks.disable_after_hours).unwrap_or(120),
                 ),
                 concurrency: config.webhooks.concurrency.max(1),
+                lease: chrono::Duration::seconds(
+                    i64::try_from(config.webhooks.lease_secs).unwrap_or(60),
+                ),
                 ..DeliverySettings::default()
             },
         })

@@ -16,6 +16,9 @@
 //! - `provision`: N users, then G groups created with their members; total wall time.
 //! - `races`: concurrent POSTs of one userName (exactly one 201) and concurrent PATCHes of one
 //!   group (no member lost).
+//! - `feed-*`: the change feed (see `feed.rs`): webhook deliveries per second, commit → receiver
+//!   latency at a steady rate, events-API pages, long-poll wake-up, the writes' cost of delivery,
+//!   and an Okta initial sync followed to its last delivery. They need `--api-token`.
 //!
 //! Results are printed as a table, or as JSON with `--json`.
 
@@ -33,6 +36,9 @@ use hdrhistogram::Histogram;
 use rand::Rng;
 use reqwest::Method;
 use serde_json::{Value, json};
+
+mod feed;
+mod receiver;
 
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -65,6 +71,10 @@ struct Cli {
     /// Allow a base URL that is not a loopback address.
     #[arg(long)]
     allow_remote: bool,
+    /// A backend client's access token for the management API (`events:read webhooks:write
+    /// organizations:read`), for the `feed-*` scenarios; the API is on `--base`'s host.
+    #[arg(long, env = "LOADTEST_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
     #[command(subcommand)]
     scenario: Scenario,
 }
@@ -153,6 +163,48 @@ enum Scenario {
         #[arg(long, default_value_t = 400)]
         patches: usize,
         #[arg(long, default_value = "load")]
+        prefix: String,
+    },
+    /// Webhook deliveries per second, from a backlog of `count` (one per user created).
+    FeedDeliveries {
+        #[arg(long)]
+        count: usize,
+        #[arg(long, default_value = "feed-tp")]
+        prefix: String,
+    },
+    /// Commit → receiver latency at a steady `rate` of events per second for `seconds`.
+    FeedLatency {
+        #[arg(long, default_value_t = 200)]
+        rate: u64,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long, default_value = "feed-lat")]
+        prefix: String,
+    },
+    /// Events-API pages of 100 for `seconds`.
+    FeedPages {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Long-poll wake-up, `samples` times.
+    FeedWake {
+        #[arg(long, default_value_t = 50)]
+        samples: usize,
+        #[arg(long, default_value = "feed-wake")]
+        prefix: String,
+    },
+    /// POST /Users with and without delivery running (alternating quarters of `count`).
+    FeedWriteCost {
+        #[arg(long)]
+        count: usize,
+        #[arg(long, default_value = "feed-cost")]
+        prefix: String,
+    },
+    /// An Okta initial sync of `users`, followed until every event is delivered.
+    FeedInitialSync {
+        #[arg(long)]
+        users: usize,
+        #[arg(long, default_value = "okta")]
         prefix: String,
     },
 }
@@ -1090,8 +1142,29 @@ async fn run(cli: Cli) -> anyhow::Result<Vec<Row>> {
         base: cli.base.trim_end_matches('/').to_owned(),
         token: cli.token,
     };
+    let api = feed::Api {
+        http: client.http.clone(),
+        base: {
+            let url = reqwest::Url::parse(&client.base)?;
+            url.origin().ascii_serialization()
+        },
+        token: cli.api_token.unwrap_or_default(),
+    };
     let client = &client;
+    let api = &api;
     let c = cli.concurrency;
+    let needs_api = matches!(
+        cli.scenario,
+        Scenario::FeedDeliveries { .. }
+            | Scenario::FeedLatency { .. }
+            | Scenario::FeedPages { .. }
+            | Scenario::FeedWake { .. }
+            | Scenario::FeedWriteCost { .. }
+            | Scenario::FeedInitialSync { .. }
+    );
+    if needs_api && api.token.is_empty() {
+        bail!("the feed scenarios need --api-token (LOADTEST_API_TOKEN)");
+    }
     Ok(match cli.scenario {
         Scenario::CreateUsers {
             count,
@@ -1126,6 +1199,22 @@ async fn run(cli: Cli) -> anyhow::Result<Vec<Row>> {
             patches,
             prefix,
         } => races(client, rounds, writers, patches, &prefix, c).await?,
+        Scenario::FeedDeliveries { count, prefix } => {
+            feed::deliveries(client, api, &prefix, count, c).await?
+        }
+        Scenario::FeedLatency {
+            rate,
+            seconds,
+            prefix,
+        } => feed::latency(client, api, &prefix, rate, seconds).await?,
+        Scenario::FeedPages { seconds } => feed::pages(api, seconds, c).await?,
+        Scenario::FeedWake { samples, prefix } => feed::wake(client, api, &prefix, samples).await?,
+        Scenario::FeedWriteCost { count, prefix } => {
+            feed::write_cost(client, api, &prefix, count, c).await?
+        }
+        Scenario::FeedInitialSync { users, prefix } => {
+            feed::initial_sync(client, api, &prefix, users, c).await?
+        }
     })
 }
 

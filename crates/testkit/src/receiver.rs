@@ -1,7 +1,8 @@
 //! A webhook receiver: an HTTP server on 127.0.0.1 that records every request (headers and body)
 //! and answers with a programmable status — by default 200, or the next of a queue of answers
-//! (`fail_next`), or a fixed one (`answer_always`), optionally slowly. It is what a SaaS
-//! backend's webhook handler looks like from the sender's side.
+//! (`fail_next`, `throttle_next`, `reset_next`: the connection closed with no answer), or a fixed
+//! one (`answer_always`), optionally slowly. It is what a SaaS backend's webhook handler looks
+//! like from the sender's side.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -18,7 +19,7 @@ pub struct Received {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Vec<u8>,
-    /// The status the receiver answered.
+    /// The status the receiver answered; [`RESET`] when it closed the connection instead.
     pub answered: u16,
 }
 
@@ -38,9 +39,17 @@ impl Received {
     }
 }
 
+/// [`Received::answered`] of a request whose connection was reset instead of answered.
+pub const RESET: u16 = 0;
+
+/// The connection a request came on (a duplicate of its socket), so a handler can reset it.
+#[derive(Clone)]
+struct Connection(Arc<socket2::Socket>);
+
 #[derive(Default)]
 struct State {
     received: Vec<Received>,
+    /// The next answers: a status (or [`RESET`]) and an optional `Retry-After`.
     queued: VecDeque<(u16, Option<u64>)>,
     always: Option<u16>,
     delay: Option<Duration>,
@@ -71,6 +80,13 @@ impl WebhookReceiver {
                 .app_data(shared.clone())
                 .app_data(web::PayloadConfig::new(4 * 1024 * 1024))
                 .default_service(web::to(record))
+        })
+        .on_connect(|io, extensions| {
+            if let Some(stream) = io.downcast_ref::<actix_web::rt::net::TcpStream>()
+                && let Ok(socket) = socket2::SockRef::from(stream).try_clone()
+            {
+                extensions.insert(Connection(Arc::new(socket)));
+            }
         })
         .workers(1)
         .disable_signals()
@@ -104,6 +120,14 @@ impl WebhookReceiver {
         self.lock()
             .queued
             .extend(std::iter::repeat_n((429, Some(retry_after_secs)), n));
+    }
+
+    /// The next `n` requests are read and then get no answer: the connection is shut down and
+    /// reset (SO_LINGER 0), as a crashing receiver or a middlebox would. Recorded as [`RESET`].
+    pub fn reset_next(&self, n: usize) {
+        self.lock()
+            .queued
+            .extend(std::iter::repeat_n((RESET, None), n));
     }
 
     /// Every request (after the queue) is answered with `status` (`None`: 200).
@@ -185,6 +209,15 @@ async fn record(
         });
         (status, retry_after, state.delay)
     };
+    if status == RESET {
+        if let Some(Connection(socket)) = req.conn_data::<Connection>() {
+            // The kernel answers the sender's next packet with RST once the socket closes; the
+            // shutdown makes sure no response of ours gets out before that.
+            let _ = socket.set_linger(Some(Duration::ZERO));
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
+        return HttpResponse::InternalServerError().finish();
+    }
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }

@@ -50,6 +50,13 @@ fn bad_values_name_their_key() {
     let mut cmd = bare_command(dir.path());
     cmd.env("SCIMGATE_LOG__FORMAT", "xml").arg("migrate");
     fails_naming(cmd, "log.format");
+
+    // A lease that could run out during an attempt would let two replicas send it at once.
+    let mut cmd = bare_command(dir.path());
+    cmd.env("SCIMGATE_WEBHOOKS__TIMEOUT_SECS", "30")
+        .env("SCIMGATE_WEBHOOKS__LEASE_SECS", "30")
+        .arg("migrate");
+    fails_naming(cmd, "webhooks.lease_secs");
 }
 
 /// Issue 15, defect 7: a wrong value is described in words an operator knows (a whole number,

@@ -19,6 +19,8 @@ mod console_defects;
 mod console_webhooks;
 mod credential_cache;
 mod faults;
+mod feed_crash;
+mod feed_faults;
 mod idp_replay;
 mod invitations;
 mod limits;

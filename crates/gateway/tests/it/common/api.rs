@@ -37,7 +37,11 @@ impl ApiEnv {
         scopes: &str,
         settings: &[(&str, &str)],
     ) -> Self {
-        let target = Target::new(backend).await;
+        Self::start_on(Target::new(backend).await, scopes, settings).await
+    }
+
+    /// On `target` (e.g. the test's own PostgreSQL or Redis).
+    pub async fn start_on(target: Target, scopes: &str, settings: &[(&str, &str)]) -> Self {
         let client = target.admin(&[
             "register-backend-client",
             "--name",
