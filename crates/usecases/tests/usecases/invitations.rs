@@ -41,6 +41,7 @@ fn postman(sink: &SmtpSink) -> Postman {
             primary_color: "#123456".into(),
             support_email: Some("help@acme.test".into()),
             app_url: "https://acme.test".into(),
+            terms_url: None,
         },
     }
 }
