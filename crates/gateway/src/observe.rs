@@ -255,3 +255,78 @@ pub async fn http(
     drop(extensions);
     Ok(res)
 }
+
+/// The root span of every request: tracing-actix-web's fields, except that `http.target` is the
+/// path with the secrets some paths carry replaced (`/portal/{token}`, `/invitations/{token}…`)
+/// and without the query string, so a log line never holds a usable link.
+pub struct RequestSpan;
+
+impl tracing_actix_web::RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> tracing::Span {
+        use tracing::field::Empty;
+        let request_id = request
+            .extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "default".to_owned());
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %route,
+            http.target = %redacted_path(request.path()),
+            request_id = %request_id,
+            http.status_code = Empty,
+            otel.status_code = Empty,
+            exception.message = Empty,
+            exception.details = Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+    ) {
+        tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+/// Paths whose next segment is a bearer secret (a single-use link's token).
+const SECRET_SEGMENT_AFTER: [&str; 2] = ["/portal/", "/invitations/"];
+
+/// `path` with the token segment of a link path replaced by `{token}`.
+pub fn redacted_path(path: &str) -> String {
+    for prefix in SECRET_SEGMENT_AFTER {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let (secret, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            // `/portal/end` names no secret.
+            if secret.is_empty() || secret == "end" {
+                return path.to_owned();
+            }
+            return format!("{prefix}{{token}}{tail}");
+        }
+    }
+    path.to_owned()
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redacted_path;
+
+    #[test]
+    fn link_tokens_never_reach_the_log() {
+        assert_eq!(redacted_path("/portal/sgp_abc"), "/portal/{token}");
+        assert_eq!(redacted_path("/portal/end"), "/portal/end");
+        assert_eq!(redacted_path("/invitations/sgi_x"), "/invitations/{token}");
+        assert_eq!(
+            redacted_path("/invitations/sgi_x/accept"),
+            "/invitations/{token}/accept"
+        );
+        assert_eq!(
+            redacted_path("/scim/v2.0/organizations/o/Users"),
+            "/scim/v2.0/organizations/o/Users"
+        );
+    }
+}

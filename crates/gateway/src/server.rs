@@ -353,7 +353,7 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
             .app_data(metrics_access.clone())
             .wrap(actix_web::middleware::from_fn(crate::observe::http))
             .wrap(actix_web::middleware::from_fn(request_id_header))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<crate::observe::RequestSpan>::new())
             .configure(|cfg| scim.configure(cfg))
             .configure(|cfg| tokens.configure(cfg))
             .configure(|cfg| browser.configure(cfg))
