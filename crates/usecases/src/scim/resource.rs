@@ -107,7 +107,7 @@ fn with_meta(
     resource
 }
 
-/// A User as the API answers it, `active` always; `groups` only when loaded.
+/// A User as the API answers it; `groups` only when loaded.
 pub fn user_resource(row: &ScimUser, base: &str, groups: Option<&[(String, String)]>) -> Value {
     let location = format!("{base}/Users/{}", row.uid);
     let mut resource = with_meta(
@@ -119,8 +119,6 @@ pub fn user_resource(row: &ScimUser, base: &str, groups: Option<&[(String, Strin
         row.version,
         location,
     );
-    // The column is the truth, also for a user created without `active` (true by default).
-    resource.insert("active".into(), json!(row.active));
     if let Some(groups) = groups {
         let groups: Vec<Value> = groups
             .iter()

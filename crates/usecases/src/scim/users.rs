@@ -202,7 +202,12 @@ async fn apply_active(
 /// `POST /Users`.
 pub async fn create(ctx: Ctx<'_>, body: Value) -> Result<Value> {
     let schema = ResourceSchema::user();
-    let resource = scim_core::normalize::normalize_resource(schema, body)?;
+    let mut resource = scim_core::normalize::normalize_resource(schema, body)?;
+    // A user created without `active` is active (RFC 7643 leaves the default to the service):
+    // stored so, it is answered so — and a later PATCH that removes `active` removes it.
+    if let Some(attributes) = resource.as_object_mut() {
+        attributes.entry("active").or_insert(Value::Bool(true));
+    }
     let columns = user_columns(&resource)?;
     let scope = ctx.scope();
     let mut unit = Unit::begin(ctx.core, ctx.actor).await?;
