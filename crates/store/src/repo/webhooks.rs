@@ -306,6 +306,10 @@ pub async fn record_health(
             .filter(webhook_endpoints::Column::FailingSince.is_null())
     };
     update.exec(conn.raw()).await?;
+    if ok {
+        // A success has just cleared it: no need to read it back.
+        return Ok(None);
+    }
     Ok(Endpoints::find_by_id(id)
         .one(conn.raw())
         .await?
