@@ -153,12 +153,7 @@ pub async fn latency(
     let mut writes = Vec::with_capacity(count);
     for i in 0..count {
         ticker.tick().await;
-        let request = client
-            .http
-            .post(format!("{}/Users", client.base))
-            .bearer_auth(&client.token)
-            .header("content-type", "application/scim+json")
-            .body(user(&format!("{prefix}{i}")).to_string());
+        let (_, request) = okta_create_request(client, i, prefix);
         writes.push(tokio::spawn(async move {
             request
                 .send()
@@ -314,16 +309,8 @@ pub async fn write_cost(
         } else {
             None
         };
-        let (elapsed, histogram) = run_many(quarter, concurrency, |i| async move {
-            client
-                .expect(
-                    Method::POST,
-                    "/Users",
-                    Some(&user(&format!("{prefix}{}", q * quarter + i))),
-                    201,
-                )
-                .await
-                .map(|_| ())
+        let (elapsed, histogram) = run_many(quarter, concurrency, |i| {
+            okta_create(client, q * quarter + i, prefix)
         })
         .await?;
         let into = if delivering { &mut with } else { &mut without };
@@ -352,9 +339,14 @@ pub async fn write_cost(
     ])
 }
 
-/// Okta's create, as its SCIM client sends it (developer.okta.com, "Okta and SCIM Version 2.0":
-/// the profile with `locale`, `externalId`, an empty `groups`, a password, and these headers).
-async fn okta_create(client: &Client, i: usize, prefix: &str) -> anyhow::Result<()> {
+/// Okta's create of user `{prefix}{i}`, as its SCIM client sends it (developer.okta.com, "Okta
+/// and SCIM Version 2.0": the profile with `locale`, `externalId`, an empty `groups`, a password,
+/// and Okta's headers); with the user's name.
+fn okta_create_request(
+    client: &Client,
+    i: usize,
+    prefix: &str,
+) -> (String, reqwest::RequestBuilder) {
     let name = format!("{prefix}{i}@okta.load.example");
     let body = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -368,16 +360,20 @@ async fn okta_create(client: &Client, i: usize, prefix: &str) -> anyhow::Result<
         "password": "1mz050nq",
         "active": true
     });
-    let res = client
+    let mut request = client
         .http
         .post(format!("{}/Users", client.base))
-        .header("authorization", format!("Bearer {}", client.token))
-        .header("user-agent", "Okta SCIM Client 1.0.0")
-        .header("accept", "application/scim+json")
-        .header("content-type", "application/scim+json; charset=utf-8")
-        .body(body.to_string())
-        .send()
-        .await?;
+        .bearer_auth(&client.token);
+    for (header, value) in crate::IdpForm::Okta.headers() {
+        request = request.header(*header, *value);
+    }
+    (name, request.body(body.to_string()))
+}
+
+/// Sends [`okta_create_request`]; a success is a 201.
+async fn okta_create(client: &Client, i: usize, prefix: &str) -> anyhow::Result<()> {
+    let (name, request) = okta_create_request(client, i, prefix);
+    let res = request.send().await?;
     let status = res.status();
     if status.as_u16() != 201 {
         bail!("Okta create {name}: {status}: {}", res.text().await?);
