@@ -85,9 +85,14 @@ impl Default for InvitationSettings {
     }
 }
 
-/// The events that start or end an invitation, as the unit of work recorded them.
+/// The account an event is about (`data.account_id`), for membership events.
 fn account_uid(event: &NewEvent) -> Option<&str> {
     event.payload.get("account_id").and_then(Value::as_str)
+}
+
+/// Who invited, as stored (`type:id`): the email's phrase is made from it when it is sent.
+fn invited_by(actor: &Actor) -> String {
+    format!("{}:{}", actor.type_name(), actor.id())
 }
 
 /// Queues an invitation for each membership this change invited (or restored while never
@@ -136,7 +141,7 @@ pub(crate) async fn follow_events(
         let new = NewInvitation {
             account_id: account.id,
             email: account.email.clone(),
-            invited_by: format!("{}:{}", actor.type_name(), actor.id()),
+            invited_by: invited_by(actor),
             status,
         };
         invitations::queue(txn, scope, new).await?;
@@ -190,9 +195,9 @@ pub async fn send_due(
 ) -> Result<SendPass> {
     let settings = &core.settings().invitations;
     let mut pass = SendPass::default();
+    let deployment = Limit::per_minute(settings.per_deployment_per_minute);
+    let organization = Limit::per_minute(settings.per_organization_per_minute);
     for due in invitations::due(core.db(), now, limit).await? {
-        let deployment = Limit::per_minute(settings.per_deployment_per_minute);
-        let organization = Limit::per_minute(settings.per_organization_per_minute);
         if let Err(wait) =
             ratelimit::check(core.kv().as_ref(), "invitations:deployment", deployment).await?
         {
@@ -212,7 +217,7 @@ pub async fn send_due(
         let lease_until = now + chrono::Duration::from_std(settings.lease).unwrap_or_default();
         let expires_at = now + settings.link_ttl;
         let Some(claimed) =
-            invitations::claim(core.db(), due.id, owner, now, lease_until, expires_at).await?
+            invitations::claim(core.db(), &due, owner, now, lease_until, expires_at).await?
         else {
             continue;
         };
@@ -636,7 +641,7 @@ async fn reinvite(
         NewInvitation {
             account_id: account.id,
             email: account.email.clone(),
-            invited_by: format!("{}:{}", actor.type_name(), actor.id()),
+            invited_by: invited_by(actor),
             status: InvitationStatus::Queued,
         },
     )

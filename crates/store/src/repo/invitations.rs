@@ -259,31 +259,32 @@ fn lease_free(at: DateTime<Utc>) -> Condition {
         .add(invitations::Column::LeaseUntil.lt(at))
 }
 
-/// Takes one due invitation for `owner` until `lease_until`, with a fresh link valid until
+/// Takes `due` (one of [`due`]'s rows) for `owner` until `lease_until`, with a fresh link valid until
 /// `expires_at`; `None` when another sender took it first (of concurrent claims, one wins).
 pub async fn claim(
     conn: &impl Conn,
-    id: InvitationId,
+    due: &Invitation,
     owner: &str,
     at: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> StoreResult<Option<Claimed>> {
-    let Some(organization) = Organizations::find_by_id(org_id_of(conn, id).await?)
-        .one(conn.raw())
-        .await?
-        .filter(|org| org.deleted_at.is_none())
-    else {
-        // The organization is gone: nothing to invite into, and nothing to retry.
-        Invitations::update_many()
-            .col_expr(
-                invitations::Column::Status,
-                Expr::value(InvitationStatus::Revoked.as_str()),
-            )
-            .filter(invitations::Column::Id.eq(id))
-            .exec(conn.raw())
-            .await?;
-        return Ok(None);
+    let id = due.id;
+    let (scope, organization) = match organization_of(conn, due.org_id).await {
+        Ok(found) => found,
+        Err(crate::StoreError::NotFound(_)) => {
+            // The organization is gone: nothing to invite into, and nothing to retry.
+            Invitations::update_many()
+                .col_expr(
+                    invitations::Column::Status,
+                    Expr::value(InvitationStatus::Revoked.as_str()),
+                )
+                .filter(invitations::Column::Id.eq(id))
+                .exec(conn.raw())
+                .await?;
+            return Ok(None);
+        }
+        Err(other) => return Err(other),
     };
     let token = format!("{TOKEN_PREFIX}{}", random_token(32));
     let taken = Invitations::update_many()
@@ -311,21 +312,12 @@ pub async fn claim(
         .one(conn.raw())
         .await?
         .ok_or(crate::StoreError::NotFound("invitation"))?;
-    let scope = OrgScope::new(organization.id, organization.uid.clone());
     Ok(Some(Claimed {
         invitation,
         token,
         scope,
         organization,
     }))
-}
-
-async fn org_id_of(conn: &impl Conn, id: InvitationId) -> StoreResult<OrgId> {
-    Invitations::find_by_id(id)
-        .one(conn.raw())
-        .await?
-        .map(|row| row.org_id)
-        .ok_or(crate::StoreError::NotFound("invitation"))
 }
 
 /// Puts every due invitation of an organization off until `until` (its sending rate is used
