@@ -3,13 +3,17 @@
 //! through a database lock, deliveries are claimed with leases, so more replicas mean more
 //! delivery capacity and a killed replica's work is picked up by the others.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::task::JoinHandle;
 use usecases::Core;
-use usecases::webhooks::{DeliverySettings, Sealer, Transport};
+use usecases::webhooks::{DeliveryJob, DeliverySettings, Sealer, SentDelivery};
 use webhooks::RetrySchedule;
 
 use crate::config::Config;
@@ -187,36 +191,134 @@ async fn record_feed_lag(core: &Core) {
     }
 }
 
+/// A replica's delivery pipeline. It claims due deliveries whenever less than half a batch is
+/// outstanding, keeps up to `concurrency` requests in flight, and hands each finished one to
+/// [`recorder`], which writes whatever has finished in one transaction. Sending never waits for
+/// bookkeeping and a slow receiver holds up only its own requests, not the next claim.
 async fn deliverer(core: Core, deps: WebhookDeps, poll: Duration) {
     let owner = format!("replica-{}", store::secret::random_token(9));
+    let settings = Arc::new(deps.delivery.clone());
+    let batch = usize::try_from(settings.batch).unwrap_or(200).max(1);
+    let concurrency = settings.concurrency.max(1);
+    let (to_record, finished) = tokio::sync::mpsc::unbounded_channel::<SentDelivery>();
+    let recording = Arc::new(Recording::default());
+    tokio::spawn(recorder(
+        core.clone(),
+        Arc::clone(&settings),
+        owner.clone(),
+        finished,
+        Arc::clone(&recording),
+    ));
     let mut published = core.signals().feed();
-    let transport: Arc<dyn Transport> = Arc::new(deps.sender.clone());
+    let mut queue: VecDeque<DeliveryJob> = VecDeque::new();
+    let mut in_flight = FuturesUnordered::new();
+    // Whether a claim may find something: set by a published event, a recorded batch (an
+    // ordered endpoint's next message, a retry) or the poll; cleared by a claim that came back
+    // short, so finishing requests do not each cost an empty claim.
+    let mut maybe_due = true;
     loop {
-        match usecases::webhooks::deliver_due(
-            &core,
-            &deps.sealer,
-            transport.as_ref(),
-            &deps.delivery,
-            &owner,
-            Utc::now(),
-        )
-        .await
-        {
-            Ok(done) if done.attempted > 0 => {
-                let failed = done.attempted - done.succeeded;
-                metrics::counter!(observe::WEBHOOK_ATTEMPTS, "outcome" => "delivered")
-                    .increment(done.succeeded as u64);
-                metrics::counter!(observe::WEBHOOK_ATTEMPTS, "outcome" => "failed")
-                    .increment(failed as u64);
-                continue;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "webhook delivery step failed; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
+        let outstanding =
+            queue.len() + in_flight.len() + recording.awaiting.load(Ordering::Acquire);
+        let room = batch.saturating_sub(outstanding);
+        if maybe_due && room >= batch.div_ceil(2) {
+            match usecases::webhooks::claim_due(&core, &settings, &owner, Utc::now(), room as u64)
+                .await
+            {
+                Ok(claimed) => {
+                    maybe_due = claimed.deliveries.len() == room;
+                    queue.extend(claimed.into_jobs());
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming webhook deliveries failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
             }
         }
-        wait(&mut published, poll).await;
+        while in_flight.len() < concurrency
+            && let Some(job) = queue.pop_front()
+        {
+            in_flight.push(usecases::webhooks::send_job(
+                &core,
+                &deps.sealer,
+                &deps.sender,
+                &settings,
+                job,
+                Utc::now(),
+            ));
+        }
+        if in_flight.is_empty() {
+            tokio::select! {
+                _ = published.changed() => {}
+                () = recording.done.notified() => {}
+                () = tokio::time::sleep(poll) => {}
+            }
+            maybe_due = true;
+            continue;
+        }
+        tokio::select! {
+            Some(sent) = in_flight.next() => {
+                recording.awaiting.fetch_add(1, Ordering::AcqRel);
+                if to_record.send(sent).is_err() {
+                    // The recorder is gone (it only stops with the process): the lease will
+                    // run out and the delivery be sent again — at least once, never dropped.
+                    recording.awaiting.fetch_sub(1, Ordering::AcqRel);
+                }
+            }
+            _ = published.changed() => maybe_due = true,
+            () = recording.done.notified() => maybe_due = true,
+        }
+    }
+}
+
+/// What the deliverer and its recorder share.
+#[derive(Default)]
+struct Recording {
+    /// Sent, not yet recorded: still leased, so they count against the batch.
+    awaiting: AtomicUsize,
+    /// Rung after every recorded batch.
+    done: tokio::sync::Notify,
+}
+
+/// Sent deliveries recorded per transaction at most.
+const RECORD_BATCH: usize = 500;
+
+/// Records finished deliveries: whatever has finished by the time the previous transaction
+/// committed goes into the next one. A batch that cannot be recorded is retried; if it still
+/// cannot, its leases run out and its deliveries are sent again (at least once).
+async fn recorder(
+    core: Core,
+    settings: Arc<DeliverySettings>,
+    owner: String,
+    mut finished: tokio::sync::mpsc::UnboundedReceiver<SentDelivery>,
+    recording: Arc<Recording>,
+) {
+    while let Some(first) = finished.recv().await {
+        let mut sent = vec![first];
+        while sent.len() < RECORD_BATCH
+            && let Ok(next) = finished.try_recv()
+        {
+            sent.push(next);
+        }
+        let count = sent.len();
+        for attempt in 1..=5u32 {
+            match usecases::webhooks::record_sent(&core, &settings, &owner, sent.clone()).await {
+                Ok(done) => {
+                    let failed = done.attempted - done.succeeded;
+                    metrics::counter!(observe::WEBHOOK_ATTEMPTS, "outcome" => "delivered")
+                        .increment(done.succeeded as u64);
+                    metrics::counter!(observe::WEBHOOK_ATTEMPTS, "outcome" => "failed")
+                        .increment(failed as u64);
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "recording webhook deliveries failed");
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                }
+            }
+        }
+        recording.awaiting.fetch_sub(count, Ordering::AcqRel);
+        recording.done.notify_one();
     }
 }
 

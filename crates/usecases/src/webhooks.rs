@@ -619,70 +619,95 @@ pub struct Delivered {
     pub succeeded: usize,
 }
 
-/// One step of a delivery worker: claims due deliveries for `owner`, sends them (up to
-/// `concurrency` at once), records each attempt and moves each delivery on.
-pub async fn deliver_due(
+/// Due deliveries a worker has claimed, with what sending them needs.
+#[derive(Debug, Default)]
+pub struct ClaimedBatch {
+    /// The deliveries, in the order they were claimed.
+    pub deliveries: Vec<Claimed>,
+    /// The organizations' public ids, for the envelopes.
+    uids: Arc<std::collections::HashMap<OrgId, String>>,
+}
+
+/// Claims up to `limit` due deliveries for `owner` (leased until `now + settings.lease`).
+pub async fn claim_due(
     core: &Core,
-    sealer: &Sealer,
-    transport: &dyn Transport,
     settings: &DeliverySettings,
     owner: &str,
     now: DateTime<Utc>,
-) -> Result<Delivered> {
+    limit: u64,
+) -> Result<ClaimedBatch> {
+    if limit == 0 {
+        return Ok(ClaimedBatch::default());
+    }
     let claimed = {
         let txn = store::db::begin_write(core.db()).await?;
-        let claimed = repo::claim(&txn, owner, now, now + settings.lease, settings.batch).await?;
+        let claimed = repo::claim(&txn, owner, now, now + settings.lease, limit).await?;
         txn.commit().await?;
         claimed
     };
     if claimed.is_empty() {
-        return Ok(Delivered::default());
+        return Ok(ClaimedBatch::default());
     }
     let mut orgs: Vec<OrgId> = claimed.iter().filter_map(|c| c.event.org_id).collect();
     orgs.sort_unstable();
     orgs.dedup();
     let uids = organizations::uids(core.db(), &orgs).await?;
-    let attempted = claimed.len();
-    let results: Vec<Result<bool>> = futures_util::stream::iter(claimed)
-        .map(|claimed| {
-            let uids = &uids;
-            async move {
-                deliver_one(core, sealer, transport, settings, owner, uids, claimed, now).await
-            }
-        })
-        .buffer_unordered(settings.concurrency.max(1))
-        .collect()
-        .await;
-    let mut succeeded = 0;
-    for result in results {
-        if result? {
-            succeeded += 1;
-        }
-    }
-    Ok(Delivered {
-        attempted,
-        succeeded,
+    Ok(ClaimedBatch {
+        deliveries: claimed,
+        uids: Arc::new(uids),
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn deliver_one(
+impl ClaimedBatch {
+    /// Splits the batch into one job per delivery, each ready to be sent on its own.
+    pub fn into_jobs(self) -> impl Iterator<Item = DeliveryJob> {
+        let uids = self.uids;
+        self.deliveries.into_iter().map(move |claimed| DeliveryJob {
+            claimed,
+            uids: Arc::clone(&uids),
+        })
+    }
+}
+
+/// One claimed delivery, ready to be sent.
+#[derive(Debug)]
+pub struct DeliveryJob {
+    claimed: Claimed,
+    uids: Arc<std::collections::HashMap<OrgId, String>>,
+}
+
+/// One sent delivery, waiting to be recorded.
+#[derive(Debug, Clone)]
+pub struct SentDelivery {
+    outcome: repo::AttemptOutcome,
+    endpoint: Endpoint,
+    kind: Outcome,
+}
+
+impl SentDelivery {
+    /// Whether the receiver took it.
+    pub fn delivered(&self) -> bool {
+        self.kind == Outcome::Delivered
+    }
+}
+
+/// Signs and sends one claimed delivery at `now`; decides (but does not record) what follows.
+pub async fn send_job(
     core: &Core,
     sealer: &Sealer,
     transport: &dyn Transport,
     settings: &DeliverySettings,
-    owner: &str,
-    uids: &std::collections::HashMap<OrgId, String>,
-    claimed: Claimed,
+    job: DeliveryJob,
     now: DateTime<Utc>,
-) -> Result<bool> {
+) -> SentDelivery {
+    let DeliveryJob { claimed, uids } = job;
     let Claimed {
         delivery,
         event,
         endpoint,
     } = claimed;
     let msg_id = event.uid.clone();
-    let body = crate::feed::envelope(core, uids, event)
+    let body = crate::feed::envelope(core, &uids, event)
         .to_string()
         .into_bytes();
     let secrets = signing_secrets(sealer, &endpoint, now);
@@ -717,54 +742,172 @@ async fn deliver_one(
             None => NextStep::Failed,
         },
     };
-    let record = AttemptRecord {
-        at: now,
-        duration_ms: i32::try_from(attempt.duration.as_millis()).unwrap_or(i32::MAX),
-        status: attempt.status,
-        response_excerpt: attempt.response_excerpt.clone(),
-        error: attempt.error.clone(),
-    };
+    SentDelivery {
+        outcome: repo::AttemptOutcome {
+            delivery: delivery.id,
+            attempt_no,
+            next_attempt_at: delivery.next_attempt_at,
+            record: AttemptRecord {
+                at: now,
+                duration_ms: i32::try_from(attempt.duration.as_millis()).unwrap_or(i32::MAX),
+                status: attempt.status,
+                response_excerpt: attempt.response_excerpt,
+                error: attempt.error,
+            },
+            next,
+        },
+        endpoint,
+        kind: attempt.outcome,
+    }
+}
+
+/// Records sent deliveries (in the order they finished) in one transaction: each attempt, each
+/// delivery's next step, each endpoint's health, and — when an endpoint answered 410 or has
+/// failed for `settings.disable_after` — its disabling, with its event and audit row. Returns
+/// what was recorded (a delivery whose lease was lost meanwhile is not).
+pub async fn record_sent(
+    core: &Core,
+    settings: &DeliverySettings,
+    owner: &str,
+    sent: Vec<SentDelivery>,
+) -> Result<Delivered> {
+    if sent.is_empty() {
+        return Ok(Delivered::default());
+    }
     let actor = Actor::system();
     let mut unit = Unit::begin(core, &actor).await?;
-    let recorded =
-        repo::record_attempt(unit.conn(), delivery.id, owner, attempt_no, &record, next).await?;
-    let ok = attempt.outcome == Outcome::Delivered;
-    let disable = if !recorded {
-        None
-    } else {
-        let failing_since = repo::record_health(unit.conn(), endpoint.id, ok, now).await?;
-        if attempt.outcome == Outcome::Gone {
+    let outcomes: Vec<repo::AttemptOutcome> = sent.iter().map(|s| s.outcome.clone()).collect();
+    let recorded: std::collections::HashSet<_> =
+        repo::record_attempts(unit.conn(), owner, &outcomes)
+            .await?
+            .into_iter()
+            .collect();
+    let sent: Vec<SentDelivery> = sent
+        .into_iter()
+        .filter(|s| recorded.contains(&s.outcome.delivery))
+        .collect();
+    let mut disabled = Vec::new();
+    for health in EndpointHealth::of(&sent) {
+        if health.succeeded {
+            repo::record_health(unit.conn(), health.endpoint.id, true, health.at).await?;
+        }
+        let failing_since = match health.failing_from {
+            Some(at) => repo::record_health(unit.conn(), health.endpoint.id, false, at).await?,
+            None => None,
+        };
+        let reason = if health.gone {
             Some("the endpoint answered 410 Gone".to_owned())
         } else {
             failing_since
-                .filter(|since| now - *since >= settings.disable_after)
+                .filter(|since| health.at - *since >= settings.disable_after)
                 .map(|_| {
                     format!(
                         "nothing was delivered for {} hours",
                         settings.disable_after.num_hours()
                     )
                 })
-        }
-    };
-    match disable {
-        Some(reason) if repo::disable(unit.conn(), endpoint.id, &reason).await? => {
+        };
+        if let Some(reason) = reason
+            && repo::disable(unit.conn(), health.endpoint.id, &reason).await?
+        {
             unit.emit(Event::new(
                 EventType::WebhookEndpointDisabled,
-                Subject::new("webhook_endpoint", endpoint.uid.clone()),
-                json!({"endpoint_id": endpoint.uid, "url": endpoint.url, "reason": reason,
-                    "failing_since": endpoint.failing_since.unwrap_or(now)}),
+                Subject::new("webhook_endpoint", health.endpoint.uid.clone()),
+                json!({"endpoint_id": health.endpoint.uid, "url": health.endpoint.url,
+                    "reason": reason, "failing_since": failing_since.unwrap_or(health.at)}),
             ));
-            let audit = Audit::new(
-                "webhook_endpoint.disabled",
-                "webhook_endpoint",
-                &endpoint.uid,
-                json!({"reason": reason}),
-            );
-            unit.commit(None, audit).await?;
+            disabled.push((health.endpoint.uid.clone(), reason));
         }
-        _ => unit.commit_unaudited().await?,
     }
-    Ok(ok && recorded)
+    if disabled.is_empty() {
+        unit.commit_unaudited().await?;
+    } else {
+        let (resource, _) = &disabled[0];
+        let audit = Audit::new(
+            "webhook_endpoint.disabled",
+            "webhook_endpoint",
+            resource,
+            json!({"disabled": disabled.iter().map(|(endpoint, reason)|
+                json!({"endpoint_id": endpoint, "reason": reason})).collect::<Vec<_>>()}),
+        );
+        unit.commit(None, audit).await?;
+    }
+    Ok(Delivered {
+        attempted: sent.len(),
+        succeeded: sent.iter().filter(|s| s.delivered()).count(),
+    })
+}
+
+/// What a batch of attempts says about one endpoint.
+struct EndpointHealth<'a> {
+    endpoint: &'a Endpoint,
+    /// Some attempt succeeded.
+    succeeded: bool,
+    /// The first failure after the last success (a run of failures that is still going on).
+    failing_from: Option<DateTime<Utc>>,
+    /// It answered 410 Gone.
+    gone: bool,
+    /// The last attempt's time.
+    at: DateTime<Utc>,
+}
+
+impl<'a> EndpointHealth<'a> {
+    fn of(sent: &'a [SentDelivery]) -> Vec<Self> {
+        let mut by_endpoint: Vec<EndpointHealth<'a>> = Vec::new();
+        for s in sent {
+            let at = s.outcome.record.at;
+            let index = match by_endpoint
+                .iter()
+                .position(|h| h.endpoint.id == s.endpoint.id)
+            {
+                Some(index) => index,
+                None => {
+                    by_endpoint.push(EndpointHealth {
+                        endpoint: &s.endpoint,
+                        succeeded: false,
+                        failing_from: None,
+                        gone: false,
+                        at,
+                    });
+                    by_endpoint.len() - 1
+                }
+            };
+            let health = &mut by_endpoint[index];
+            health.at = health.at.max(at);
+            if s.delivered() {
+                health.succeeded = true;
+                health.failing_from = None;
+            } else {
+                health.gone |= s.kind == Outcome::Gone;
+                health.failing_from.get_or_insert(at);
+            }
+        }
+        by_endpoint
+    }
+}
+
+/// One step of a delivery worker: claims up to `settings.batch` due deliveries for `owner`,
+/// sends them (up to `settings.concurrency` at once) and records them in one transaction.
+/// (The gateway's worker runs the same parts as a pipeline: it claims and records while
+/// sending.)
+pub async fn deliver_due(
+    core: &Core,
+    sealer: &Sealer,
+    transport: &dyn Transport,
+    settings: &DeliverySettings,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<Delivered> {
+    let batch = claim_due(core, settings, owner, now, settings.batch).await?;
+    if batch.deliveries.is_empty() {
+        return Ok(Delivered::default());
+    }
+    let sent: Vec<SentDelivery> = futures_util::stream::iter(batch.into_jobs())
+        .map(|job| send_job(core, sealer, transport, settings, job, now))
+        .buffer_unordered(settings.concurrency.max(1))
+        .collect()
+        .await;
+    record_sent(core, settings, owner, sent).await
 }
 
 /// Sends a test message to an endpoint now (not part of the feed; its id is new) and returns the

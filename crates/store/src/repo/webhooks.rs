@@ -477,75 +477,104 @@ pub enum NextStep {
     Failed,
 }
 
-/// Records an attempt and moves the delivery on — only if `owner` still holds its lease (a
-/// lease that ran out may already be someone else's). Returns whether it was recorded.
-pub async fn record_attempt(
+/// One attempt to be recorded by [`record_attempts`].
+#[derive(Debug, Clone)]
+pub struct AttemptOutcome {
+    /// The delivery attempted (as claimed).
+    pub delivery: WebhookDeliveryId,
+    /// Its attempt number (1 for the first).
+    pub attempt_no: i32,
+    /// When it is next due: unchanged unless the delivery is retried.
+    pub next_attempt_at: DateTime<Utc>,
+    /// What happened.
+    pub record: AttemptRecord,
+    /// What to do next.
+    pub next: NextStep,
+}
+
+/// Outcomes recorded per statement: 9 parameters each, well inside both backends' limits.
+const OUTCOMES_PER_STATEMENT: usize = 200;
+
+/// Records a batch of attempts and moves each delivery on — only those whose lease `owner`
+/// still holds (a lease that ran out may already be someone else's). One `UPDATE … FROM` and
+/// one multi-row `INSERT` per 200 outcomes, whatever the batch's mix of successes, retries and
+/// failures: a delivery worker's bookkeeping costs two statements per batch, not a transaction
+/// per message. Returns the deliveries that were recorded.
+pub async fn record_attempts(
     conn: &impl Conn,
-    delivery: WebhookDeliveryId,
     owner: &str,
-    attempt_no: i32,
-    record: &AttemptRecord,
-    next: NextStep,
-) -> StoreResult<bool> {
-    let mut update = Deliveries::update_many()
-        .col_expr(
-            webhook_deliveries::Column::Attempts,
-            Expr::value(attempt_no),
-        )
-        .col_expr(
-            webhook_deliveries::Column::LastStatus,
-            Expr::value(record.status.map(i32::from)),
-        )
-        .col_expr(
-            webhook_deliveries::Column::LastError,
-            Expr::value(record.error.clone()),
-        )
-        .col_expr(
-            webhook_deliveries::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(
-            webhook_deliveries::Column::LeaseOwner,
-            Expr::value(Option::<String>::None),
-        )
-        .filter(webhook_deliveries::Column::Id.eq(delivery))
-        .filter(webhook_deliveries::Column::LeaseOwner.eq(owner));
-    update = match next {
-        NextStep::Delivered => update
-            .col_expr(
-                webhook_deliveries::Column::Status,
-                Expr::value(status::DELIVERED),
-            )
-            .col_expr(
-                webhook_deliveries::Column::DeliveredAt,
-                Expr::value(record.at),
-            ),
-        NextStep::RetryAt(at) => update
-            .col_expr(
-                webhook_deliveries::Column::Status,
-                Expr::value(status::PENDING),
-            )
-            .col_expr(webhook_deliveries::Column::NextAttemptAt, Expr::value(at)),
-        NextStep::Failed => update.col_expr(
-            webhook_deliveries::Column::Status,
-            Expr::value(status::FAILED),
-        ),
-    };
-    if update.exec(conn.raw()).await?.rows_affected == 0 {
-        return Ok(false);
+    outcomes: &[AttemptOutcome],
+) -> StoreResult<Vec<WebhookDeliveryId>> {
+    let raw = conn.raw();
+    let backend = raw.get_database_backend();
+    let mut recorded = Vec::with_capacity(outcomes.len());
+    for chunk in outcomes.chunks(OUTCOMES_PER_STATEMENT) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 7 + 1);
+        for outcome in chunk {
+            rows.push("(?, ?, ?, ?, ?, ?, ?)");
+            let (status, delivered_at, next_at) = match outcome.next {
+                NextStep::Delivered => (
+                    status::DELIVERED,
+                    Some(outcome.record.at),
+                    outcome.next_attempt_at,
+                ),
+                NextStep::RetryAt(at) => (status::PENDING, None, at),
+                NextStep::Failed => (status::FAILED, None, outcome.next_attempt_at),
+            };
+            values.push(outcome.delivery.0.into());
+            values.push(status.into());
+            values.push(outcome.attempt_no.into());
+            values.push(outcome.record.status.map(i32::from).into());
+            values.push(outcome.record.error.clone().into());
+            values.push(next_at.into());
+            values.push(delivered_at.into());
+        }
+        values.push(owner.into());
+        let sql = format!(
+            "WITH v (delivery_id, status, attempts, last_status, last_error, next_attempt_at, delivered_at) \
+               AS (VALUES {}) \
+             UPDATE webhook_deliveries SET status = v.status, attempts = v.attempts, \
+               last_status = v.last_status, last_error = v.last_error, \
+               next_attempt_at = v.next_attempt_at, delivered_at = v.delivered_at, \
+               lease_until = NULL, lease_owner = NULL \
+             FROM v WHERE webhook_deliveries.id = v.delivery_id \
+               AND webhook_deliveries.lease_owner = ? \
+             RETURNING id",
+            rows.join(", ")
+        );
+        let returned = raw.query_all_raw(statement(backend, &sql, values)).await?;
+        let mut ids = std::collections::HashSet::with_capacity(returned.len());
+        for row in returned {
+            ids.insert(WebhookDeliveryId(row.try_get("", "id")?));
+        }
+        let attempts: Vec<webhook_attempts::ActiveModel> = chunk
+            .iter()
+            .filter(|outcome| ids.contains(&outcome.delivery))
+            .map(|outcome| webhook_attempts::ActiveModel {
+                delivery_id: Set(outcome.delivery),
+                attempt: Set(outcome.attempt_no),
+                at: Set(outcome.record.at),
+                duration_ms: Set(outcome.record.duration_ms),
+                status: Set(outcome.record.status.map(i32::from)),
+                response_excerpt: Set(outcome.record.response_excerpt.clone()),
+                error: Set(outcome.record.error.clone()),
+                ..Default::default()
+            })
+            .collect();
+        if !attempts.is_empty() {
+            Attempts::insert_many(attempts)
+                .exec_without_returning(raw)
+                .await?;
+        }
+        recorded.extend(
+            chunk
+                .iter()
+                .map(|outcome| outcome.delivery)
+                .filter(|id| ids.contains(id)),
+        );
     }
-    let row = webhook_attempts::ActiveModel {
-        delivery_id: Set(delivery),
-        attempt: Set(attempt_no),
-        at: Set(record.at),
-        duration_ms: Set(record.duration_ms),
-        status: Set(record.status.map(i32::from)),
-        response_excerpt: Set(record.response_excerpt.clone()),
-        error: Set(record.error.clone()),
-        ..Default::default()
-    };
-    Attempts::insert(row).exec(conn.raw()).await?;
-    Ok(true)
+    Ok(recorded)
 }
 
 /// A delivery with its last attempt and its event's public id and kind.
