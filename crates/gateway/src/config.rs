@@ -178,6 +178,8 @@ pub struct ScimConfig {
     pub rate_limit_per_organization_per_minute: u64,
     /// Largest Bulk request body, in bytes (other SCIM requests: `http.payload_limit_bytes`).
     pub bulk_payload_limit_bytes: usize,
+    /// Database time a filter that no index serves may take (`co`, `ew`, ordering, `not`…), ms.
+    pub filter_timeout_ms: u64,
 }
 
 /// `[metrics]`
@@ -587,6 +589,12 @@ impl Config {
             return Err(ConfigError::new(
                 "scim.bulk_payload_limit_bytes",
                 "must be at least 1024",
+            ));
+        }
+        if !(10..=600_000).contains(&self.scim.filter_timeout_ms) {
+            return Err(ConfigError::new(
+                "scim.filter_timeout_ms",
+                "must be between 10 and 600000 (milliseconds)",
             ));
         }
         // actix-http refuses heads over 128 KiB or 96 fields itself, with a bare 431: ours must

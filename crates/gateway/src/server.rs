@@ -64,6 +64,7 @@ pub fn core_settings(config: &Config) -> usecases::Settings {
         code_ttl: Duration::from_secs(oauth.code_ttl_secs),
         terms_version: oauth.terms_version.clone(),
         invitations: invitation_settings(config),
+        scim_filter_timeout: Duration::from_millis(config.scim.filter_timeout_ms),
     }
 }
 

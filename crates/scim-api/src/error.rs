@@ -61,6 +61,9 @@ impl From<StoreError> for ApiError {
                     ScimError::internal()
                 }
             }
+            StoreError::TimedOut => ScimError::too_many(
+                "the request needs more database time than the server gives one request; narrow it",
+            ),
             StoreError::KeyValue(e) => {
                 tracing::error!(error = %e, "key-value store error in SCIM request");
                 unavailable("a backing service is unavailable; retry later")

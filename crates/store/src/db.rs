@@ -259,6 +259,25 @@ pub async fn begin_read(db: &Database) -> Result<Transaction, StoreError> {
         .map_err(StoreError::Database)
 }
 
+/// Opens a read transaction whose statements PostgreSQL cancels after `limit` (`SET LOCAL
+/// statement_timeout`, so the pool's connections keep their default): for a query whose cost the
+/// caller cannot bound by an index, such as a SCIM filter with `co` over a large organization.
+/// A statement cut short fails with [`StoreError::TimedOut`]. SQLite has no statement timeout; its
+/// cost there is the one documented for such filters (a scan of one organization's rows).
+pub async fn begin_bounded(
+    db: &Database,
+    limit: std::time::Duration,
+) -> Result<Transaction, StoreError> {
+    let txn = db.0.begin().await.map_err(StoreError::Database)?;
+    if db.0.get_database_backend() == DbBackend::Postgres {
+        let millis = limit.as_millis().clamp(1, i32::MAX as u128);
+        txn.execute_unprepared(&format!("SET LOCAL statement_timeout = {millis}"))
+            .await
+            .map_err(StoreError::Database)?;
+    }
+    Ok(Transaction(txn))
+}
+
 /// Calls `on_notify` whenever PostgreSQL delivers a notification on `channel` (another replica's
 /// sequencer published a batch), reconnecting after a lost connection (and calling it once then,
 /// since a notification may have been missed). Runs until the pool closes; does nothing on

@@ -26,6 +26,10 @@ pub enum StoreError {
     /// The key-value store failed: not the caller's fault.
     #[error("key-value store error: {0}")]
     KeyValue(String),
+    /// A statement ran past the time limit its transaction set ([`crate::db::begin_bounded`])
+    /// and was cancelled: the request asked for more work than the server bounds it to.
+    #[error("the query ran past its time limit and was cancelled")]
+    TimedOut,
 }
 
 impl StoreError {
@@ -55,8 +59,24 @@ impl From<DbErr> for StoreError {
     fn from(err: DbErr) -> Self {
         match err {
             DbErr::RecordNotFound(_) | DbErr::RecordNotUpdated => StoreError::NotFound("record"),
+            other if sqlstate(&other).as_deref() == Some(QUERY_CANCELED) => StoreError::TimedOut,
             other => StoreError::Database(other),
         }
+    }
+}
+
+/// PostgreSQL's `query_canceled`, which `statement_timeout` raises.
+const QUERY_CANCELED: &str = "57014";
+
+fn sqlstate(err: &DbErr) -> Option<String> {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e.as_ref() {
+                sqlx::Error::Database(db) => db.code().map(|code| code.into_owned()),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 

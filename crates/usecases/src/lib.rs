@@ -111,6 +111,8 @@ pub struct Settings {
     pub terms_version: String,
     /// How invitations are emailed.
     pub invitations: invitations::InvitationSettings,
+    /// The database time a SCIM filter that no index serves may take (PostgreSQL).
+    pub scim_filter_timeout: Duration,
 }
 
 impl Settings {
@@ -122,6 +124,7 @@ impl Settings {
             code_ttl: Duration::from_secs(60),
             terms_version: "2026-01".to_owned(),
             invitations: invitations::InvitationSettings::default(),
+            scim_filter_timeout: Duration::from_secs(2),
         }
     }
 }

@@ -36,7 +36,7 @@ struct Resolved<'a> {
 }
 
 /// A condition that is always (`true`) or never (`false`) met.
-fn constant(value: bool) -> Condition {
+pub(super) fn constant(value: bool) -> Condition {
     Condition::all().add(Expr::cust(if value { "1 = 1" } else { "1 = 0" }))
 }
 

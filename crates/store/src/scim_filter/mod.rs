@@ -1,18 +1,22 @@
 //! SCIM filters → SQL. The attributes that have columns (`userName`, `externalId`, `id`,
 //! `displayName`, `name.*`, `active`, `meta.created|lastModified`, email rows, group members)
 //! compare on them, under their b-tree indexes; every other attribute, core or extension, compares
-//! in the stored search document ([`json`]), where PostgreSQL's GIN index serves `eq`. `None`
-//! is left only for what neither holds — a user's `groups` other than by id, a group's `members`
-//! other than by `value`, `meta.resourceType|location|version` — which the caller evaluates over
-//! the rows in memory.
+//! in the stored search document ([`json`]), where PostgreSQL's GIN index serves `eq`. The
+//! relations kept as rows compare through them (a user's `groups` by `value` or `display`, a
+//! group's `members` by `value`), and `meta.resourceType` is the same for every row of a table.
+//! `None` is left only for what no row holds (`meta.location`, `meta.version`, `groups.type`,
+//! `members.display`, …): the caller refuses such a filter (`invalidFilter`), it never evaluates
+//! an organization in memory.
 
 mod json;
+
+use json::constant;
 
 use chrono::{DateTime, Utc};
 use scim_core::filter::{AttrPath, CompValue, CompareOp, Filter};
 use scim_core::schema::ResourceSchema;
 use scim_core::schema::{GROUP_SCHEMA, USER_SCHEMA};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, IntoIden, LikeExpr, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, DbBackend, IntoSimpleExpr};
 
 use crate::OrgScope;
@@ -267,6 +271,17 @@ fn users(
                 .and_then(|(column, kind)| compare(column, kind, *op, value))
                 .map(|c| has_email(scope, c))
         }
+        // A relation or a constant is never NULL: these stand under `not` too.
+        Filter::Compare { path, op, value } if is_relation(path, USER_SCHEMA, "groups") => {
+            related(Relation::GroupsOfUser, path, *op, value)
+        }
+        Filter::Present(path) if is_relation(path, USER_SCHEMA, "groups") => {
+            related_present(Relation::GroupsOfUser, path)
+        }
+        Filter::Compare { path, op, value } if is_resource_type(path, USER_SCHEMA) => {
+            Some(resource_type(*op, value, "User"))
+        }
+        Filter::Present(path) if is_resource_type(path, USER_SCHEMA) => Some(constant(true)),
         Filter::Compare { path, .. } | Filter::Present(path)
             if columns == Columns::NotNull && nullable_column(path) =>
         {
@@ -348,6 +363,127 @@ fn has_member(user_uid: &str) -> Condition {
     Condition::all().add(scim_groups::Column::Id.in_subquery(subquery))
 }
 
+/// A relation kept as rows of `scim_group_members`.
+#[derive(Clone, Copy)]
+enum Relation {
+    /// A user's `groups`: the groups it is a member of.
+    GroupsOfUser,
+    /// A group's `members`: its users.
+    MembersOfGroup,
+}
+
+fn is_relation(path: &AttrPath, core: &str, attr: &str) -> bool {
+    core_urn(path, core) && path.attr.eq_ignore_ascii_case(attr)
+}
+
+fn is_resource_type(path: &AttrPath, core: &str) -> bool {
+    core_urn(path, core)
+        && path.attr.eq_ignore_ascii_case("meta")
+        && path
+            .sub_attr
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("resourceType"))
+}
+
+/// `meta.resourceType` is `name` for every row: the comparison is a constant (case-exact, as the
+/// schema defines it).
+fn resource_type(op: CompareOp, value: &CompValue, name: &str) -> Condition {
+    let CompValue::Str(v) = value else {
+        return constant(op == CompareOp::Ne);
+    };
+    constant(match op {
+        CompareOp::Eq => name == v,
+        CompareOp::Ne => name != v,
+        CompareOp::Co => name.contains(v.as_str()),
+        CompareOp::Sw => name.starts_with(v.as_str()),
+        CompareOp::Ew => name.ends_with(v.as_str()),
+        CompareOp::Gt => name > v.as_str(),
+        CompareOp::Ge => name >= v.as_str(),
+        CompareOp::Lt => name < v.as_str(),
+        CompareOp::Le => name <= v.as_str(),
+    })
+}
+
+/// The column of the other side that a sub-attribute of the relation compares on.
+fn related_column(relation: Relation, path: &AttrPath) -> Option<(SimpleExpr, Kind)> {
+    let sub = path
+        .sub_attr
+        .as_deref()
+        .unwrap_or("value")
+        .to_ascii_lowercase();
+    Some(match (relation, sub.as_str()) {
+        (Relation::GroupsOfUser, "value") => (
+            Expr::col((scim_groups::Entity, scim_groups::Column::Uid)),
+            Kind::Exact,
+        ),
+        (Relation::GroupsOfUser, "display") => (
+            Expr::col((
+                scim_groups::Entity,
+                scim_groups::Column::DisplayNameNormalized,
+            )),
+            Kind::Normalized,
+        ),
+        (Relation::MembersOfGroup, "value") => (
+            Expr::col((scim_users::Entity, scim_users::Column::Uid)),
+            Kind::Exact,
+        ),
+        _ => return None,
+    })
+}
+
+/// Rows having at least one related row matching `condition` on the other side.
+fn having_related(relation: Relation, condition: Condition) -> Condition {
+    let members = scim_group_members::Entity;
+    let (own, other, other_table, other_id) = match relation {
+        Relation::GroupsOfUser => (
+            scim_group_members::Column::UserId,
+            scim_group_members::Column::GroupId,
+            scim_groups::Entity.into_iden(),
+            scim_groups::Column::Id.into_iden(),
+        ),
+        Relation::MembersOfGroup => (
+            scim_group_members::Column::GroupId,
+            scim_group_members::Column::UserId,
+            scim_users::Entity.into_iden(),
+            scim_users::Column::Id.into_iden(),
+        ),
+    };
+    let subquery = Query::select()
+        .column((members, own))
+        .from(members)
+        .inner_join(
+            other_table.clone(),
+            Expr::col((other_table, other_id)).equals((members, other)),
+        )
+        .cond_where(condition)
+        .to_owned();
+    let id = match relation {
+        Relation::GroupsOfUser => scim_users::Column::Id.into_simple_expr(),
+        Relation::MembersOfGroup => scim_groups::Column::Id.into_simple_expr(),
+    };
+    Condition::all().add(id.in_subquery(subquery))
+}
+
+/// A comparison on a relation: some related row matches (`ne`: none equals, as for emails).
+fn related(
+    relation: Relation,
+    path: &AttrPath,
+    op: CompareOp,
+    value: &CompValue,
+) -> Option<Condition> {
+    let (column, kind) = related_column(relation, path)?;
+    if op == CompareOp::Ne {
+        let equal = compare(column, kind, CompareOp::Eq, value)?;
+        return Some(Condition::all().not().add(having_related(relation, equal)));
+    }
+    Some(having_related(relation, compare(column, kind, op, value)?))
+}
+
+fn related_present(relation: Relation, path: &AttrPath) -> Option<Condition> {
+    let (column, _) = related_column(relation, path)?;
+    Some(having_related(relation, present(column)))
+}
+
 fn is_members(path: &AttrPath) -> bool {
     core_urn(path, GROUP_SCHEMA) && path.attr.eq_ignore_ascii_case("members")
 }
@@ -385,6 +521,17 @@ fn groups(filter: &Filter, json: &json::Translator<'_>, columns: Columns) -> Opt
             } if inner.attr.eq_ignore_ascii_case("value") => Some(has_member(uid)),
             _ => None,
         },
+        // A relation or a constant is never NULL: these stand under `not` too.
+        Filter::Compare { path, op, value } if is_members(path) => {
+            related(Relation::MembersOfGroup, path, *op, value)
+        }
+        Filter::Present(path) if is_members(path) => {
+            related_present(Relation::MembersOfGroup, path)
+        }
+        Filter::Compare { path, op, value } if is_resource_type(path, GROUP_SCHEMA) => {
+            Some(resource_type(*op, value, "Group"))
+        }
+        Filter::Present(path) if is_resource_type(path, GROUP_SCHEMA) => Some(constant(true)),
         Filter::Compare { path, .. } | Filter::Present(path)
             if columns == Columns::NotNull && nullable_column(path) =>
         {

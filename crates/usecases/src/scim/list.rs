@@ -19,9 +19,6 @@ use super::Ctx;
 
 use super::resource::user_resource;
 
-/// Rows read per batch when a filter has to be evaluated in memory.
-const SCAN_BATCH: u64 = 1000;
-
 /// The parameters of a list or `.search` request.
 #[derive(Debug, Clone, Default)]
 pub struct ListRequest {
@@ -330,16 +327,10 @@ pub async fn users(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> {
 
     let condition = match &filter {
         None => None,
-        Some(f) => match scim_filter::user_condition(f, scope, db.is_postgres()) {
-            Some(condition) => Some(condition),
-            None => {
-                let paging = listing.paging(false)?;
-                let (total, resources) =
-                    scan_users(ctx, f, &projection, paging, with_groups).await?;
-                let more = paging.offset() + (resources.len() as u64) < total;
-                return Ok(listing.finish(paging, total, resources, None, more));
-            }
-        },
+        Some(f) => Some(
+            scim_filter::user_condition(f, scope, db.is_postgres())
+                .ok_or_else(|| unsupported(f))?,
+        ),
     };
     let paging = listing.paging(sort.0 == UserSort::Id && sort.1)?;
     let page_request = UserPageRequest {
@@ -351,7 +342,17 @@ pub async fn users(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> {
         after_id: paging.after_id().map(ScimUserId),
         with_groups,
     };
-    let (total, mut rows) = scim_users::page(db, scope, &page_request).await?;
+    let (total, mut rows) = match filter.as_ref().and_then(|f| bound(ctx, f)) {
+        None => scim_users::page(db, scope, &page_request).await?,
+        Some(limit) => {
+            let txn = store::db::begin_bounded(db, limit).await?;
+            let page = scim_users::page(&txn, scope, &page_request)
+                .await
+                .map_err(|e| timed_out(e, limit))?;
+            txn.commit().await?;
+            page
+        }
+    };
     let more = rows.len() as u64 > paging.count;
     rows.truncate(usize::try_from(paging.count).unwrap_or(usize::MAX));
     let resources = rows
@@ -363,50 +364,6 @@ pub async fn users(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> {
         .collect();
     let last_id = rows.last().map(|r| r.user.id.0);
     Ok(listing.finish(paging, total, resources, last_id, more))
-}
-
-async fn scan_users(
-    ctx: Ctx<'_>,
-    filter: &Filter,
-    projection: &Projection,
-    paging: Paging,
-    with_groups: bool,
-) -> crate::Result<(u64, Vec<Value>)> {
-    let schema = ResourceSchema::user();
-    let base = ctx.base_url();
-    let (db, scope) = (ctx.core.db(), ctx.scope());
-    let mut matched = Vec::new();
-    let mut after = ScimUserId(0);
-    loop {
-        let batch = scim_users::batch_after(db, scope, after, SCAN_BATCH).await?;
-        let Some(last) = batch.last() else { break };
-        after = last.id;
-        let ids: Vec<ScimUserId> = batch.iter().map(|r| r.id).collect();
-        let mut groups = if with_groups {
-            scim_groups::groups_of_users(db, scope, &ids).await?
-        } else {
-            HashMap::new()
-        };
-        for row in &batch {
-            let groups = groups.remove(&row.id).unwrap_or_default();
-            let resource = user_resource(row, &base, Some(&groups));
-            if filter.matches(&resource, schema) {
-                matched.push(resource);
-            }
-        }
-    }
-    Ok(paged(matched, paging, |r| projection.apply(&r, schema)))
-}
-
-/// The page of in-memory results that `paging` asks for, with the total.
-fn paged(all: Vec<Value>, paging: Paging, project: impl Fn(Value) -> Value) -> (u64, Vec<Value>) {
-    let total = all.len() as u64;
-    let skip = usize::try_from(paging.offset()).unwrap_or(usize::MAX);
-    let take = usize::try_from(paging.count).unwrap_or(usize::MAX);
-    (
-        total,
-        all.into_iter().skip(skip).take(take).map(project).collect(),
-    )
 }
 
 /// `GET /Groups` and `POST /Groups/.search`. Members are loaded only when the projection wants
@@ -424,41 +381,31 @@ pub async fn groups(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> 
     };
     let sort = (group_sort(request.sort_by.as_deref()), ascending(request));
 
-    let rows = match &filter {
-        Some(f) if scim_filter::group_condition(f, db.is_postgres()).is_none() => {
-            let paging = listing.paging(false)?;
-            let mut matched = Vec::new();
-            let mut after = ScimGroupId(0);
-            loop {
-                let batch = scim_groups::batch_after(db, scope, after, SCAN_BATCH).await?;
-                let Some(last) = batch.last() else { break };
-                after = last.id;
-                for row in batch {
-                    let resource = super::groups::render(ctx, &row, true).await?;
-                    if f.matches(&resource, schema) {
-                        matched.push(resource);
-                    }
-                }
-            }
-            let (total, resources) = paged(matched, paging, |r| projection.apply(&r, schema));
-            let more = paging.offset() + (resources.len() as u64) < total;
-            return Ok(listing.finish(paging, total, resources, None, more));
-        }
-        other => {
-            let paging = listing.paging(sort.0 == GroupSort::Id && sort.1)?;
-            let page_request = GroupPageRequest {
-                condition: other
-                    .as_ref()
-                    .and_then(|f| scim_filter::group_condition(f, db.is_postgres())),
-                sort,
-                offset: paging.offset(),
-                limit: paging.count + 1,
-                after_id: paging.after_id().map(ScimGroupId),
-            };
-            (paging, scim_groups::page(db, scope, &page_request).await?)
+    let condition = match &filter {
+        None => None,
+        Some(f) => {
+            Some(scim_filter::group_condition(f, db.is_postgres()).ok_or_else(|| unsupported(f))?)
         }
     };
-    let (paging, (total, mut rows)) = rows;
+    let paging = listing.paging(sort.0 == GroupSort::Id && sort.1)?;
+    let page_request = GroupPageRequest {
+        condition,
+        sort,
+        offset: paging.offset(),
+        limit: paging.count + 1,
+        after_id: paging.after_id().map(ScimGroupId),
+    };
+    let (total, mut rows) = match filter.as_ref().and_then(|f| bound(ctx, f)) {
+        None => scim_groups::page(db, scope, &page_request).await?,
+        Some(limit) => {
+            let txn = store::db::begin_bounded(db, limit).await?;
+            let page = scim_groups::page(&txn, scope, &page_request)
+                .await
+                .map_err(|e| timed_out(e, limit))?;
+            txn.commit().await?;
+            page
+        }
+    };
     let more = rows.len() as u64 > paging.count;
     rows.truncate(usize::try_from(paging.count).unwrap_or(usize::MAX));
     let mut resources = Vec::with_capacity(rows.len());
@@ -468,4 +415,44 @@ pub async fn groups(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> 
     }
     let last_id = rows.last().map(|r| r.id.0);
     Ok(listing.finish(paging, total, resources, last_id, more))
+}
+
+/// A filter naming something no row holds (`meta.location`, `meta.version`, a group member's
+/// `display`, …) is refused rather than evaluated over the organization in memory (RFC 7644
+/// §3.4.2.2: "the specified attribute and filter comparison combination is not supported").
+fn unsupported(filter: &Filter) -> crate::Error {
+    ScimError::invalid_filter(format!(
+        "the filter {filter} compares an attribute this server does not filter on (meta.location, \
+         meta.version, a group's members other than by value, a user's groups other than by \
+         value or display)"
+    ))
+    .into()
+}
+
+/// The time limit of a filter that no index serves: anything but `eq`, `and` and `or` of them
+/// (`co`, `sw`, `ew`, ordering, `ne`, `not`, `pr`, value paths) may read every row of a large
+/// organization, so it runs under `scim.filter_timeout_ms`. The IdPs' own lookups (`userName eq`,
+/// `externalId eq`, `displayName eq`) never do.
+fn bound(ctx: Ctx<'_>, filter: &Filter) -> Option<std::time::Duration> {
+    fn indexed(filter: &Filter) -> bool {
+        match filter {
+            Filter::Compare { op, .. } => *op == scim_core::filter::CompareOp::Eq,
+            Filter::And(l, r) | Filter::Or(l, r) => indexed(l) && indexed(r),
+            Filter::Not(_) | Filter::Present(_) | Filter::ValuePath { .. } => false,
+        }
+    }
+    (!indexed(filter)).then(|| ctx.core.settings().scim_filter_timeout)
+}
+
+/// A statement cut short by the time limit is the request's doing: `400 tooMany`.
+fn timed_out(err: store::StoreError, limit: std::time::Duration) -> crate::Error {
+    match err {
+        store::StoreError::TimedOut => ScimError::too_many(format!(
+            "the filter needs more than {} ms of database time in this organization; narrow it \
+             (eq on userName, externalId, displayName or any attribute is served by an index)",
+            limit.as_millis()
+        ))
+        .into(),
+        other => other.into(),
+    }
 }
