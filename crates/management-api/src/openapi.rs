@@ -8,8 +8,8 @@ use utoipa_actix_web::OpenApiFactory;
 use utoipa_actix_web::scope::Scope;
 
 use crate::handlers::{
-    accounts, directory, events, invitations, members, organizations, portal, roles,
-    scim_requests, stacks, webhooks,
+    accounts, directory, events, invitations, members, organizations, portal, roles, scim_requests,
+    stacks, webhooks,
 };
 
 /// Every route of `/api/v1` (except the document itself), as one scope that also knows its paths

@@ -69,11 +69,12 @@ impl Caller {
             }
         };
         // For the request log: the organization and credential are proven from here on.
-        req.extensions_mut().insert(crate::request_log::LoggedCaller {
-            scope: principal.scope.clone(),
-            kind: credential_kind,
-            id: credential_id.clone(),
-        });
+        req.extensions_mut()
+            .insert(crate::request_log::LoggedCaller {
+                scope: principal.scope.clone(),
+                kind: credential_kind,
+                id: credential_id.clone(),
+            });
         // Authentication first, then the switch: an unauthenticated caller learns nothing about
         // the organization, not even whether SCIM is on.
         if !principal.scim_enabled {

@@ -176,10 +176,7 @@ fn line(admin: &OrgAdmin, names: &HashMap<String, String>, row: LoggedRequest) -
         status_class,
         duration: format!("{:.1} ms", row.duration_us as f64 / 1000.0),
         credential,
-        subject: row
-            .user_name
-            .or(row.external_id)
-            .unwrap_or_default(),
+        subject: row.user_name.or(row.external_id).unwrap_or_default(),
     }
 }
 

@@ -237,9 +237,15 @@ async fn traffic(env: &LogEnv) -> String {
         )
         .await;
     assert_eq!(found.status, StatusCode::OK, "{}", found.body);
-    env.scim(&acme.uid, &acme.token, Method::GET, "/Users/no-such-user", None)
-        .await
-        .assert_error(404, None);
+    env.scim(
+        &acme.uid,
+        &acme.token,
+        Method::GET,
+        "/Users/no-such-user",
+        None,
+    )
+    .await
+    .assert_error(404, None);
     env.scim(&acme.uid, BAD_TOKEN, Method::GET, "/Users", None)
         .await
         .assert_error(401, None);
@@ -255,8 +261,7 @@ async fn logs_every_request_without_secrets(backend: Backend) {
     let env = LogEnv::start(backend, &[]).await;
     traffic(&env).await;
     // Beta switched SCIM off: its token is accepted, the switch refuses (403).
-    env.target
-        .admin(&["disable-scim", "--org", &env.beta.uid]);
+    env.target.admin(&["disable-scim", "--org", &env.beta.uid]);
     env.scim(&env.beta.uid, &env.beta.token, Method::GET, "/Users", None)
         .await
         .assert_error(403, None);
@@ -385,7 +390,9 @@ async fn search_filters(backend: Backend) {
         "since=yesterday",
         "cursor=%00",
     ] {
-        env.log(&org, bad).await.assert_problem(400, "invalid-request");
+        env.log(&org, bad)
+            .await
+            .assert_problem(400, "invalid-request");
     }
 
     // The console answers the same searches, and bad ones with a 400 page.
@@ -397,7 +404,12 @@ async fn search_filters(backend: Backend) {
         ))
         .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    assert_eq!(page.body.matches("data-request").count(), 1, "{}", page.body);
+    assert_eq!(
+        page.body.matches("data-request").count(),
+        1,
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("409"));
     for bad in [
         "q=a%00b".to_owned(),
@@ -491,7 +503,10 @@ async fn request_log_in_chromium(backend: Backend) {
     traffic(&env).await;
     env.wait_for(&env.acme.uid, 6).await;
     let chrome = Chrome::start(
-        &format!("request_log_in_chromium-{}", format!("{backend:?}").to_lowercase()),
+        &format!(
+            "request_log_in_chromium-{}",
+            format!("{backend:?}").to_lowercase()
+        ),
         &env.server.base_url,
     )
     .await;
@@ -542,9 +557,7 @@ async fn request_log_in_chromium(backend: Backend) {
     chrome
         .wait_text("#request-log tbody", "the create", |t| t.contains("201"))
         .await;
-    let link = chrome
-        .find_with_text("#request-log tbody tr", "201")
-        .await;
+    let link = chrome.find_with_text("#request-log tbody tr", "201").await;
     let anchor = link
         .find(fantoccini::Locator::Css("td.request a"))
         .await

@@ -242,11 +242,7 @@ pub async fn get(
 
 /// Deletes rows logged before `before`, at most `limit`, oldest first (the janitor's retention,
 /// region-wide). Returns how many went.
-pub async fn prune_before(
-    conn: &impl Conn,
-    before: DateTime<Utc>,
-    limit: u64,
-) -> StoreResult<u64> {
+pub async fn prune_before(conn: &impl Conn, before: DateTime<Utc>, limit: u64) -> StoreResult<u64> {
     let raw = conn.raw();
     let backend = raw.get_database_backend();
     Ok(raw
@@ -262,11 +258,7 @@ pub async fn prune_before(
 
 /// Keeps each organization's newest `max_rows` rows and deletes the rest, at most `limit` per
 /// organization per call (the janitor's size bound). Returns how many went.
-pub async fn cap_per_organization(
-    conn: &impl Conn,
-    max_rows: u64,
-    limit: u64,
-) -> StoreResult<u64> {
+pub async fn cap_per_organization(conn: &impl Conn, max_rows: u64, limit: u64) -> StoreResult<u64> {
     let raw = conn.raw();
     let backend = raw.get_database_backend();
     let over = raw
@@ -298,11 +290,7 @@ pub async fn cap_per_organization(
                 backend,
                 "DELETE FROM scim_request_log WHERE id IN (SELECT id FROM scim_request_log \
                  WHERE org_id = ? AND id < ? ORDER BY id LIMIT ?)",
-                vec![
-                    org_id.into(),
-                    oldest_kept.0.into(),
-                    (limit as i64).into(),
-                ],
+                vec![org_id.into(), oldest_kept.0.into(), (limit as i64).into()],
             ))
             .await?
             .rows_affected();

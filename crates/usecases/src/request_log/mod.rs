@@ -191,15 +191,23 @@ pub async fn write_batch(core: &Core, batch: Vec<Captured>) -> Result<usize> {
 fn prepare(c: Captured, max_body_bytes: usize) -> NewLoggedRequest {
     let request_raw: Vec<u8> = c.request_body.concat();
     let (request_body, request_json) = redact::body(&request_raw, max_body_bytes);
-    let (response_body, response_json) =
-        redact::body(c.response_body.as_deref().unwrap_or_default(), max_body_bytes);
+    let (response_body, response_json) = redact::body(
+        c.response_body.as_deref().unwrap_or_default(),
+        max_body_bytes,
+    );
     let query = c
         .path_and_query
         .split_once('?')
         .map_or("", |(_, q)| q)
         .to_owned();
-    let subject =
-        |attribute| redact::subject(attribute, request_json.as_ref(), response_json.as_ref(), &query);
+    let subject = |attribute| {
+        redact::subject(
+            attribute,
+            request_json.as_ref(),
+            response_json.as_ref(),
+            &query,
+        )
+    };
     let (credential_kind, credential_id) = match c.credential {
         Some((kind, id)) => (Some(kind.to_owned()), Some(redact::clean(&id))),
         None => (None, None),
@@ -309,7 +317,9 @@ impl SearchInput {
         if let (Some(since), Some(until)) = (self.since, self.until)
             && since > until
         {
-            return Err(Error::Invalid("the time range ends before it starts".into()));
+            return Err(Error::Invalid(
+                "the time range ends before it starts".into(),
+            ));
         }
         Ok(RequestLogFilter {
             status,
