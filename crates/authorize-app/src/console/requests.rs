@@ -167,11 +167,19 @@ fn line(admin: &OrgAdmin, names: &HashMap<String, String>, row: LoggedRequest) -
         400..=499 => "client-error",
         _ => "server-error",
     };
+    // The organization's SCIM Base URL is the same on every row: shown once, on the tab.
+    let uid = &admin.org.uid;
+    let path = ["/scim/v2.0/organizations/", "/scim/v2/organizations/"]
+        .iter()
+        .find_map(|base| row.path.strip_prefix(&format!("{base}{uid}")))
+        .filter(|rest| !rest.is_empty())
+        .map_or_else(|| row.path.clone(), str::to_owned);
     RequestLine {
         href: admin.scim_path(&format!("/requests/{}", row.id)),
         at: when_precise(row.created_at),
         method: row.method,
-        path: row.path,
+        path,
+        full_path: row.path,
         status: row.status,
         status_class,
         duration: format!("{:.1} ms", row.duration_us as f64 / 1000.0),

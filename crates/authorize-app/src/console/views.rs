@@ -434,8 +434,10 @@ pub struct RequestLine {
     pub at: String,
     /// The HTTP method.
     pub method: String,
-    /// Path and query.
+    /// Path and query after the organization's SCIM Base URL.
     pub path: String,
+    /// Path and query as received.
+    pub full_path: String,
     /// The answer's status.
     pub status: i32,
     /// `ok`, `refused`, `client-error` or `server-error` (its badge).
