@@ -235,24 +235,23 @@ async fn delivery_gauges(core: Core) {
     }
 }
 
-/// Writes the SCIM requests this replica queued, a batch at a time: whatever is queued when the
-/// previous batch is written (one request when idle, many under load). A batch that cannot be
-/// written is dropped and counted, so an outage of the database never grows the queue.
+/// Writes the SCIM requests this replica queued, a batch at a time: whatever is queued (up to a
+/// batch), then — unless the batch was full — a pause of `flush_interval`, so a steady request
+/// rate costs a few write transactions a second. A batch that cannot be written is dropped and
+/// counted, so an outage of the database never grows the queue.
 async fn request_log_writer(core: Core) {
     let queue = core.request_log().clone();
+    let settings = queue.settings().clone();
     loop {
         let batch = queue.next_batch().await;
-        if batch.is_empty() {
-            // The queue's sender lives as long as the core: not reached, but never spin.
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            continue;
-        }
-        let size = batch.len() as u64;
+        let size = batch.len();
         if let Err(e) = usecases::request_log::write_batch(&core, batch).await {
             metrics::counter!(usecases::request_log::DROPPED, "reason" => "write_failed")
-                .increment(size);
+                .increment(size as u64);
             tracing::warn!(error = %e, requests = size, "writing the SCIM request log failed");
-            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        if size < settings.batch_size {
+            tokio::time::sleep(settings.flush_interval).await;
         }
     }
 }

@@ -46,8 +46,12 @@ pub struct RequestLogSettings {
     pub queue_capacity: usize,
     /// The most body bytes waiting to be written.
     pub queue_max_bytes: usize,
-    /// The most requests written per statement batch.
+    /// The most requests written per batch.
     pub batch_size: usize,
+    /// The pause after a batch that was not full: batches are written at most this often, so at
+    /// a moderate request rate the log costs a few write transactions a second, not one per
+    /// request (on SQLite every write transaction takes the one writer's turn).
+    pub flush_interval: Duration,
 }
 
 impl Default for RequestLogSettings {
@@ -60,6 +64,7 @@ impl Default for RequestLogSettings {
             queue_capacity: 10_000,
             queue_max_bytes: 64 * 1024 * 1024,
             batch_size: 500,
+            flush_interval: Duration::from_millis(250),
         }
     }
 }
