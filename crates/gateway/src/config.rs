@@ -48,6 +48,8 @@ pub struct Config {
     pub email: EmailConfig,
     /// Limits of the SCIM API.
     pub scim: ScimConfig,
+    /// The SCIM request log.
+    pub scim_log: ScimLogConfig,
     /// The Prometheus endpoint.
     pub metrics: MetricsConfig,
     /// How the product presents itself on its pages and in its emails.
@@ -180,6 +182,24 @@ pub struct ScimConfig {
     pub bulk_payload_limit_bytes: usize,
     /// Database time a filter that no index serves may take (`co`, `ew`, ordering, `not`…), ms.
     pub filter_timeout_ms: u64,
+}
+
+/// `[scim_log]`: the SCIM request log (`docs/console.md`, "SCIM request log").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScimLogConfig {
+    /// Whether SCIM requests are logged.
+    pub enabled: bool,
+    /// How long a logged request is kept, in days.
+    pub retention_days: u32,
+    /// The most requests one organization's log keeps (the oldest go first).
+    pub max_rows_per_organization: u64,
+    /// The most bytes kept of each request and response body.
+    pub max_body_bytes: usize,
+    /// The most requests waiting to be written; beyond it requests are not logged (counted).
+    pub queue_capacity: usize,
+    /// The most body bytes waiting to be written; beyond it requests are not logged (counted).
+    pub queue_max_bytes: usize,
 }
 
 /// `[metrics]`
@@ -578,6 +598,46 @@ impl Config {
                 "events.retention_days",
                 "must be at least 1",
             ));
+        }
+        let log = &self.scim_log;
+        for (key, value, min, max) in [
+            (
+                "scim_log.retention_days",
+                u64::from(log.retention_days),
+                1,
+                3650,
+            ),
+            (
+                "scim_log.max_rows_per_organization",
+                log.max_rows_per_organization,
+                100,
+                100_000_000,
+            ),
+            (
+                "scim_log.max_body_bytes",
+                log.max_body_bytes as u64,
+                256,
+                1024 * 1024,
+            ),
+            (
+                "scim_log.queue_capacity",
+                log.queue_capacity as u64,
+                1,
+                1_000_000,
+            ),
+            (
+                "scim_log.queue_max_bytes",
+                log.queue_max_bytes as u64,
+                64 * 1024,
+                4 * 1024 * 1024 * 1024,
+            ),
+        ] {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError::new(
+                    key,
+                    format!("{value} is outside {min}..={max}"),
+                ));
+            }
         }
         if self.http.payload_limit_bytes < 1024 {
             return Err(ConfigError::new(

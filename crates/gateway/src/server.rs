@@ -65,6 +65,21 @@ pub fn core_settings(config: &Config) -> usecases::Settings {
         terms_version: oauth.terms_version.clone(),
         invitations: invitation_settings(config),
         scim_filter_timeout: Duration::from_millis(config.scim.filter_timeout_ms),
+        request_log: request_log_settings(config),
+    }
+}
+
+/// What the SCIM request log keeps, from `[scim_log]`.
+fn request_log_settings(config: &Config) -> usecases::request_log::RequestLogSettings {
+    let log = &config.scim_log;
+    usecases::request_log::RequestLogSettings {
+        enabled: log.enabled,
+        retention: chrono::Duration::days(i64::from(log.retention_days)),
+        max_rows_per_organization: log.max_rows_per_organization,
+        max_body_bytes: log.max_body_bytes,
+        queue_capacity: log.queue_capacity,
+        queue_max_bytes: log.queue_max_bytes,
+        ..usecases::request_log::RequestLogSettings::default()
     }
 }
 

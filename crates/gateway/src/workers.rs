@@ -1,7 +1,8 @@
 //! The background work of a replica: the sequencer (publishes committed events to the feed),
-//! webhook delivery, and retention. Every replica runs all of them: the sequencer takes turns
-//! through a database lock, deliveries are claimed with leases, so more replicas mean more
-//! delivery capacity and a killed replica's work is picked up by the others.
+//! webhook delivery, the SCIM request log's writer, and retention. Every replica runs all of
+//! them: the sequencer takes turns through a database lock, deliveries are claimed with leases,
+//! so more replicas mean more delivery capacity and a killed replica's work is picked up by the
+//! others; each replica writes the SCIM requests it served itself.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -95,6 +96,7 @@ pub fn spawn(core: &Core, config: &Config, deps: &WebhookDeps) -> Vec<JoinHandle
             core.clone(),
             chrono::Duration::days(i64::from(config.events.retention_days)),
         )),
+        tokio::spawn(request_log_writer(core.clone())),
     ];
     tasks.extend(listener);
     tasks
@@ -335,6 +337,27 @@ async fn delivery_gauges(core: Core) {
     }
 }
 
+/// Writes the SCIM requests this replica queued, a batch at a time: whatever is queued (up to a
+/// batch), then — unless the batch was full — a pause of `flush_interval`, so a steady request
+/// rate costs a few write transactions a second. A batch that cannot be written is dropped and
+/// counted, so an outage of the database never grows the queue.
+async fn request_log_writer(core: Core) {
+    let queue = core.request_log().clone();
+    let settings = queue.settings().clone();
+    loop {
+        let batch = queue.next_batch().await;
+        let size = batch.len();
+        if let Err(e) = usecases::request_log::write_batch(&core, batch).await {
+            metrics::counter!(usecases::request_log::DROPPED, "reason" => "write_failed")
+                .increment(size as u64);
+            tracing::warn!(error = %e, requests = size, "writing the SCIM request log failed");
+        }
+        if size < settings.batch_size {
+            tokio::time::sleep(settings.flush_interval).await;
+        }
+    }
+}
+
 async fn janitor(core: Core, retention: chrono::Duration) {
     loop {
         let now = Utc::now();
@@ -342,6 +365,15 @@ async fn janitor(core: Core, retention: chrono::Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(events = n, "pruned events past their retention"),
             Err(e) => tracing::warn!(error = %e, "pruning the feed failed"),
+        }
+        match usecases::request_log::prune(&core, now).await {
+            Ok(pruned) if pruned != usecases::request_log::Pruned::default() => tracing::info!(
+                expired = pruned.expired,
+                over_cap = pruned.over_cap,
+                "pruned the SCIM request log"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning the SCIM request log failed"),
         }
         if let Err(e) =
             store::repo::idempotency::prune(core.db(), now - chrono::Duration::hours(24)).await

@@ -569,3 +569,57 @@ impl From<(store::repo::invitations::Invitation, String)> for Invitation {
         }
     }
 }
+
+/// One SCIM request of the organization, as the request log keeps it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScimRequest {
+    /// The log row's id.
+    pub id: i64,
+    /// The request id (the `X-Request-Id` the IdP was answered with).
+    pub request_id: Option<String>,
+    /// When it arrived.
+    pub at: DateTime<Utc>,
+    /// The HTTP method.
+    pub method: String,
+    /// Path and query (secrets in the query redacted).
+    pub path: String,
+    /// The answer's status.
+    pub status: i32,
+    /// How long the answer took, in milliseconds.
+    pub duration_ms: f64,
+    /// `api_token` or `installation`; `null` when the credential was refused.
+    pub credential_kind: Option<String>,
+    /// The bearer token's or installation's id.
+    pub credential_id: Option<String>,
+    /// The client address.
+    pub client_ip: Option<String>,
+    /// The userName the request was about, when it named one.
+    pub user_name: Option<String>,
+    /// The externalId the request was about, when it named one.
+    pub external_id: Option<String>,
+    /// The request body, redacted and truncated.
+    pub request_body: Option<String>,
+    /// The response body, redacted and truncated.
+    pub response_body: Option<String>,
+}
+
+impl From<store::repo::scim_request_log::LoggedRequest> for ScimRequest {
+    fn from(row: store::repo::scim_request_log::LoggedRequest) -> Self {
+        Self {
+            id: row.id.0,
+            request_id: row.request_id,
+            at: row.created_at,
+            method: row.method,
+            path: row.path,
+            status: row.status,
+            duration_ms: row.duration_us as f64 / 1000.0,
+            credential_kind: row.credential_kind,
+            credential_id: row.credential_id,
+            client_ip: row.client_ip,
+            user_name: row.user_name,
+            external_id: row.external_id,
+            request_body: row.request_body,
+            response_body: row.response_body,
+        }
+    }
+}

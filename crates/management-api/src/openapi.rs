@@ -8,8 +8,8 @@ use utoipa_actix_web::OpenApiFactory;
 use utoipa_actix_web::scope::Scope;
 
 use crate::handlers::{
-    accounts, directory, events, invitations, members, organizations, portal, roles, stacks,
-    webhooks,
+    accounts, directory, events, invitations, members, organizations, portal, roles, scim_requests,
+    stacks, webhooks,
 };
 
 /// Every route of `/api/v1` (except the document itself), as one scope that also knows its paths
@@ -51,6 +51,7 @@ pub fn routes() -> Scope<
         .service(directory::mappings)
         .service(directory::set_mapping)
         .service(directory::remove_mapping)
+        .service(scim_requests::list)
         .service(portal::create)
         .service(events::list)
         .service(events::redeliver)
@@ -112,7 +113,7 @@ pub fn document(auth_api_url: &str) -> String {
             ("stacks", "An organization's stacks (workspaces)"),
             (
                 "directory",
-                "SCIM connection, synced groups and group mappings",
+                "SCIM connection, synced groups, group mappings and the SCIM request log",
             ),
             ("portal", "Links for a customer's IT admin"),
             ("events", "The change feed: every change, in commit order"),

@@ -62,6 +62,19 @@ impl Caller {
                 return Err(error.into());
             }
         };
+        let (kind, credential_kind, credential_id) = match principal.credential.clone() {
+            Credential::ApiToken(uid) => (ActorKind::ApiToken(uid.clone()), "api_token", uid),
+            Credential::Installation(uid) => {
+                (ActorKind::Installation(uid.clone()), "installation", uid)
+            }
+        };
+        // For the request log: the organization and credential are proven from here on.
+        req.extensions_mut()
+            .insert(crate::request_log::LoggedCaller {
+                scope: principal.scope.clone(),
+                kind: credential_kind,
+                id: credential_id.clone(),
+            });
         // Authentication first, then the switch: an unauthenticated caller learns nothing about
         // the organization, not even whether SCIM is on.
         if !principal.scim_enabled {
@@ -70,12 +83,6 @@ impl Caller {
             ))
             .into());
         }
-        let (kind, credential_kind, credential_id) = match principal.credential.clone() {
-            Credential::ApiToken(uid) => (ActorKind::ApiToken(uid.clone()), "api_token", uid),
-            Credential::Installation(uid) => {
-                (ActorKind::Installation(uid.clone()), "installation", uid)
-            }
-        };
         // For the access log line and the metrics (the organization is never a metric label).
         req.extensions_mut().insert(CallerInfo {
             org_uid: principal.scope.org_uid().to_owned(),

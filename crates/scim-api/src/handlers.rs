@@ -525,6 +525,8 @@ pub fn scope(
         .wrap(ErrorHandlers::new().default_handler(as_scim_error))
         .wrap(actix_web::middleware::from_fn(crate::guard::check_head))
         .wrap(actix_web::middleware::from_fn(crate::observe::count))
+        // Outermost: refusals of the head and of the credential are logged too.
+        .wrap(actix_web::middleware::from_fn(crate::request_log::record))
         .service(resource_routes::<Users>("Users"))
         .service(resource_routes::<Groups>("Groups"))
         .service(

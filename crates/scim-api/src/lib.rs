@@ -12,6 +12,7 @@ pub mod error;
 pub mod guard;
 pub mod handlers;
 pub mod observe;
+pub mod request_log;
 
 use std::sync::Arc;
 

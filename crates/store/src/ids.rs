@@ -72,4 +72,6 @@ ids! {
     WebhookDeliveryId,
     /// `webhook_attempts.id`.
     WebhookAttemptId,
+    /// `scim_request_log.id`.
+    RequestLogId,
 }

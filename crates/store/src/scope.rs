@@ -69,6 +69,7 @@ tenant_tables!(
     audit_log,
     portal_links,
     invitations,
+    scim_request_log,
 );
 
 /// The one way tenant queries start: every read and write of a tenant table through these is

@@ -28,6 +28,7 @@ const TABLES: &[&str] = &[
     "events",
     "audit_log",
     "event_counters",
+    "scim_request_log",
 ];
 
 /// The schema is read with a connection of the test's own: the store hands out none.

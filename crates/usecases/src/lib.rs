@@ -19,6 +19,7 @@ pub mod mappings;
 pub mod members;
 pub mod organizations;
 pub mod portal;
+pub mod request_log;
 pub mod roles;
 pub mod scim;
 pub mod stacks;
@@ -43,6 +44,7 @@ pub struct Core {
     kv: Kv,
     settings: Arc<Settings>,
     signals: Arc<Signals>,
+    request_log: Arc<request_log::RequestLogQueue>,
 }
 
 /// In-process wake-ups: a committed change tells the sequencer there is something to publish;
@@ -113,6 +115,8 @@ pub struct Settings {
     pub invitations: invitations::InvitationSettings,
     /// The database time a SCIM filter that no index serves may take (PostgreSQL).
     pub scim_filter_timeout: Duration,
+    /// What the SCIM request log keeps.
+    pub request_log: request_log::RequestLogSettings,
 }
 
 impl Settings {
@@ -125,6 +129,7 @@ impl Settings {
             terms_version: "2026-01".to_owned(),
             invitations: invitations::InvitationSettings::default(),
             scim_filter_timeout: Duration::from_secs(2),
+            request_log: request_log::RequestLogSettings::default(),
         }
     }
 }
@@ -135,6 +140,7 @@ impl Core {
         Self {
             db,
             kv,
+            request_log: request_log::RequestLogQueue::new(settings.request_log.clone()),
             settings: Arc::new(settings),
             signals: Arc::new(Signals::default()),
         }
@@ -143,6 +149,11 @@ impl Core {
     /// The in-process signals.
     pub fn signals(&self) -> &Arc<Signals> {
         &self.signals
+    }
+
+    /// This replica's queue of SCIM requests waiting to be logged.
+    pub fn request_log(&self) -> &Arc<request_log::RequestLogQueue> {
+        &self.request_log
     }
 
     /// The region's database.

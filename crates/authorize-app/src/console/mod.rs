@@ -11,6 +11,7 @@
 
 pub mod activity;
 pub mod groups;
+pub mod requests;
 pub mod scim_tab;
 pub mod stacks;
 pub mod tokens;
@@ -346,6 +347,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, form_limit: usize) {
                 web::post().to(users::resend_invitation),
             )
             .route(&format!("{scim}/activity"), web::get().to(activity::list))
+            .route(&format!("{scim}/requests"), web::get().to(requests::list))
+            .route(
+                &format!("{scim}/requests/{{id}}"),
+                web::get().to(requests::show),
+            )
             .route("/settings/webhooks", web::get().to(webhooks::list))
             .route(
                 "/settings/webhooks/{endpoint}/events/{event}/resend",

@@ -48,6 +48,8 @@ branded_by_nav!(
     MappingsPage,
     UsersPage,
     ActivityPage,
+    RequestLogPage,
+    RequestDetailPage,
     StacksPage,
     WebhooksPage,
 );
@@ -421,6 +423,77 @@ pub struct ActivityPage {
     pub rows: Vec<AuditLine>,
     /// The next (older) page's link.
     pub next: Option<String>,
+}
+
+/// A SCIM request in the log.
+#[derive(Debug, Clone)]
+pub struct RequestLine {
+    /// Its page.
+    pub href: String,
+    /// When it arrived.
+    pub at: String,
+    /// The HTTP method.
+    pub method: String,
+    /// Path and query after the organization's SCIM Base URL.
+    pub path: String,
+    /// Path and query as received.
+    pub full_path: String,
+    /// The answer's status.
+    pub status: i32,
+    /// `ok`, `refused`, `client-error` or `server-error` (its badge).
+    pub status_class: &'static str,
+    /// How long the answer took.
+    pub duration: String,
+    /// The credential used, in words.
+    pub credential: String,
+    /// The userName or externalId it was about.
+    pub subject: String,
+}
+
+/// The Request log page.
+#[derive(Template)]
+#[template(path = "console/requests.html")]
+pub struct RequestLogPage {
+    /// Navigation.
+    pub nav: Nav,
+    /// How long requests are kept.
+    pub retention_days: i64,
+    /// Filter: status class.
+    pub status: String,
+    /// Filter: method.
+    pub method: String,
+    /// Filter: text.
+    pub text: String,
+    /// Filter: userName or externalId.
+    pub user: String,
+    /// Filter: from (datetime-local).
+    pub since: String,
+    /// Filter: until (datetime-local).
+    pub until: String,
+    /// The requests.
+    pub rows: Vec<RequestLine>,
+    /// The next (older) page's link.
+    pub next: Option<String>,
+}
+
+/// One logged request with its bodies.
+#[derive(Template)]
+#[template(path = "console/request.html")]
+pub struct RequestDetailPage {
+    /// Navigation.
+    pub nav: Nav,
+    /// The request.
+    pub line: RequestLine,
+    /// Its request id.
+    pub request_id: String,
+    /// The client address.
+    pub ip: String,
+    /// The request body (redacted).
+    pub request_body: String,
+    /// The response body (redacted).
+    pub response_body: String,
+    /// The log's page.
+    pub back: String,
 }
 
 /// A stack row.

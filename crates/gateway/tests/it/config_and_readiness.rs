@@ -57,6 +57,34 @@ fn bad_values_name_their_key() {
         .env("SCIMGATE_WEBHOOKS__LEASE_SECS", "30")
         .arg("migrate");
     fails_naming(cmd, "webhooks.lease_secs");
+
+    // The SCIM request log's bounds.
+    for (var, value, key) in [
+        (
+            "SCIMGATE_SCIM_LOG__RETENTION_DAYS",
+            "0",
+            "scim_log.retention_days",
+        ),
+        (
+            "SCIMGATE_SCIM_LOG__MAX_BODY_BYTES",
+            "10",
+            "scim_log.max_body_bytes",
+        ),
+        (
+            "SCIMGATE_SCIM_LOG__QUEUE_CAPACITY",
+            "0",
+            "scim_log.queue_capacity",
+        ),
+        (
+            "SCIMGATE_SCIM_LOG__RETENTION_DAYS",
+            "a month",
+            "scim_log.retention_days",
+        ),
+    ] {
+        let mut cmd = bare_command(dir.path());
+        cmd.env(var, value).arg("migrate");
+        fails_naming(cmd, key);
+    }
 }
 
 /// Issue 15, defect 7: a wrong value is described in words an operator knows (a whole number,

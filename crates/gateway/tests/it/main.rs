@@ -32,3 +32,4 @@ mod portal_links;
 mod regions;
 mod replicas_behind_nginx;
 mod scim_api;
+mod scim_request_log;

@@ -698,8 +698,25 @@ async fn the_openapi_document(backend: Backend) {
         "/api/v1/roles",
         "/api/v1/organizations/{id}/portal-links",
         "/api/v1/accounts",
+        "/api/v1/organizations/{id}/scim-requests",
     ] {
         assert!(paths.contains_key(path), "{path} missing");
+    }
+    let log = &paths["/api/v1/organizations/{id}/scim-requests"]["get"];
+    assert_eq!(
+        log["security"][0]["backend"][0], "organizations:read",
+        "{log}"
+    );
+    let params: Vec<&str> = log["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for name in [
+        "status", "method", "q", "user", "since", "until", "cursor", "limit",
+    ] {
+        assert!(params.contains(&name), "{name} not documented: {params:?}");
     }
     let flows = &doc.body["components"]["securitySchemes"]["backend"]["flows"]["clientCredentials"];
     assert!(

@@ -9,6 +9,7 @@ pub mod members;
 pub mod organizations;
 pub mod portal;
 pub mod roles;
+pub mod scim_requests;
 pub mod stacks;
 pub mod webhooks;
 

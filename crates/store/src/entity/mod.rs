@@ -22,6 +22,7 @@ pub mod revocations;
 pub mod roles;
 pub mod scim_group_members;
 pub mod scim_groups;
+pub mod scim_request_log;
 pub mod scim_user_emails;
 pub mod scim_users;
 pub mod signing_keys;

@@ -9,6 +9,7 @@ mod m0003_event_envelope;
 mod m0004_management_api;
 mod m0005_change_feed;
 mod m0006_invitations;
+mod m0007_scim_request_log;
 mod m0100_search_documents;
 mod m0200_operations;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_management_api::Migration),
             Box::new(m0005_change_feed::Migration),
             Box::new(m0006_invitations::Migration),
+            Box::new(m0007_scim_request_log::Migration),
             Box::new(m0100_search_documents::Migration),
             Box::new(m0200_operations::Migration),
         ]

@@ -21,6 +21,7 @@ pub mod refresh_tokens;
 pub mod role_catalog;
 pub mod roles;
 pub mod scim_groups;
+pub mod scim_request_log;
 pub mod scim_users;
 pub mod signing_keys;
 pub mod stacks;

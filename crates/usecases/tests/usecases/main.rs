@@ -7,4 +7,5 @@ mod feed;
 mod filters;
 mod invitations;
 mod provisioning;
+mod request_log;
 mod webhooks;

@@ -1,0 +1,299 @@
+//! The SCIM request log: one row per SCIM request of an organization, refused ones included.
+//!
+//! Rows arrive in batches from the request-log worker, which serves the whole replica: a batch
+//! mixes organizations, and a request refused before its credential proved anything (a bad
+//! token) names its organization only by the UID in its path. [`insert_batch`] therefore takes
+//! either a proven [`OrgScope`] or that UID, and keeps the UID's rows only when such an
+//! organization exists here. [`prune_before`] and [`cap_per_organization`] are the janitor's,
+//! region-wide. These are the documented exceptions to "every query starts from an `OrgScope`":
+//! they only append and delete log rows; every read is scoped.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+
+use super::feed::statement;
+use super::{escape_like, rows_per_insert};
+use crate::db::{Conn, Raw};
+use crate::entity::organizations::{self, Entity as Organizations};
+use crate::entity::scim_request_log::{self, Entity as RequestLog};
+use crate::ids::{OrgId, RequestLogId};
+use crate::types::normalize_key;
+use crate::{OrgScope, StoreResult};
+
+/// A logged request.
+pub type LoggedRequest = scim_request_log::Model;
+
+/// The organization a request is logged against.
+#[derive(Debug, Clone)]
+pub enum LogOrg {
+    /// Its credential proved the organization.
+    Proven(OrgScope),
+    /// Refused before any proof: the organization named in the path, kept only if it exists.
+    Named(String),
+}
+
+/// A request to log, already redacted and truncated.
+#[derive(Debug, Clone)]
+pub struct NewLoggedRequest {
+    /// Whose log.
+    pub org: LogOrg,
+    /// The request id (`X-Request-Id`).
+    pub request_id: Option<String>,
+    /// The HTTP method.
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// The answer's status.
+    pub status: u16,
+    /// How long the answer took, in microseconds.
+    pub duration_us: i64,
+    /// `api_token` or `installation`, when the credential was accepted.
+    pub credential_kind: Option<String>,
+    /// The credential's public id.
+    pub credential_id: Option<String>,
+    /// The client address.
+    pub client_ip: Option<String>,
+    /// The userName the request was about.
+    pub user_name: Option<String>,
+    /// The externalId the request was about.
+    pub external_id: Option<String>,
+    /// The request body.
+    pub request_body: Option<String>,
+    /// The response body.
+    pub response_body: Option<String>,
+    /// When the request arrived.
+    pub at: DateTime<Utc>,
+}
+
+/// Columns of one row, for the chunk size of a multi-row insert.
+const COLUMNS: usize = 15;
+/// The longest organization UID looked up (longer ones name no organization).
+const MAX_UID_BYTES: usize = 128;
+
+/// Writes a batch; rows naming an organization that does not exist here are dropped. Returns
+/// how many rows were written.
+pub async fn insert_batch(conn: &impl Conn, rows: Vec<NewLoggedRequest>) -> StoreResult<usize> {
+    let named: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| match &r.org {
+            LogOrg::Named(uid) if !uid.contains('\0') && uid.len() <= MAX_UID_BYTES => {
+                Some(uid.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    let known: HashMap<String, OrgId> = if named.is_empty() {
+        HashMap::new()
+    } else {
+        Organizations::find()
+            .filter(organizations::Column::Uid.is_in(named))
+            .filter(organizations::Column::DeletedAt.is_null())
+            .all(conn.raw())
+            .await?
+            .into_iter()
+            .map(|org| (org.uid, org.id))
+            .collect()
+    };
+    let models: Vec<scim_request_log::ActiveModel> = rows
+        .into_iter()
+        .filter_map(|r| {
+            let org_id = match &r.org {
+                LogOrg::Proven(scope) => scope.org_id(),
+                LogOrg::Named(uid) => *known.get(uid)?,
+            };
+            Some(row(org_id, r))
+        })
+        .collect();
+    let written = models.len();
+    let mut models = models.into_iter().peekable();
+    while models.peek().is_some() {
+        let chunk: Vec<_> = models.by_ref().take(rows_per_insert(COLUMNS)).collect();
+        RequestLog::insert_many(chunk).exec(conn.raw()).await?;
+    }
+    Ok(written)
+}
+
+fn row(org_id: OrgId, r: NewLoggedRequest) -> scim_request_log::ActiveModel {
+    scim_request_log::ActiveModel {
+        org_id: Set(org_id),
+        request_id: Set(r.request_id),
+        method: Set(r.method),
+        path: Set(r.path),
+        status: Set(i32::from(r.status)),
+        duration_us: Set(r.duration_us),
+        credential_kind: Set(r.credential_kind),
+        credential_id: Set(r.credential_id),
+        client_ip: Set(r.client_ip),
+        user_name_normalized: Set(r.user_name.as_deref().map(normalize_key)),
+        user_name: Set(r.user_name),
+        external_id: Set(r.external_id),
+        request_body: Set(r.request_body),
+        response_body: Set(r.response_body),
+        created_at: Set(r.at),
+        ..Default::default()
+    }
+}
+
+/// A class of answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusClass {
+    /// 200–299.
+    Success,
+    /// 400–499.
+    ClientError,
+    /// 500–599.
+    ServerError,
+    /// 401 and 403: the credential or the organization's switch refused the request.
+    Refused,
+}
+
+/// What a search of the log asks for; every field narrows it.
+#[derive(Debug, Clone, Default)]
+pub struct RequestLogFilter {
+    /// One class of answers.
+    pub status: Option<StatusClass>,
+    /// One HTTP method (upper case).
+    pub method: Option<String>,
+    /// Text the path or a body contains (case-insensitive).
+    pub text: Option<String>,
+    /// The userName (case-insensitive) or externalId the request was about.
+    pub user: Option<String>,
+    /// At or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Before.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// The organization's newest logged requests matching `filter`, older than `before` when given.
+pub async fn search(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    filter: &RequestLogFilter,
+    before: Option<RequestLogId>,
+    limit: u64,
+) -> StoreResult<Vec<LoggedRequest>> {
+    use scim_request_log::Column;
+    let mut query = scope.select::<RequestLog>();
+    if let Some(before) = before {
+        query = query.filter(Column::Id.lt(before));
+    }
+    if let Some(class) = filter.status {
+        query = query.filter(match class {
+            StatusClass::Success => Column::Status.between(200, 299),
+            StatusClass::ClientError => Column::Status.between(400, 499),
+            StatusClass::ServerError => Column::Status.between(500, 599),
+            StatusClass::Refused => Column::Status.is_in([401, 403]),
+        });
+    }
+    if let Some(method) = filter.method.as_deref() {
+        query = query.filter(Column::Method.eq(method));
+    }
+    if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
+        let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+        let like = |column: Column| {
+            Expr::expr(Func::lower(Expr::col(column)))
+                .like(LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        query = query.filter(
+            Condition::any()
+                .add(like(Column::Path))
+                .add(like(Column::RequestBody))
+                .add(like(Column::ResponseBody)),
+        );
+    }
+    if let Some(user) = filter.user.as_deref().filter(|u| !u.is_empty()) {
+        query = query.filter(
+            Condition::any()
+                .add(Column::UserNameNormalized.eq(normalize_key(user)))
+                .add(Column::ExternalId.eq(user)),
+        );
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(Column::CreatedAt.gte(since));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(Column::CreatedAt.lt(until));
+    }
+    Ok(query
+        .order_by_desc(Column::Id)
+        .limit(limit)
+        .all(conn.raw())
+        .await?)
+}
+
+/// One logged request of the organization.
+pub async fn get(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    id: RequestLogId,
+) -> StoreResult<Option<LoggedRequest>> {
+    Ok(scope
+        .select::<RequestLog>()
+        .filter(scim_request_log::Column::Id.eq(id))
+        .one(conn.raw())
+        .await?)
+}
+
+/// Deletes rows logged before `before`, at most `limit`, oldest first (the janitor's retention,
+/// region-wide). Returns how many went.
+pub async fn prune_before(conn: &impl Conn, before: DateTime<Utc>, limit: u64) -> StoreResult<u64> {
+    let raw = conn.raw();
+    let backend = raw.get_database_backend();
+    Ok(raw
+        .execute_raw(statement(
+            backend,
+            "DELETE FROM scim_request_log WHERE id IN \
+             (SELECT id FROM scim_request_log WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+            vec![before.into(), (limit as i64).into()],
+        ))
+        .await?
+        .rows_affected())
+}
+
+/// Keeps each organization's newest `max_rows` rows and deletes the rest, at most `limit` per
+/// organization per call (the janitor's size bound). Returns how many went.
+pub async fn cap_per_organization(conn: &impl Conn, max_rows: u64, limit: u64) -> StoreResult<u64> {
+    let raw = conn.raw();
+    let backend = raw.get_database_backend();
+    let over = raw
+        .query_all_raw(statement(
+            backend,
+            "SELECT org_id FROM scim_request_log GROUP BY org_id HAVING COUNT(*) > ?",
+            vec![(max_rows as i64).into()],
+        ))
+        .await?;
+    let mut deleted = 0;
+    for org in over {
+        let org_id: i64 = org.try_get("", "org_id")?;
+        // The oldest row this organization keeps.
+        let Some(oldest_kept) = RequestLog::find()
+            .select_only()
+            .column(scim_request_log::Column::Id)
+            .filter(scim_request_log::Column::OrgId.eq(OrgId(org_id)))
+            .order_by_desc(scim_request_log::Column::Id)
+            .offset(max_rows.saturating_sub(1))
+            .limit(1)
+            .into_tuple::<RequestLogId>()
+            .one(raw)
+            .await?
+        else {
+            continue;
+        };
+        deleted += raw
+            .execute_raw(statement(
+                backend,
+                "DELETE FROM scim_request_log WHERE id IN (SELECT id FROM scim_request_log \
+                 WHERE org_id = ? AND id < ? ORDER BY id LIMIT ?)",
+                vec![org_id.into(), oldest_kept.0.into(), (limit as i64).into()],
+            ))
+            .await?
+            .rows_affected();
+    }
+    Ok(deleted)
+}

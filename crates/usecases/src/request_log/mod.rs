@@ -1,0 +1,394 @@
+//! The SCIM request log: every SCIM request of an organization, refused ones included, for the
+//! admin debugging an IdP (console) and the SaaS backend (management API).
+//!
+//! Recording stays off the SCIM request's path: the SCIM surface hands a [`Captured`] request
+//! (bodies as the request and response already held them, no copy) to this replica's bounded
+//! in-process [`RequestLogQueue`] and answers at once. When the queue is full — by entries or by
+//! bytes — the request is not logged and `scimgate_scim_request_log_dropped_total` counts it; SCIM
+//! never waits for the log. A worker ([`write_batch`]) takes what is queued, up to a batch,
+//! redacts and truncates the bodies ([`redact`]) and writes the batch in one transaction of its
+//! own. What is still queued when the process stops is lost. Reads are scoped by [`OrgScope`].
+
+pub mod redact;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use store::OrgScope;
+use store::ids::RequestLogId;
+use store::repo::scim_request_log::{
+    self as repo, LogOrg, LoggedRequest, NewLoggedRequest, RequestLogFilter, StatusClass,
+};
+use tokio::sync::{Mutex, mpsc};
+
+use crate::{Core, Error, Result};
+
+/// Requests not logged because the queue was full.
+pub const DROPPED: &str = "scimgate_scim_request_log_dropped_total";
+/// Requests written to the log.
+pub const WRITTEN: &str = "scimgate_scim_request_log_written_total";
+
+/// `[scim_log]`: what the log keeps and for how long.
+#[derive(Debug, Clone)]
+pub struct RequestLogSettings {
+    /// Whether SCIM requests are logged at all.
+    pub enabled: bool,
+    /// How long a logged request is kept.
+    pub retention: chrono::Duration,
+    /// The most rows one organization keeps (the oldest go first).
+    pub max_rows_per_organization: u64,
+    /// The most bytes kept of each body.
+    pub max_body_bytes: usize,
+    /// The most requests waiting to be written.
+    pub queue_capacity: usize,
+    /// The most body bytes waiting to be written.
+    pub queue_max_bytes: usize,
+    /// The most requests written per batch.
+    pub batch_size: usize,
+    /// The pause after a batch that was not full: batches are written at most this often, so at
+    /// a moderate request rate the log costs a few write transactions a second, not one per
+    /// request (on SQLite every write transaction takes the one writer's turn).
+    pub flush_interval: Duration,
+}
+
+impl Default for RequestLogSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            retention: chrono::Duration::days(30),
+            max_rows_per_organization: 100_000,
+            max_body_bytes: 16 * 1024,
+            queue_capacity: 10_000,
+            queue_max_bytes: 64 * 1024 * 1024,
+            batch_size: 500,
+            flush_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// One SCIM request as the surface saw it, before redaction.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    /// Whose log.
+    pub org: LogOrg,
+    /// The request id.
+    pub request_id: Option<String>,
+    /// The HTTP method.
+    pub method: String,
+    /// Path and query, as received.
+    pub path_and_query: String,
+    /// The answer's status.
+    pub status: u16,
+    /// How long the answer took.
+    pub duration: Duration,
+    /// `(kind, public id)` of the accepted credential; `None` when it was refused.
+    pub credential: Option<(&'static str, String)>,
+    /// The client address.
+    pub client_ip: Option<String>,
+    /// The request body, as the chunks the handler read (empty: none read).
+    pub request_body: Vec<Bytes>,
+    /// The response body, when it was a complete buffer.
+    pub response_body: Option<Bytes>,
+    /// When the request arrived.
+    pub at: DateTime<Utc>,
+}
+
+impl Captured {
+    fn weight(&self) -> usize {
+        self.request_body.iter().map(Bytes::len).sum::<usize>()
+            + self.response_body.as_ref().map_or(0, Bytes::len)
+            + self.path_and_query.len()
+    }
+}
+
+/// This replica's queue of requests waiting to be logged.
+#[derive(Debug)]
+pub struct RequestLogQueue {
+    settings: RequestLogSettings,
+    sender: mpsc::Sender<Captured>,
+    receiver: Mutex<mpsc::Receiver<Captured>>,
+    queued_bytes: AtomicUsize,
+}
+
+impl RequestLogQueue {
+    /// An empty queue.
+    pub fn new(settings: RequestLogSettings) -> Arc<Self> {
+        let (sender, receiver) = mpsc::channel(settings.queue_capacity.max(1));
+        Arc::new(Self {
+            settings,
+            sender,
+            receiver: Mutex::new(receiver),
+            queued_bytes: AtomicUsize::new(0),
+        })
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &RequestLogSettings {
+        &self.settings
+    }
+
+    /// Whether requests are logged.
+    pub fn enabled(&self) -> bool {
+        self.settings.enabled
+    }
+
+    /// Queues a request without waiting; a full queue drops it (counted in [`DROPPED`]).
+    pub fn push(&self, captured: Captured) {
+        if !self.settings.enabled {
+            return;
+        }
+        let weight = captured.weight();
+        let before = self.queued_bytes.fetch_add(weight, Ordering::Relaxed);
+        if before + weight > self.settings.queue_max_bytes {
+            self.queued_bytes.fetch_sub(weight, Ordering::Relaxed);
+            metrics::counter!(DROPPED, "reason" => "bytes").increment(1);
+            return;
+        }
+        if self.sender.try_send(captured).is_err() {
+            self.queued_bytes.fetch_sub(weight, Ordering::Relaxed);
+            metrics::counter!(DROPPED, "reason" => "entries").increment(1);
+        }
+    }
+
+    /// Waits for queued requests and takes up to a batch of them.
+    pub async fn next_batch(&self) -> Vec<Captured> {
+        let mut batch = Vec::new();
+        let mut receiver = self.receiver.lock().await;
+        receiver
+            .recv_many(&mut batch, self.settings.batch_size.max(1))
+            .await;
+        let weight: usize = batch.iter().map(Captured::weight).sum();
+        self.queued_bytes.fetch_sub(weight, Ordering::Relaxed);
+        batch
+    }
+
+    /// Takes what is queued now, without waiting (tests, and a last flush).
+    pub async fn drain(&self) -> Vec<Captured> {
+        let mut batch = Vec::new();
+        let mut receiver = self.receiver.lock().await;
+        while let Ok(captured) = receiver.try_recv() {
+            batch.push(captured);
+        }
+        let weight: usize = batch.iter().map(Captured::weight).sum();
+        self.queued_bytes.fetch_sub(weight, Ordering::Relaxed);
+        batch
+    }
+}
+
+/// Redacts, truncates and writes a batch in one transaction. Returns how many rows were written
+/// (requests naming an organization that does not exist are not).
+pub async fn write_batch(core: &Core, batch: Vec<Captured>) -> Result<usize> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let max = core.request_log().settings().max_body_bytes;
+    let rows = batch.into_iter().map(|c| prepare(c, max)).collect();
+    let txn = store::db::begin_write(core.db()).await?;
+    let written = repo::insert_batch(&txn, rows).await?;
+    txn.commit().await?;
+    metrics::counter!(WRITTEN).increment(written as u64);
+    Ok(written)
+}
+
+fn prepare(c: Captured, max_body_bytes: usize) -> NewLoggedRequest {
+    let request_raw: Vec<u8> = c.request_body.concat();
+    let (request_body, request_json) = redact::body(&request_raw, max_body_bytes);
+    let (response_body, response_json) = redact::body(
+        c.response_body.as_deref().unwrap_or_default(),
+        max_body_bytes,
+    );
+    let query = c
+        .path_and_query
+        .split_once('?')
+        .map_or("", |(_, q)| q)
+        .to_owned();
+    let subject = |attribute| {
+        redact::subject(
+            attribute,
+            request_json.as_ref(),
+            response_json.as_ref(),
+            &query,
+        )
+    };
+    let (credential_kind, credential_id) = match c.credential {
+        Some((kind, id)) => (Some(kind.to_owned()), Some(redact::clean(&id))),
+        None => (None, None),
+    };
+    NewLoggedRequest {
+        org: c.org,
+        request_id: c.request_id.map(|r| redact::clean(&r)),
+        method: redact::truncate(&redact::clean(&c.method), 16),
+        path: redact::path(&c.path_and_query),
+        status: c.status,
+        duration_us: i64::try_from(c.duration.as_micros()).unwrap_or(i64::MAX),
+        credential_kind,
+        credential_id,
+        client_ip: c.client_ip,
+        user_name: subject("userName"),
+        external_id: subject("externalId"),
+        request_body,
+        response_body,
+        at: c.at,
+    }
+}
+
+/// The longest text a search accepts in one field.
+pub const MAX_SEARCH_CHARS: usize = 200;
+/// The most rows one page holds.
+pub const MAX_PAGE: u64 = 500;
+
+/// A search as a surface received it: text fields, checked here.
+#[derive(Debug, Clone, Default)]
+pub struct SearchInput {
+    /// `2xx`, `4xx`, `5xx` or `refused`.
+    pub status: Option<String>,
+    /// An HTTP method.
+    pub method: Option<String>,
+    /// Text the path or a body contains.
+    pub text: Option<String>,
+    /// A userName or externalId.
+    pub user: Option<String>,
+    /// At or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Before.
+    pub until: Option<DateTime<Utc>>,
+    /// Older than this row (the next page).
+    pub before: Option<i64>,
+    /// Rows per page.
+    pub limit: u64,
+}
+
+/// The status classes a search names, as the surfaces spell them.
+pub const STATUS_CLASSES: [&str; 4] = ["2xx", "4xx", "5xx", "refused"];
+/// The methods SCIM uses.
+pub const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+/// One page of the log, newest first.
+#[derive(Debug, Clone)]
+pub struct LogPage {
+    /// The rows.
+    pub rows: Vec<LoggedRequest>,
+    /// The `before` of the next (older) page, when there may be one.
+    pub next_before: Option<i64>,
+}
+
+fn text_field(name: &str, value: Option<&str>) -> Result<Option<String>> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if value.contains('\0') {
+        return Err(Error::Invalid(format!(
+            "{name} contains a NUL character, which no logged request holds"
+        )));
+    }
+    if value.chars().count() > MAX_SEARCH_CHARS {
+        return Err(Error::Invalid(format!(
+            "{name} is longer than {MAX_SEARCH_CHARS} characters"
+        )));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+impl SearchInput {
+    /// The checked filter: a clear [`Error::Invalid`] for anything no row could match.
+    pub fn filter(&self) -> Result<RequestLogFilter> {
+        let status = match text_field("status", self.status.as_deref())?.as_deref() {
+            None => None,
+            Some("2xx") => Some(StatusClass::Success),
+            Some("4xx") => Some(StatusClass::ClientError),
+            Some("5xx") => Some(StatusClass::ServerError),
+            Some("refused") => Some(StatusClass::Refused),
+            Some(other) => {
+                return Err(Error::Invalid(format!(
+                    "status “{other}” is not one of 2xx, 4xx, 5xx or refused"
+                )));
+            }
+        };
+        let method = match text_field("method", self.method.as_deref())? {
+            None => None,
+            Some(m) => {
+                let upper = m.to_ascii_uppercase();
+                if !METHODS.contains(&upper.as_str()) {
+                    return Err(Error::Invalid(format!(
+                        "method “{m}” is not one of GET, POST, PUT, PATCH or DELETE"
+                    )));
+                }
+                Some(upper)
+            }
+        };
+        if let (Some(since), Some(until)) = (self.since, self.until)
+            && since > until
+        {
+            return Err(Error::Invalid(
+                "the time range ends before it starts".into(),
+            ));
+        }
+        Ok(RequestLogFilter {
+            status,
+            method,
+            text: text_field("text", self.text.as_deref())?,
+            user: text_field("user", self.user.as_deref())?,
+            since: self.since,
+            until: self.until,
+        })
+    }
+}
+
+/// The organization's logged requests matching `input`, newest first.
+pub async fn search(core: &Core, scope: &OrgScope, input: &SearchInput) -> Result<LogPage> {
+    let filter = input.filter()?;
+    let limit = input.limit.clamp(1, MAX_PAGE);
+    let before = input.before.filter(|b| *b > 0).map(RequestLogId);
+    let rows = repo::search(core.db(), scope, &filter, before, limit).await?;
+    let next_before = (rows.len() as u64 == limit)
+        .then(|| rows.last().map(|r| r.id.0))
+        .flatten();
+    Ok(LogPage { rows, next_before })
+}
+
+/// One logged request of the organization.
+pub async fn get(core: &Core, scope: &OrgScope, id: i64) -> Result<LoggedRequest> {
+    repo::get(core.db(), scope, RequestLogId(id))
+        .await?
+        .ok_or_else(|| Error::NotFound("no such request in this organization's log".into()))
+}
+
+/// What the janitor removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Rows past their retention.
+    pub expired: u64,
+    /// Rows over an organization's cap.
+    pub over_cap: u64,
+}
+
+/// Deletes what is past the retention at `now`, then what is over each organization's cap, in
+/// bounded batches.
+pub async fn prune(core: &Core, now: DateTime<Utc>) -> Result<Pruned> {
+    const BATCH: u64 = 5_000;
+    let settings = core.request_log().settings().clone();
+    let mut pruned = Pruned::default();
+    for _ in 0..1_000 {
+        let txn = store::db::begin_write(core.db()).await?;
+        let deleted = repo::prune_before(&txn, now - settings.retention, BATCH).await?;
+        txn.commit().await?;
+        pruned.expired += deleted;
+        if deleted < BATCH {
+            break;
+        }
+    }
+    for _ in 0..1_000 {
+        let txn = store::db::begin_write(core.db()).await?;
+        let deleted =
+            repo::cap_per_organization(&txn, settings.max_rows_per_organization, BATCH).await?;
+        txn.commit().await?;
+        pruned.over_cap += deleted;
+        if deleted == 0 {
+            break;
+        }
+    }
+    Ok(pruned)
+}

@@ -1,0 +1,206 @@
+//! What the request log keeps of a body or a URL: secrets removed first, then cut to size.
+//!
+//! A JSON body keeps its shape with the value of every sensitive key replaced — a key that
+//! contains `password`, `secret` or `token` (any case), `authorization`, and the `value` of a
+//! PATCH operation whose `path` names such an attribute. A body that is not JSON cannot be
+//! redacted by shape: it is kept only when it mentions none of those words. NUL characters
+//! (which PostgreSQL's text cannot hold) become U+FFFD.
+
+use serde_json::Value;
+
+/// What replaces a secret.
+pub const REDACTED: &str = "[redacted]";
+
+const SENSITIVE: [&str; 4] = ["password", "secret", "token", "authorization"];
+
+/// Whether a key (or a PATCH path) names something secret.
+pub fn is_sensitive(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    SENSITIVE.iter().any(|word| key.contains(word))
+}
+
+/// Replaces the values of sensitive keys, at any depth.
+pub fn redact_json(value: &mut Value) {
+    match value {
+        Value::Object(fields) => {
+            // A PATCH operation: `{"op": "replace", "path": "password", "value": "…"}`.
+            let path_is_secret = fields
+                .get("path")
+                .and_then(Value::as_str)
+                .is_some_and(is_sensitive);
+            for (key, field) in fields.iter_mut() {
+                if is_sensitive(key) || (path_is_secret && key.eq_ignore_ascii_case("value")) {
+                    *field = Value::String(REDACTED.to_owned());
+                } else {
+                    redact_json(field);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_json),
+        _ => {}
+    }
+}
+
+/// A body as the log keeps it: redacted, then at most `max_bytes` (plus a note of the cut), or
+/// `None` for no body. Also returns the parsed, redacted JSON when the body was JSON.
+pub fn body(raw: &[u8], max_bytes: usize) -> (Option<String>, Option<Value>) {
+    if raw.is_empty() {
+        return (None, None);
+    }
+    if let Ok(mut json) = serde_json::from_slice::<Value>(raw) {
+        redact_json(&mut json);
+        let text = json.to_string();
+        return (Some(truncate(&clean(&text), max_bytes)), Some(json));
+    }
+    let text = String::from_utf8_lossy(raw);
+    if is_sensitive(&text) {
+        return (
+            Some(format!(
+                "[{} bytes, not valid JSON; not kept because they may hold a secret]",
+                raw.len()
+            )),
+            None,
+        );
+    }
+    (Some(truncate(&clean(&text), max_bytes)), None)
+}
+
+/// Path and query with the values of sensitive query parameters replaced.
+pub fn path(path_and_query: &str) -> String {
+    let Some((path, query)) = path_and_query.split_once('?') else {
+        return clean(path_and_query);
+    };
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if !pairs.iter().any(|(k, _)| is_sensitive(k)) {
+        return clean(path_and_query);
+    }
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in &pairs {
+        out.append_pair(key, if is_sensitive(key) { REDACTED } else { value });
+    }
+    clean(&format!("{path}?{}", out.finish()))
+}
+
+/// NUL characters replaced (PostgreSQL's text cannot hold them).
+pub fn clean(text: &str) -> String {
+    text.replace('\0', "\u{fffd}")
+}
+
+/// At most `max_bytes` of `text` (cut at a character boundary), with a note of the cut.
+pub fn truncate(text: &str, max_bytes: usize) -> String {
+    if text.len() <= max_bytes {
+        return text.to_owned();
+    }
+    let mut cut = max_bytes;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… [truncated: {} bytes in all]", &text[..cut], text.len())
+}
+
+/// The `userName` or `externalId` a request was about: the top-level attribute of the request's
+/// or the response's resource, else an `eq` comparison in the request's filter.
+pub fn subject(
+    attribute: &str,
+    request: Option<&Value>,
+    response: Option<&Value>,
+    query: &str,
+) -> Option<String> {
+    let from_resource = |v: Option<&Value>| {
+        v.and_then(|v| v.get(attribute))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let filter_from_query = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "filter")
+        .map(|(_, v)| v.into_owned());
+    let filter_from_body = request
+        .and_then(|v| v.get("filter"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    from_resource(request)
+        .or_else(|| from_resource(response))
+        .or_else(|| {
+            filter_from_query
+                .or(filter_from_body)
+                .and_then(|f| eq_value(&f, attribute))
+        })
+        .map(|s| truncate(&clean(&s), 256))
+}
+
+/// The value of `attribute eq "value"` in a filter (the IdPs' lookup by userName/externalId).
+fn eq_value(filter: &str, attribute: &str) -> Option<String> {
+    let lower = filter.to_ascii_lowercase();
+    let needle = format!("{} eq \"", attribute.to_ascii_lowercase());
+    let start = lower.find(&needle)? + needle.len();
+    let rest = filter.get(start..)?;
+    let end = rest.find('"')?;
+    Some(rest[..end].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secrets_are_replaced_at_any_depth() {
+        let mut body = json!({
+            "userName": "ada",
+            "password": "hunter2",
+            "urn:ext": {"apiToken": "t0k", "clientSecret": "s3c"},
+            "Operations": [
+                {"op": "replace", "path": "password", "value": "p@ss"},
+                {"op": "replace", "value": {"password": "p2", "active": true}}
+            ]
+        });
+        redact_json(&mut body);
+        let text = body.to_string();
+        for secret in ["hunter2", "t0k", "s3c", "p@ss", "p2"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(text.contains("ada") && text.contains("true"));
+    }
+
+    #[test]
+    fn bodies_that_are_not_json_are_kept_only_without_secret_words() {
+        let (kept, _) = body(b"{not json", 100);
+        assert_eq!(kept.as_deref(), Some("{not json"));
+        let (kept, _) = body(b"{\"password\": \"x\",}", 100);
+        assert!(!kept.unwrap().contains("\"x\""));
+        assert_eq!(body(b"", 100), (None, None));
+    }
+
+    #[test]
+    fn long_bodies_are_cut_at_a_character_boundary() {
+        let cut = truncate(&"é".repeat(10), 5);
+        assert!(cut.starts_with("éé…"), "{cut}");
+        assert!(cut.contains("20 bytes in all"));
+    }
+
+    #[test]
+    fn query_secrets_and_nul_are_removed() {
+        assert_eq!(
+            path("/Users?access_token=abc&count=2"),
+            "/Users?access_token=%5Bredacted%5D&count=2"
+        );
+        assert_eq!(path("/Users?filter=x"), "/Users?filter=x");
+        assert_eq!(clean("a\0b"), "a\u{fffd}b");
+    }
+
+    #[test]
+    fn the_subject_comes_from_the_resource_or_the_filter() {
+        let req = json!({"userName": "ada@example.com"});
+        assert_eq!(
+            subject("userName", Some(&req), None, "").as_deref(),
+            Some("ada@example.com")
+        );
+        assert_eq!(
+            subject("userName", None, None, "filter=userName%20eq%20%22bob%22").as_deref(),
+            Some("bob")
+        );
+        assert_eq!(subject("externalId", None, None, "count=1"), None);
+    }
+}
