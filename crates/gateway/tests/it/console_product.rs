@@ -286,6 +286,150 @@ async fn a_user_page_says_who_has_what_and_why(backend: Backend) {
     assert_eq!(search.status, StatusCode::BAD_REQUEST, "{}", search.body);
 }
 
+/// Item 2: the mappings page offers the organization's groups in a picker; back links return
+/// where the admin came from (never elsewhere); a mapping to nothing, or of an unknown group, is
+/// refused with a clear page and changes nothing.
+async fn group_mapping_picker_back_links_and_refusals(backend: Backend) {
+    let console = Console::start(backend).await;
+    let (token, _) = console.create_token("idp").await;
+    let ann = console.create_user(&token, "ann@example.com").await;
+    let group = console.create_group(&token, "Engineering", &[&ann]).await;
+    console.create_group(&token, "Sales", &[]).await;
+
+    let mappings = console.get("/mappings").await.body;
+    let datalist = section(&mappings, "<datalist id=\"scim-groups\">", "</datalist>");
+    assert!(
+        datalist.contains("value=\"Engineering\"") && datalist.contains("value=\"Sales\""),
+        "{datalist}"
+    );
+    assert!(mappings.contains("list=\"scim-groups\""), "{mappings}");
+
+    // Picking a group (any case) opens its page, whose back link returns to the mappings page.
+    let picked = console.get("/mappings?group=engineering").await;
+    assert_eq!(picked.status, StatusCode::SEE_OTHER, "{}", picked.body);
+    let location = picked.location().unwrap();
+    assert!(
+        location.contains(&format!("/groups/{group}?back=")),
+        "{location}"
+    );
+    let page = console.browser.get(&location).await.body;
+    assert!(
+        page.contains(&format!(
+            "id=\"back\" href=\"{}\"",
+            console.path("/mappings")
+        )),
+        "{page}"
+    );
+    let unknown = console.get("/mappings?group=Nope").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
+    assert!(
+        unknown.body.contains("no SCIM group named “Nope”"),
+        "{}",
+        unknown.body
+    );
+    // Never an open redirect: another site, another organization, a scheme fall back.
+    for evil in [
+        "https://evil.example/",
+        "//evil.example/",
+        "/orgs/someone-else/settings/scim",
+        "javascript:alert(1)",
+        "/login",
+    ] {
+        let page = console
+            .get(&format!("/groups/{group}?back={}", urlencoding(evil)))
+            .await
+            .body;
+        assert!(
+            page.contains(&format!("id=\"back\" href=\"{}\"", console.path("/groups"))),
+            "{evil}: {page}"
+        );
+    }
+    // The Users tab's link carries it too.
+    let users = console.get("/users?q=ann").await.body;
+    assert!(
+        users.contains(&format!(
+            "/users/{ann}?back={}",
+            urlencoding(&console.path("/users?q=ann"))
+        )),
+        "{users}"
+    );
+
+    // A mapping to nothing: the group page again with the reason; nothing saved.
+    let mapping = console.path(&format!("/groups/{group}/mapping"));
+    let back = console.path("/mappings");
+    for step in ["preview", "save"] {
+        let refused = console
+            .submit(
+                &mapping,
+                &[("step", step), ("org_role", ""), ("back", &back)],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        assert!(
+            refused.body.contains("id=\"mapping-error\"")
+                && refused
+                    .body
+                    .contains("must grant an organization role or a stack role"),
+            "{}",
+            refused.body
+        );
+        assert!(
+            refused.body.contains("form id=\"mapping\""),
+            "{}",
+            refused.body
+        );
+    }
+    let page = console.get(&format!("/groups/{group}")).await.body;
+    assert!(page.contains("Not mapped"), "{page}");
+    let activity = console.get("/activity").await.body;
+    assert!(!activity.contains("group_mapping.saved"), "{activity}");
+    // An unknown group, a stack that does not exist, a NUL, an over-long value.
+    let missing = console
+        .submit(
+            &console.path("/groups/00000000-0000-0000-0000-000000000000/mapping"),
+            &[("step", "save"), ("org_role", "admin")],
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.body);
+    let ghost = console
+        .submit(
+            &mapping,
+            &[("step", "preview"), ("stack:nope", "developer")],
+        )
+        .await;
+    assert_eq!(ghost.status, StatusCode::BAD_REQUEST, "{}", ghost.body);
+    let nul = console
+        .submit(&mapping, &[("step", "save"), ("org_role", "ad\u{0}min")])
+        .await;
+    assert_eq!(nul.status, StatusCode::BAD_REQUEST, "{}", nul.body);
+    assert!(nul.body.contains("control character"), "{}", nul.body);
+    let long = "a".repeat(5000);
+    let long = console
+        .submit(&mapping, &[("step", "save"), ("org_role", &long)])
+        .await;
+    assert_eq!(long.status, StatusCode::BAD_REQUEST, "{}", long.body);
+    let page = console.get(&format!("/groups/{group}")).await.body;
+    assert!(page.contains("Not mapped"), "nothing changed: {page}");
+
+    // Saved: back where the admin came from, with the notice, the back link kept.
+    let saved = console
+        .submit(
+            &mapping,
+            &[("step", "save"), ("org_role", "admin"), ("back", &back)],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let page = console.browser.get(&saved.location().unwrap()).await.body;
+    assert!(
+        page.contains("Saved: members of Engineering get Org role Admin."),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("id=\"back\" href=\"{back}\"")),
+        "{page}"
+    );
+}
+
 /// Item 3: "Rotate" makes a new token (shown once, after a redirect) while the old keeps working
 /// until its chosen end, after which every request with it is refused (also from the credential
 /// caches); "until revoked" lasts until a revocation; each token shows its last use.
@@ -541,6 +685,7 @@ fn urlencoding(value: &str) -> String {
 
 backend_tests!(
     a_user_page_says_who_has_what_and_why,
+    group_mapping_picker_back_links_and_refusals,
     rotation_overlaps_then_ends,
     health_at_a_glance_and_test_connection,
     activity_reads_as_sentences,
