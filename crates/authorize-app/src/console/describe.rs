@@ -285,11 +285,18 @@ fn sentence(row: &AuditRow, detail: &Value, name: &str, names: &Names) -> String
                 "people's roles"
             )
         ),
-        "api_token.created" => match detail["expires_at"].as_str() {
-            Some(at) => format!("created the bearer token “{name}”, valid until {}", day(at)),
-            None => format!("created the bearer token “{name}”"),
-        },
-        "api_token.revoked" => format!("revoked the bearer token “{name}”"),
+        // A token's name when it happened (a rotation renames the old one afterwards).
+        "api_token.created" => {
+            let name = detail["name"].as_str().unwrap_or(name);
+            match detail["expires_at"].as_str() {
+                Some(at) => format!("created the bearer token “{name}”, valid until {}", day(at)),
+                None => format!("created the bearer token “{name}”"),
+            }
+        }
+        "api_token.revoked" => format!(
+            "revoked the bearer token “{}”",
+            detail["name"].as_str().unwrap_or(name)
+        ),
         "api_token.rotated" => format!(
             "rotated the bearer token “{}”: a new one was made, the old one works {}",
             detail["name"].as_str().unwrap_or(name),

@@ -31,14 +31,16 @@ async fn assert_tables_readable(chrome: &Chrome, what: &str) {
             "const out = []; \
              for (const cell of document.querySelectorAll('th, td')) { \
                const text = cell.textContent.trim(); \
-               const words = text.split(/\\s+/).filter(Boolean); \
                if (!text) continue; \
-               const lh = parseFloat(getComputedStyle(cell).lineHeight) || 24; \
-               const lines = Math.round((cell.getBoundingClientRect().height - 16) / lh); \
+               const words = text.split(/\\s+/).filter(Boolean).length; \
+               const range = document.createRange(); \
+               range.selectNodeContents(cell); \
+               const tops = new Set([...range.getClientRects()] \
+                 .filter(r => r.width > 0).map(r => Math.round(r.top))); \
                const w = cell.getBoundingClientRect().width; \
                if (w < 48 && text.length > 4) out.push(text + ' (' + Math.round(w) + 'px wide)'); \
-               else if (words.length > 0 && lines > Math.max(3, words.length)) \
-                 out.push(text.slice(0, 60) + ' (' + lines + ' lines)'); \
+               else if (tops.size > Math.max(3, words)) \
+                 out.push(text.slice(0, 60) + ' (' + tops.size + ' lines)'); \
              } \
              return out;",
             vec![],
@@ -54,9 +56,9 @@ async fn assert_tables_readable(chrome: &Chrome, what: &str) {
 
 /// The page's checks: accessible, tables readable, a screenshot.
 async fn check(chrome: &Chrome, name: &str) {
+    chrome.shot(name).await;
     chrome.assert_accessible(name).await;
     assert_tables_readable(chrome, name).await;
-    chrome.shot(name).await;
 }
 
 async fn scim(
