@@ -109,7 +109,8 @@ impl Names {
                 || "a connected IdP".to_owned(),
                 |name| format!("{name} (connected IdP)"),
             ),
-            "portal_link" => "an IT admin with a portal link".to_owned(),
+            // The SaaS made the link and knows it by its id: the only name it has.
+            "portal_link" => format!("the portal link {id} (an IT admin without an account)"),
             "operator" => "the operator (CLI)".to_owned(),
             "backend_client" => "the SaaS backend".to_owned(),
             "system" => "scimgate".to_owned(),

@@ -533,7 +533,19 @@ async fn rotation_overlaps_then_ends(backend: Backend) {
     assert_eq!(ok(new).await, StatusCode::UNAUTHORIZED);
     assert_eq!(ok(newest).await, StatusCode::OK);
 
-    // Bad ids: a page, never a 500.
+    // Bad names and ids: a page, never a 500.
+    let long = "n".repeat(101);
+    for (name, says) in [
+        (long.as_str(), "1 to 100 characters"),
+        ("ok\u{0}ta", "control character"),
+        (&"x".repeat(2000), "longer than"),
+    ] {
+        let page = console
+            .submit(&console.path("/tokens"), &[("name", name)])
+            .await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+        assert!(page.body.contains(says), "{says}: {}", page.body);
+    }
     let nul = console
         .submit(&console.path("/tokens/a%00b/rotate"), &[("overlap", "1h")])
         .await;
