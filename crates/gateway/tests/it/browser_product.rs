@@ -31,7 +31,8 @@ async fn assert_tables_readable(chrome: &Chrome, what: &str) {
             "const out = []; \
              for (const cell of document.querySelectorAll('th, td')) { \
                const text = cell.textContent.trim(); \
-               if (!text) continue; \
+               const hidden = cell.querySelector('.sr-only'); \
+               if (!text || (hidden && hidden.textContent.trim() === text)) continue; \
                const words = text.split(/\\s+/).filter(Boolean).length; \
                const range = document.createRange(); \
                range.selectNodeContents(cell); \
@@ -257,6 +258,16 @@ async fn product_pages_in_chromium(backend: Backend) {
         assert!(text.contains(expected), "{expected}: {text}");
     }
     check(&chrome, "activity").await;
+
+    // The other pages whose markup changed: connected IdPs, groups, stacks.
+    for (path, name) in [
+        (settings("/installations"), "installations"),
+        (settings("/groups"), "groups"),
+        (format!("/orgs/{org}/stacks"), "stacks"),
+    ] {
+        chrome.goto(&path).await;
+        check(&chrome, name).await;
+    }
 
     // A destructive confirmation looks destructive.
     chrome
