@@ -307,8 +307,15 @@ pub async fn show(
     let history = audit::about(&app.db, &admin.scope, &about, HISTORY).await?;
     let history = super::activity::lines(&app, &admin, history).await?;
 
+    let back = admin.back(query.back.as_deref(), admin.scim_path("/users"));
+    let here = format!(
+        "{}?{}",
+        admin.scim_path(&format!("/users/{uid}")),
+        back_query(&back)
+    );
     let page = UserPage {
-        back: admin.back(query.back.as_deref(), admin.scim_path("/users")),
+        back_query: back_query(&here),
+        back,
         title: display_name(&user),
         attributes: attributes(&user),
         resource: serde_json::from_str::<serde_json::Value>(&user.resource)

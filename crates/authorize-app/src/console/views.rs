@@ -522,6 +522,8 @@ pub struct UserPage {
     pub history: Vec<AuditLine>,
     /// Where "back" goes (the page the admin came from, when it was one of this console's).
     pub back: String,
+    /// `back=…` for links from this page (their back link returns here).
+    pub back_query: String,
 }
 
 /// An audit row.

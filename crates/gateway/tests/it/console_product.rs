@@ -239,6 +239,29 @@ async fn a_user_page_says_who_has_what_and_why(backend: Backend) {
         "{}",
         back.body
     );
+    // Its group links come back to it (with its own back link kept).
+    let group_link = format!(
+        "/groups/{group}?back={}",
+        urlencoding(&format!(
+            "{}?back={}",
+            console.path(&format!("/users/{ann}")),
+            urlencoding(&from_group)
+        ))
+    );
+    assert!(
+        back.body.contains(&group_link),
+        "{group_link}: {}",
+        back.body
+    );
+    let group_page = console.get(&group_link).await.body;
+    assert!(
+        group_page.contains(&format!(
+            "id=\"back\" href=\"{}?back={}\"",
+            console.path(&format!("/users/{ann}")),
+            urlencoding(&from_group)
+        )),
+        "{group_page}"
+    );
     for evil in ["https://evil.example/", "//evil.example/x", "/orgs/other/x"] {
         let page = console
             .get(&format!("/users/{ann}?back={}", urlencoding(evil)))
