@@ -290,6 +290,33 @@ async fn a_user_page_says_who_has_what_and_why(backend: Backend) {
         "{row}"
     );
 
+    // Another organization's user is not found here (nor is its name shown).
+    let globex = console.env.target.scim_org("Globex");
+    let url = console
+        .env
+        .url(&format!("/scim/v2.0/organizations/{}/Users", globex.org));
+    let res = console
+        .env
+        .http
+        .post(url)
+        .bearer_auth(&globex.token)
+        .header("content-type", "application/scim+json")
+        .body(user("zed@globex.test").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let zed: Value = res.json().await.unwrap();
+    let foreign = console
+        .get(&format!("/users/{}", zed["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.body);
+    assert!(
+        !foreign.body.contains("zed@globex.test"),
+        "{}",
+        foreign.body
+    );
+
     // Unknown, NUL and over-long ids: a page that says so, never a 500.
     let unknown = console
         .get("/users/00000000-0000-0000-0000-000000000000")
