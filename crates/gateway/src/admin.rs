@@ -119,6 +119,54 @@ pub async fn create_token(
     })
 }
 
+/// Rotates a bearer token: a new one under its name, the old one working for `overlap` (`1h`,
+/// `24h`, `7d`, `revoked`, or seconds).
+async fn rotate_token(
+    core: &Core,
+    org: &str,
+    uid: &str,
+    overlap: &str,
+    expires_in_days: Option<u32>,
+) -> usecases::Result<Output> {
+    let overlap = usecases::tokens::Overlap::parse(overlap)
+        .or_else(|| {
+            let secs = overlap.parse::<u32>().ok()?;
+            Some(usecases::tokens::Overlap::For(chrono::Duration::seconds(
+                i64::from(secs),
+            )))
+        })
+        .ok_or_else(|| {
+            usecases::Error::Invalid(format!(
+                "--overlap must be 1h, 24h, 7d, revoked or a number of seconds, not '{overlap}'"
+            ))
+        })?;
+    let scope = operator_scope(core, org).await?;
+    let rotated = usecases::tokens::rotate(
+        core,
+        &Actor::operator(),
+        &scope,
+        uid,
+        overlap,
+        expires_in_days,
+    )
+    .await?;
+    Ok(Output {
+        json: json!({"token": rotated.issued.token, "token_id": rotated.issued.row.uid,
+            "prefix": rotated.issued.row.prefix, "expires_at": rotated.issued.row.expires_at,
+            "old_token_id": rotated.old.uid, "old_ends_at": rotated.old.expires_at}),
+        text: format!(
+            "new token (shown once): {}\nid: {}\nthe old token {} works {}",
+            rotated.issued.token,
+            rotated.issued.row.uid,
+            rotated.old.prefix,
+            rotated
+                .old
+                .expires_at
+                .map_or_else(|| "until revoked".to_owned(), |at| format!("until {at}"))
+        ),
+    })
+}
+
 /// Revokes a bearer token, announcing it to the running replicas.
 async fn revoke_token(core: &Core, org: &str, uid: &str) -> usecases::Result<Output> {
     let scope = operator_scope(core, org).await?;
@@ -290,6 +338,16 @@ pub async fn run(
         AdminCommand::RevokeToken { org, token, json } => {
             (revoke_token(core, &org, &token).await?, json)
         }
+        AdminCommand::RotateToken {
+            org,
+            token,
+            overlap,
+            expires_in_days,
+            json,
+        } => (
+            rotate_token(core, &org, &token, &overlap, expires_in_days).await?,
+            json,
+        ),
         AdminCommand::CreateStack { org, name, json } => {
             (create_stack(core, &org, &name).await?, json)
         }

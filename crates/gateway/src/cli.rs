@@ -171,6 +171,26 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Rotate an organization bearer token: a new token under its name (shown once) while the
+    /// old one keeps working for the overlap, then is refused by every replica.
+    RotateToken {
+        /// Organization UID.
+        #[arg(long)]
+        org: String,
+        /// The token's id (`token_id` of create-token; listed in the console).
+        #[arg(long)]
+        token: String,
+        /// How long the old token keeps working: `1h`, `24h`, `7d`, `revoked` (until revoked),
+        /// or a number of seconds.
+        #[arg(long, default_value = "24h")]
+        overlap: String,
+        /// Days until the new token expires (never when omitted).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create a stack (workspace) in an organization, for group mappings to grant roles on.
     CreateStack {
         /// Organization UID.

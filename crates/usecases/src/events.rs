@@ -80,6 +80,8 @@ catalogue! {
     ApiTokenCreated => "api_token.created",
     /// A bearer token was revoked.
     ApiTokenRevoked => "api_token.revoked",
+    /// A bearer token was replaced by a new one; the old keeps working until its end.
+    ApiTokenRotated => "api_token.rotated",
     /// A group's mapping to roles was saved.
     GroupMappingSaved => "group_mapping.saved",
     /// A group's mapping was removed.

@@ -1,12 +1,13 @@
 //! The Activity tab: the organization's audit log (SCIM requests, console and CLI changes), newest
-//! first, filterable by action prefix, actor kind, resource id and request id.
+//! first, in sentences (who by name, what by name, what happened), filterable by action prefix,
+//! actor kind, resource id and request id.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use store::repo::audit::{self, AuditFilter};
 
-use super::views::{ActivityPage, AuditLine, when};
+use super::views::{ActivityPage, AuditLine};
 use super::{OrgAdmin, cursor};
 use crate::AuthorizeApp;
 use crate::error::PageError;
@@ -71,21 +72,7 @@ pub async fn list(
                 .finish();
             format!("{}?{query}", admin.scim_path("/activity"))
         });
-    let rows = rows
-        .into_iter()
-        .map(|r| AuditLine {
-            at: when(r.created_at),
-            actor: format!("{} {}", r.actor_type, r.actor_id),
-            action: r.action,
-            resource: match r.resource_id {
-                Some(id) => format!("{} {id}", r.resource_type),
-                None => r.resource_type,
-            },
-            request_id: r.request_id.unwrap_or_default(),
-            ip: r.ip.unwrap_or_default(),
-            detail: detail_words(&r.detail),
-        })
-        .collect();
+    let rows = lines(&app, &admin, rows).await?;
     Ok(render(
         StatusCode::OK,
         &ActivityPage {
@@ -100,25 +87,11 @@ pub async fn list(
     ))
 }
 
-/// An audit row's detail for a person: what the Owner rules refused, in a sentence, then the
-/// rest of the recorded detail.
-fn detail_words(detail: &str) -> String {
-    let Ok(serde_json::Value::Object(mut fields)) = serde_json::from_str(detail) else {
-        return detail.to_owned();
-    };
-    let mut sentences = Vec::new();
-    if let Some(serde_json::Value::Array(refused)) = fields.remove("owner_protected") {
-        for r in refused {
-            sentences.push(format!(
-                "The IdP asked to {} the Owner {}; kept: Owners are managed by hand, never by \
-                 provisioning.",
-                r["asked"].as_str().unwrap_or("change"),
-                r["email"].as_str().unwrap_or("(unknown)"),
-            ));
-        }
-    }
-    if !fields.is_empty() {
-        sentences.push(serde_json::Value::Object(fields).to_string());
-    }
-    sentences.join(" ")
+/// Audit rows as a person reads them (see [`super::describe`]).
+pub async fn lines(
+    app: &AuthorizeApp,
+    admin: &OrgAdmin,
+    rows: Vec<audit::AuditRow>,
+) -> Result<Vec<AuditLine>, PageError> {
+    super::describe::lines(app, admin, rows).await
 }

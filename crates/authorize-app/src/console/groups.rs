@@ -37,6 +37,10 @@ pub struct ListQuery {
     pub offset: Option<u64>,
     /// What the last action did (after a redirect).
     pub notice: Option<String>,
+    /// Where the page's back link goes (a page of this console).
+    pub back: Option<String>,
+    /// The mappings page's group picker: a group's displayName.
+    pub group: Option<String>,
 }
 
 fn title_case(role: &str) -> String {
@@ -47,7 +51,7 @@ fn title_case(role: &str) -> String {
 }
 
 /// What a mapping grants, in words: "Org role Admin; Marketing: Developer".
-fn grants_words(grants: &Grants, stacks: &[Stack]) -> String {
+pub fn grants_words(grants: &Grants, stacks: &[Stack]) -> String {
     let mut parts = Vec::new();
     if let Some(role) = &grants.org_role {
         parts.push(format!("Org role {}", title_case(role.as_str())));
@@ -108,12 +112,31 @@ pub async fn list(
     Ok(render(
         StatusCode::OK,
         &GroupsPage {
+            back_query: back_query(&here_of(&admin.scim_path("/groups"), &q)),
             nav: admin.nav("groups"),
             q,
             rows,
             next,
         },
     ))
+}
+
+/// `back={path}`, for a link whose page's back link should return to `path`.
+pub fn back_query(path: &str) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("back", path)
+        .finish()
+}
+
+/// A searchable listing's address with its search term.
+pub fn here_of(path: &str, q: &str) -> String {
+    if q.is_empty() {
+        return path.to_owned();
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("q", q)
+        .finish();
+    format!("{path}?{query}")
 }
 
 /// The link to the page after id `last` of a searchable listing.
@@ -145,8 +168,33 @@ pub async fn show(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, PageError> {
     let (_, uid) = path.into_inner();
-    let group = usecases::mappings::group(&app.core, &admin.scope, &uid).await?;
-    let offset = query.offset.unwrap_or(0);
+    let back = admin.back(query.back.as_deref(), admin.scim_path("/groups"));
+    let view = GroupView {
+        uid: &uid,
+        offset: query.offset.unwrap_or(0),
+        back: &back,
+    };
+    group_page(&app, &admin, &view, None, StatusCode::OK).await
+}
+
+/// Which group page to render.
+struct GroupView<'a> {
+    uid: &'a str,
+    offset: u64,
+    back: &'a str,
+}
+
+/// A group's page, with `error` (why the mapping form was refused) above its form.
+async fn group_page(
+    app: &AuthorizeApp,
+    admin: &OrgAdmin,
+    view: &GroupView<'_>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let uid = view.uid;
+    let offset = view.offset;
+    let group = usecases::mappings::group(&app.core, &admin.scope, uid).await?;
     let members = scim_groups::members(&app.db, &admin.scope, group.id, offset, PAGE).await?;
     let member_count = scim_groups::member_count(&app.db, &admin.scope, group.id).await?;
     let stacks = stacks::list(&app.db, &admin.scope).await?;
@@ -155,8 +203,15 @@ pub async fn show(
         .await?
         .map(|(_, g)| g);
     let here = admin.scim_path(&format!("/groups/{uid}"));
-    let prev = (offset > 0).then(|| format!("{here}?offset={}", offset.saturating_sub(PAGE)));
-    let next = (offset + PAGE < member_count).then(|| format!("{here}?offset={}", offset + PAGE));
+    let with_back = |offset: u64| {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("offset", &offset.to_string())
+            .append_pair("back", view.back)
+            .finish();
+        format!("{here}?{query}")
+    };
+    let prev = (offset > 0).then(|| with_back(offset.saturating_sub(PAGE)));
+    let next = (offset + PAGE < member_count).then(|| with_back(offset + PAGE));
     let stack_choices = stacks
         .iter()
         .map(|s| StackChoice {
@@ -200,16 +255,45 @@ pub async fn show(
         mapped: mapping.is_some(),
         org_roles: options(catalog.organization_roles()),
         stack_roles: options(catalog.stack_roles()),
+        back: view.back.to_owned(),
+        back_query: back_query(&with_back(offset)),
+        error,
     };
-    Ok(render(StatusCode::OK, &page))
+    Ok(render(status, &page))
 }
 
-/// `GET …/mappings`: every mapping, and a group search to add one.
+/// How many groups the mappings page's picker offers (the browser filters them as one types;
+/// beyond this, the prefix search finds the rest).
+const PICKER: u64 = 1000;
+
+/// `GET …/mappings`: every mapping, a picker of the organization's groups (a datalist the
+/// browser filters as one types) and a prefix search to add one. Picking a group opens its page.
 pub async fn mappings(
     app: web::Data<AuthorizeApp>,
     admin: OrgAdmin,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, PageError> {
+    let here = admin.scim_path("/mappings");
+    let picked = search_term(query.group.as_deref());
+    let mut error = None;
+    if !picked.is_empty() {
+        match group_named(&app, &admin, &picked).await? {
+            Some(uid) => {
+                let query = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("back", &here)
+                    .finish();
+                return Ok(see_other(
+                    &admin.scim_path(&format!("/groups/{uid}?{query}")),
+                ));
+            }
+            None => {
+                error = Some(format!(
+                    "This organization has no SCIM group named “{picked}”. Pick one of the \
+                     list: groups appear here once the IdP pushes them."
+                ));
+            }
+        }
+    }
     let grants = group_mappings::grants_of(&app.db, &admin.scope, None).await?;
     let stacks = stacks::list(&app.db, &admin.scope).await?;
     let mut rows = Vec::new();
@@ -234,15 +318,43 @@ pub async fn mappings(
         let found = directory::groups(&app.db, &admin.scope, Some(&q), ScimGroupId(0), 20).await?;
         group_lines(&app, &admin, found).await?
     };
+    let choices = directory::groups(&app.db, &admin.scope, None, ScimGroupId(0), PICKER)
+        .await?
+        .into_iter()
+        .map(|r| r.group.display_name)
+        .collect();
+    let status = if error.is_some() {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::OK
+    };
     Ok(render(
-        StatusCode::OK,
+        status,
         &MappingsPage {
             nav: admin.nav("mappings"),
+            back_query: back_query(&here),
             rows,
             q,
             results,
+            choices,
+            picked,
+            error,
         },
     ))
+}
+
+/// The SCIM id of the organization's group whose displayName is `name` (ignoring case).
+async fn group_named(
+    app: &AuthorizeApp,
+    admin: &OrgAdmin,
+    name: &str,
+) -> Result<Option<String>, PageError> {
+    let wanted = name.to_lowercase();
+    let found = directory::groups(&app.db, &admin.scope, Some(name), ScimGroupId(0), 50).await?;
+    Ok(found
+        .into_iter()
+        .find(|r| r.group.display_name.to_lowercase() == wanted)
+        .map(|r| r.group.uid))
 }
 
 /// Reads the mapping form: `org_role` (empty: none) and `stack:{uid}` per stack (empty: none).
@@ -377,7 +489,10 @@ fn grant_fields(grants: &Grants, stacks: &[Stack]) -> Vec<(String, String)> {
     fields
 }
 
-/// `POST …/groups/{id}/mapping` with `step` = `preview`, `save`, `remove` or `confirm-remove`.
+/// `POST …/groups/{id}/mapping` with `step` = `preview`, `save`, `remove` or `confirm-remove`
+/// (and `back`, the group page's back link, carried through). A mistake — a mapping that grants
+/// nothing, an unknown role or stack — shows the group page again with the reason, and changes
+/// nothing.
 pub async fn mapping(
     app: web::Data<AuthorizeApp>,
     admin: OrgAdmin,
@@ -388,15 +503,56 @@ pub async fn mapping(
     let (_, uid) = path.into_inner();
     let group = usecases::mappings::group(&app.core, &admin.scope, &uid).await?;
     let stacks = stacks::list(&app.db, &admin.scope).await?;
-    let group_page = admin.scim_path(&format!("/groups/{uid}"));
-    let action = format!("{group_page}/mapping");
+    let back = admin.back(
+        form.get("back").map(String::as_str),
+        admin.scim_path("/groups"),
+    );
+    let back_query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("back", &back)
+        .finish();
+    let group_page_path = admin.scim_path(&format!("/groups/{uid}"));
+    let return_to = format!("{group_page_path}?{back_query}");
+    let action = format!("{group_page_path}/mapping");
+    let view = GroupView {
+        uid: &uid,
+        offset: 0,
+        back: &back,
+    };
     match form.get("step").map(String::as_str) {
-        Some("preview") => {
-            let grants = parse_grants(&form, &stacks)?;
+        Some(step @ ("preview" | "save")) => {
+            let grants = match parse_grants(&form, &stacks) {
+                Ok(grants) => grants,
+                Err(e) => return refused(&app, &admin, &view, e).await,
+            };
+            if step == "save" {
+                if let Err(e) = usecases::mappings::save(
+                    &app.core,
+                    &admin.actor,
+                    &admin.scope,
+                    &uid,
+                    Some(&grants),
+                )
+                .await
+                {
+                    return refused(&app, &admin, &view, e.into()).await;
+                }
+                let message = format!(
+                    "Saved: members of {} get {}.",
+                    group.display_name,
+                    grants_words(&grants, &stacks)
+                );
+                return admin.done(&app, &return_to, &message).await;
+            }
             let changes =
-                usecases::mappings::preview(&app.core, &admin.scope, &uid, Some(&grants)).await?;
+                match usecases::mappings::preview(&app.core, &admin.scope, &uid, Some(&grants))
+                    .await
+                {
+                    Ok(changes) => changes,
+                    Err(e) => return refused(&app, &admin, &view, e.into()).await,
+                };
             let mut hidden = grant_fields(&grants, &stacks);
             hidden.push(("step".into(), "save".into()));
+            hidden.push(("back".into(), back.clone()));
             Ok(confirm(&ConfirmPage {
                 nav: admin.nav("groups"),
                 title: format!(
@@ -412,14 +568,9 @@ pub async fn mapping(
                 action,
                 button: "Save mapping",
                 hidden,
-                cancel: group_page,
+                cancel: return_to,
+                danger: false,
             }))
-        }
-        Some("save") => {
-            let grants = parse_grants(&form, &stacks)?;
-            usecases::mappings::save(&app.core, &admin.actor, &admin.scope, &uid, Some(&grants))
-                .await?;
-            Ok(see_other(&group_page))
         }
         Some("remove") => {
             let changes = usecases::mappings::preview(&app.core, &admin.scope, &uid, None).await?;
@@ -432,16 +583,38 @@ pub async fn mapping(
                 items: impact_lines(&app, &changes, &stacks).await?,
                 action,
                 button: "Remove mapping",
-                hidden: vec![("step".into(), "confirm-remove".into())],
-                cancel: group_page,
+                hidden: vec![
+                    ("step".into(), "confirm-remove".into()),
+                    ("back".into(), back.clone()),
+                ],
+                cancel: return_to,
+                danger: true,
             }))
         }
         Some("confirm-remove") => {
             usecases::mappings::save(&app.core, &admin.actor, &admin.scope, &uid, None).await?;
-            Ok(see_other(&group_page))
+            let message = format!("Removed: {} no longer grants roles.", group.display_name);
+            admin.done(&app, &return_to, &message).await
         }
-        _ => Err(PageError::BadRequest(
-            "choose Preview impact or Remove mapping".into(),
-        )),
+        _ => {
+            let e = PageError::BadRequest("choose Preview impact or Remove mapping".into());
+            refused(&app, &admin, &view, e).await
+        }
+    }
+}
+
+/// The group page again with why the mapping form was refused (400), for a mistake in the form;
+/// any other failure is its own page.
+async fn refused(
+    app: &AuthorizeApp,
+    admin: &OrgAdmin,
+    view: &GroupView<'_>,
+    error: PageError,
+) -> Result<HttpResponse, PageError> {
+    match error {
+        PageError::BadRequest(reason) => {
+            group_page(app, admin, view, Some(reason), StatusCode::BAD_REQUEST).await
+        }
+        other => Err(other),
     }
 }

@@ -10,7 +10,9 @@
 //! organization its link opens only and on the SCIM settings pages only; its actor is the link.
 
 pub mod activity;
+pub mod describe;
 pub mod groups;
+pub mod health;
 pub mod requests;
 pub mod scim_tab;
 pub mod stacks;
@@ -114,12 +116,28 @@ impl OrgAdmin {
         }
     }
 
-    /// Checks the submitted form's CSRF token and returns its fields.
+    /// Checks the submitted form's CSRF token and returns its fields; a field no person could
+    /// have typed (a NUL or other control character, more than [`MAX_FIELD`] characters) is
+    /// refused with a page that says which, before anything reads it.
     pub fn form(&self, body: &[u8]) -> Result<HashMap<String, String>, PageError> {
         let fields = forms::fields(body);
         self.session
             .check_csrf(fields.get(crate::csrf::FIELD).map(String::as_str))?;
+        for (name, value) in &fields {
+            typed_text(name, value)?;
+        }
         Ok(fields)
+    }
+
+    /// Where a "back" link goes: `wanted` (a `back` parameter) when it is a page of this
+    /// organization's console — a relative path of this app, never another site — else
+    /// `fallback`.
+    pub fn back(&self, wanted: Option<&str>, fallback: String) -> String {
+        let own = format!("/orgs/{}/", self.org.uid);
+        wanted
+            .and_then(forms::console_return)
+            .filter(|path| path.starts_with(&own))
+            .unwrap_or(fallback)
     }
 
     /// `303 See Other` to `path` (of this app), which then says `message` once: the success
@@ -141,6 +159,7 @@ impl OrgAdmin {
     }
 
     async fn load(app: &AuthorizeApp, req: &HttpRequest) -> Result<Self, PageError> {
+        check_address(req)?;
         let org_uid = req.match_info().get("org").unwrap_or_default().to_owned();
         let local = organizations::find_by_uid(&app.db, &org_uid).await?;
         if local.is_none()
@@ -259,6 +278,49 @@ impl OrgAdmin {
     }
 }
 
+/// The longest form field or address part a console page accepts (names are at most 100
+/// characters; search terms and ids far less).
+pub const MAX_FIELD: usize = 1000;
+
+/// Refuses text no person could have typed: control characters (a NUL would also fail on
+/// PostgreSQL, which stores none) and more than [`MAX_FIELD`] characters.
+fn typed_text(name: &str, value: &str) -> Result<(), PageError> {
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(PageError::BadRequest(format!(
+            "“{}” contains a control character (such as NUL); remove it and try again",
+            name.chars()
+                .filter(|c| !c.is_control())
+                .take(40)
+                .collect::<String>()
+        )));
+    }
+    if value.chars().count() > MAX_FIELD {
+        return Err(PageError::BadRequest(format!(
+            "“{}” is longer than {MAX_FIELD} characters",
+            name.chars()
+                .filter(|c| !c.is_control())
+                .take(40)
+                .collect::<String>()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the address's path parameters and query values like form fields (an id or a search
+/// term with a NUL is a bad request, not a database error).
+fn check_address(req: &HttpRequest) -> Result<(), PageError> {
+    for (name, value) in req.match_info().iter() {
+        typed_text(name, value)?;
+    }
+    for (name, value) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+        typed_text(&name, &value)?;
+    }
+    Ok(())
+}
+
 /// What a caller learns about an organization it may not open: not even whether it exists.
 fn not_found() -> PageError {
     PageError::NotFound("there is no such organization, or you are not a member of it".into())
@@ -316,6 +378,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, form_limit: usize) {
                 web::get().to(tokens::confirm_revoke),
             )
             .route(
+                &format!("{scim}/tokens/{{id}}/rotate"),
+                web::get().to(tokens::confirm_rotate),
+            )
+            .route(
+                &format!("{scim}/tokens/{{id}}/rotate"),
+                web::post().to(tokens::rotate),
+            )
+            .route(
                 &format!("{scim}/tokens/{{id}}/revoke"),
                 web::post().to(tokens::revoke),
             )
@@ -342,6 +412,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, form_limit: usize) {
                 web::post().to(groups::mapping),
             )
             .route(&format!("{scim}/users"), web::get().to(users::list))
+            .route(&format!("{scim}/users/{{id}}"), web::get().to(users::show))
             .route(
                 &format!("{scim}/users/{{account}}/invitation"),
                 web::post().to(users::resend_invitation),

@@ -3,7 +3,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use store::repo::{api_tokens, installations, memberships};
+use serde::Deserialize;
+use store::repo::memberships;
 use store::types::OrgRole;
 
 use super::views::{ConfirmPage, ConnectionValue, OrgLine, OrgsPage, OverviewPage};
@@ -52,25 +53,25 @@ pub async fn org_root(admin: OrgAdmin) -> HttpResponse {
     see_other(&admin.scim_path(""))
 }
 
-/// `GET /orgs/{org}/settings/scim`
+/// `GET /orgs/{org}/settings/scim` query: `test` asks for "Test connection".
+#[derive(Debug, Deserialize)]
+pub struct OverviewQuery {
+    test: Option<String>,
+}
+
+/// `GET /orgs/{org}/settings/scim` (`?test=1`: with what the IdP will see, in words)
 pub async fn overview(
     app: web::Data<AuthorizeApp>,
     admin: OrgAdmin,
+    query: web::Query<OverviewQuery>,
 ) -> Result<HttpResponse, PageError> {
     let settings = &app.settings;
     let site_url = settings.auth_api_url().to_owned();
     let authorization_url = format!("{}/oauth/authorize?org={}", settings.app_url, admin.org.uid);
     let scim_base_url = format!("{site_url}/scim/v2.0/organizations/{}", admin.org.uid);
-    let active_tokens = api_tokens::list(&app.db, &admin.scope)
-        .await?
-        .iter()
-        .filter(|t| t.revoked_at.is_none())
-        .count();
-    let active_installations = installations::list(&app.db, &admin.scope)
-        .await?
-        .iter()
-        .filter(|i| i.revoked_at.is_none())
-        .count();
+    let health = super::health::of(&app, &admin, &scim_base_url, query.test.is_some()).await?;
+    let active_tokens = health.active_tokens;
+    let active_installations = health.active_installations;
     let values = vec![
         ConnectionValue {
             id: "site-url",
@@ -110,6 +111,7 @@ pub async fn overview(
             scim_base_url,
             active_tokens,
             active_installations,
+            health,
         },
     ))
 }
@@ -149,6 +151,7 @@ pub async fn confirm_switch(admin: OrgAdmin, path: web::Path<(String, String)>) 
         button,
         hidden: Vec::new(),
         cancel: admin.scim_path(""),
+        danger: !wants_enabled(&switch),
     })
 }
 

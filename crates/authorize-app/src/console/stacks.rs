@@ -101,6 +101,7 @@ pub async fn confirm_delete(
         button: "Delete stack",
         hidden: Vec::new(),
         cancel: stacks_path(&admin),
+        danger: true,
     }))
 }
 

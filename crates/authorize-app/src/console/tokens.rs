@@ -11,7 +11,8 @@ use store::ids::{AccountId, OauthClientId};
 use store::repo::{accounts, api_tokens, installations, oauth_clients};
 
 use super::views::{
-    ConfirmPage, InstallationLine, InstallationsPage, TokenLine, TokensPage, when, when_or,
+    ConfirmPage, InstallationLine, InstallationsPage, NewTokenView, RotatePage, TokenLine,
+    TokensPage, when, when_or,
 };
 use super::{OrgAdmin, confirm};
 use crate::AuthorizeApp;
@@ -40,7 +41,7 @@ async fn emails(
 async fn tokens_page(
     app: &AuthorizeApp,
     admin: &OrgAdmin,
-    new_token: Option<(String, String)>,
+    new_token: Option<NewTokenView>,
     error: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
@@ -92,6 +93,9 @@ pub struct TokensQuery {
 struct NewToken {
     name: String,
     token: String,
+    /// What else to know (after a rotation: until when the old token works).
+    #[serde(default)]
+    note: Option<String>,
 }
 
 /// `GET …/tokens` (with `?created=…` once after a token was made: it is shown this one time).
@@ -106,7 +110,11 @@ pub async fn list(
             .take_flash(&app, id)
             .await?
             .and_then(|raw| serde_json::from_slice::<NewToken>(&raw).ok())
-            .map(|t| (t.name, t.token)),
+            .map(|t| NewTokenView {
+                name: t.name,
+                token: t.token,
+                note: t.note.unwrap_or_default(),
+            }),
         None => None,
     };
     tokens_page(&app, &admin, shown, None, StatusCode::OK).await
@@ -121,28 +129,20 @@ pub async fn create(
 ) -> Result<HttpResponse, PageError> {
     let form = admin.form(&body)?;
     let name = form.get("name").map(|n| n.trim()).unwrap_or_default();
-    let expires = match form.get("expires_in_days").map(String::as_str) {
-        None | Some("") => None,
-        Some(days) => match days.parse::<u32>() {
-            Ok(days) if EXPIRY_CHOICES.contains(&days) => Some(days),
-            _ => {
-                let error = Some("Choose one of the offered expiry periods.".to_owned());
-                return tokens_page(&app, &admin, None, error, StatusCode::BAD_REQUEST).await;
-            }
-        },
+    let expires = match expiry(form.get("expires_in_days").map(String::as_str)) {
+        Ok(days) => days,
+        Err(error) => {
+            return tokens_page(&app, &admin, None, Some(error), StatusCode::BAD_REQUEST).await;
+        }
     };
     match usecases::tokens::create(&app.core, &admin.actor, &admin.scope, name, expires).await {
         Ok(issued) => {
             let shown = NewToken {
                 name: issued.row.name,
                 token: issued.token,
+                note: None,
             };
-            let raw = serde_json::to_vec(&shown)
-                .map_err(|e| store::StoreError::Invalid(e.to_string()))?;
-            let id = admin.session.flash(&app, &raw).await?;
-            Ok(see_other(
-                &admin.scim_path(&format!("/tokens?created={id}")),
-            ))
+            show_once(&app, &admin, &shown).await
         }
         Err(usecases::Error::Invalid(message)) => {
             tokens_page(&app, &admin, None, Some(message), StatusCode::BAD_REQUEST).await
@@ -151,6 +151,118 @@ pub async fn create(
             tokens_page(&app, &admin, None, Some(message), StatusCode::CONFLICT).await
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The overlaps the rotate form offers: (form value, words).
+const OVERLAPS: [(&str, &str); 4] = [
+    ("1h", "for 1 hour"),
+    ("24h", "for 24 hours"),
+    ("7d", "for 7 days"),
+    ("revoked", "until I revoke it"),
+];
+
+/// `GET …/tokens/{id}/rotate`: what rotating does, with the overlap to choose.
+pub async fn confirm_rotate(
+    app: web::Data<AuthorizeApp>,
+    admin: OrgAdmin,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let (_, id) = path.into_inner();
+    rotate_page(&app, &admin, &id, None, StatusCode::OK).await
+}
+
+async fn rotate_page(
+    app: &AuthorizeApp,
+    admin: &OrgAdmin,
+    id: &str,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
+    let token = api_tokens::get(&app.db, &admin.scope, id).await?;
+    Ok(render(
+        status,
+        &RotatePage {
+            nav: admin.nav("tokens"),
+            uid: token.uid,
+            name: token.name,
+            prefix: token.prefix,
+            last_used: when_or(token.last_used_at, "never"),
+            overlaps: OVERLAPS.to_vec(),
+            error,
+        },
+    ))
+}
+
+/// `POST …/tokens/{id}/rotate`: makes the new token, then redirects to the page that shows it
+/// once (a reload makes nothing).
+pub async fn rotate(
+    app: web::Data<AuthorizeApp>,
+    admin: OrgAdmin,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let form = admin.form(&body)?;
+    let (_, id) = path.into_inner();
+    let overlap = form
+        .get("overlap")
+        .and_then(|v| usecases::tokens::Overlap::parse(v));
+    let Some(overlap) = overlap else {
+        let error = Some("Choose how long the old token keeps working.".to_owned());
+        return rotate_page(&app, &admin, &id, error, StatusCode::BAD_REQUEST).await;
+    };
+    let expires = match expiry(form.get("expires_in_days").map(String::as_str)) {
+        Ok(days) => days,
+        Err(error) => {
+            return rotate_page(&app, &admin, &id, Some(error), StatusCode::BAD_REQUEST).await;
+        }
+    };
+    match usecases::tokens::rotate(&app.core, &admin.actor, &admin.scope, &id, overlap, expires)
+        .await
+    {
+        Ok(rotated) => {
+            let ends = rotated.old.expires_at.map_or_else(
+                || "until you revoke it".to_owned(),
+                |at| format!("until {}", when(at)),
+            );
+            let shown = NewToken {
+                name: rotated.issued.row.name,
+                token: rotated.issued.token,
+                note: Some(format!(
+                    "The old token ({}…) keeps working {ends}: give the IdP this one now.",
+                    rotated.old.prefix
+                )),
+            };
+            show_once(&app, &admin, &shown).await
+        }
+        Err(usecases::Error::Invalid(message)) => {
+            rotate_page(&app, &admin, &id, Some(message), StatusCode::BAD_REQUEST).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Keeps a new token for the page after the redirect (which shows it once) and redirects there.
+async fn show_once(
+    app: &AuthorizeApp,
+    admin: &OrgAdmin,
+    shown: &NewToken,
+) -> Result<HttpResponse, PageError> {
+    let raw = serde_json::to_vec(shown).map_err(|e| store::StoreError::Invalid(e.to_string()))?;
+    let id = admin.session.flash(app, &raw).await?;
+    Ok(see_other(
+        &admin.scim_path(&format!("/tokens?created={id}")),
+    ))
+}
+
+/// The expiry field of the create and rotate forms: days, or `None` for never.
+fn expiry(value: Option<&str>) -> Result<Option<u32>, String> {
+    match value {
+        None | Some("") => Ok(None),
+        Some(days) => match days.parse::<u32>() {
+            Ok(days) if EXPIRY_CHOICES.contains(&days) => Ok(Some(days)),
+            _ => Err("Choose one of the offered expiry periods.".to_owned()),
+        },
     }
 }
 
@@ -175,6 +287,7 @@ pub async fn confirm_revoke(
         button: "Revoke token",
         hidden: Vec::new(),
         cancel: admin.scim_path("/tokens"),
+        danger: true,
     }))
 }
 
@@ -263,6 +376,7 @@ pub async fn confirm_revoke_installation(
         button: "Revoke installation",
         hidden: Vec::new(),
         cancel: admin.scim_path("/installations"),
+        danger: true,
     }))
 }
 

@@ -42,11 +42,13 @@ branded_by_nav!(
     OverviewPage,
     ConfirmPage,
     TokensPage,
+    RotatePage,
     InstallationsPage,
     GroupsPage,
     GroupPage,
     MappingsPage,
     UsersPage,
+    UserPage,
     ActivityPage,
     RequestLogPage,
     RequestDetailPage,
@@ -140,6 +142,8 @@ pub struct OverviewPage {
     pub active_tokens: usize,
     /// Active installations.
     pub active_installations: usize,
+    /// Health at a glance (and the connection test's answer, when asked).
+    pub health: super::health::Health,
 }
 
 /// A confirmation step (or an impact preview): what will happen, and one button that does it.
@@ -162,6 +166,8 @@ pub struct ConfirmPage {
     pub hidden: Vec<(String, String)>,
     /// Where "Cancel" goes.
     pub cancel: String,
+    /// Whether the action destroys or stops something (its button looks destructive).
+    pub danger: bool,
 }
 
 /// A bearer token row.
@@ -185,6 +191,37 @@ pub struct TokenLine {
     pub state: &'static str,
 }
 
+/// A token just made, shown once.
+#[derive(Debug, Clone)]
+pub struct NewTokenView {
+    /// Its name.
+    pub name: String,
+    /// The token.
+    pub token: String,
+    /// What else to know (after a rotation: until when the old one works); may be empty.
+    pub note: String,
+}
+
+/// Rotating a token: the overlap to choose, and the button.
+#[derive(Template)]
+#[template(path = "console/token_rotate.html")]
+pub struct RotatePage {
+    /// Navigation.
+    pub nav: Nav,
+    /// The token's public id.
+    pub uid: String,
+    /// Its name.
+    pub name: String,
+    /// Its display prefix.
+    pub prefix: String,
+    /// Its last use.
+    pub last_used: String,
+    /// The overlap choices: (form value, words).
+    pub overlaps: Vec<(&'static str, &'static str)>,
+    /// Why the last submission was refused.
+    pub error: Option<String>,
+}
+
 /// The tokens page.
 #[derive(Template)]
 #[template(path = "console/tokens.html")]
@@ -194,7 +231,7 @@ pub struct TokensPage {
     /// The tokens.
     pub tokens: Vec<TokenLine>,
     /// A token just created: shown this once.
-    pub new_token: Option<(String, String)>,
+    pub new_token: Option<NewTokenView>,
     /// Why the last submission was refused.
     pub error: Option<String>,
     /// Whether SCIM is on (tokens work only then).
@@ -257,6 +294,8 @@ pub struct GroupsPage {
     pub rows: Vec<GroupLine>,
     /// The next page's link.
     pub next: Option<String>,
+    /// `back=…` for links from this page (their back link returns here).
+    pub back_query: String,
 }
 
 /// A group member.
@@ -305,6 +344,12 @@ pub struct GroupPage {
     pub org_roles: Vec<RoleOption>,
     /// The stack roles of the catalog.
     pub stack_roles: Vec<RoleOption>,
+    /// Where the back link goes (the page the admin came from).
+    pub back: String,
+    /// `back=…` for links from this page (their back link returns here).
+    pub back_query: String,
+    /// Why the mapping form was refused.
+    pub error: Option<String>,
 }
 
 /// A role offered by a form.
@@ -339,6 +384,14 @@ pub struct MappingsPage {
     pub q: String,
     /// Groups matching it.
     pub results: Vec<GroupLine>,
+    /// Every group's displayName, for the picker.
+    pub choices: Vec<String>,
+    /// What was typed in the picker (kept when it matched no group).
+    pub picked: String,
+    /// Why the picked group was not opened.
+    pub error: Option<String>,
+    /// `back=…` for links from this page (their back link returns here).
+    pub back_query: String,
 }
 
 /// A provisioned user row.
@@ -360,6 +413,8 @@ pub struct UserLine {
     pub email: String,
     /// Membership status.
     pub status: String,
+    /// Whether the membership is suspended (shown without roles).
+    pub suspended: bool,
     /// Whether the IdP has it active.
     pub active: bool,
     /// Effective org role.
@@ -382,8 +437,95 @@ pub struct UsersPage {
     pub rows: Vec<UserLine>,
     /// The next page's link.
     pub next: Option<String>,
+    /// `back=…` for links from this page (their back link returns here).
+    pub back_query: String,
     /// What the last action did.
     pub notice: Option<String>,
+}
+
+/// A role in effect and every grant of it, in words.
+#[derive(Debug, Clone)]
+pub struct RoleLine {
+    /// Where it applies: "Organization" or the stack's name.
+    pub scope: String,
+    /// The role in effect.
+    pub role: String,
+    /// Every grant: "Admin, set by hand", "Developer, from the group Engineering".
+    pub sources: Vec<SourceLine>,
+}
+
+/// One grant of a role.
+#[derive(Debug, Clone)]
+pub struct SourceLine {
+    /// The role granted.
+    pub role: String,
+    /// The group that grants it (SCIM id, name), or `None` when set by hand.
+    pub group: Option<(String, String)>,
+    /// Whether this grant is the one in effect (the highest).
+    pub decides: bool,
+}
+
+/// A SCIM attribute shown on the user page.
+#[derive(Debug, Clone)]
+pub struct AttributeLine {
+    /// Its name (`userName`, `name.givenName`, `emails`).
+    pub name: String,
+    /// Its value, in words.
+    pub value: String,
+}
+
+/// A group the user belongs to.
+#[derive(Debug, Clone)]
+pub struct UserGroupLine {
+    /// SCIM id.
+    pub uid: String,
+    /// displayName.
+    pub name: String,
+    /// What its mapping grants, in words (empty: not mapped).
+    pub grants: String,
+}
+
+/// One provisioned person: SCIM attributes, groups, effective roles and their sources, membership
+/// and invitation state, history.
+#[derive(Template)]
+#[template(path = "console/user.html")]
+pub struct UserPage {
+    /// Navigation.
+    pub nav: Nav,
+    /// The SCIM user's id.
+    pub uid: String,
+    /// A heading: the name, else the userName.
+    pub title: String,
+    /// userName.
+    pub user_name: String,
+    /// Whether the IdP has it active.
+    pub active: bool,
+    /// The membership status: `invited`, `active`, `suspended`, or `not linked`.
+    pub status: String,
+    /// The membership status in a sentence.
+    pub status_words: String,
+    /// The linked account's public id (the invitation form), when linked.
+    pub account_uid: Option<String>,
+    /// The linked account's email.
+    pub account_email: String,
+    /// The latest invitation's state, in words (empty: none).
+    pub invitation: String,
+    /// Whether the latest invitation failed.
+    pub invitation_failed: bool,
+    /// SCIM attributes.
+    pub attributes: Vec<AttributeLine>,
+    /// The full SCIM resource, pretty-printed.
+    pub resource: String,
+    /// Groups.
+    pub groups: Vec<UserGroupLine>,
+    /// Effective roles with their sources (empty while suspended or not linked).
+    pub roles: Vec<RoleLine>,
+    /// History, newest first.
+    pub history: Vec<AuditLine>,
+    /// Where "back" goes (the page the admin came from, when it was one of this console's).
+    pub back: String,
+    /// `back=…` for links from this page (their back link returns here).
+    pub back_query: String,
 }
 
 /// An audit row.
@@ -395,13 +537,15 @@ pub struct AuditLine {
     pub actor: String,
     /// What.
     pub action: String,
-    /// On what.
+    /// On what, by name.
     pub resource: String,
+    /// The resource's page, when it has one and still exists.
+    pub resource_link: Option<String>,
     /// The request's id.
     pub request_id: String,
     /// The client address.
     pub ip: String,
-    /// The rest, as JSON.
+    /// What happened, as a sentence.
     pub detail: String,
 }
 

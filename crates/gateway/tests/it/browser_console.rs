@@ -366,7 +366,7 @@ async fn console_end_to_end(backend: Backend) {
     chrome.shot("groups").await;
     let group_page = d.settings(&format!("/groups/{group_id}"));
     chrome
-        .click(&format!(r#"{group_row} a[href$="/groups/{group_id}"]"#))
+        .click(&format!(r#"{group_row} a[href*="/groups/{group_id}"]"#))
         .await;
     chrome.wait_path(&group_page).await;
     assert!(

@@ -120,6 +120,58 @@ async fn redis_announcements_reach_every_replica_despite_a_long_cache() {
     }
 }
 
+/// A rotated token's end is honoured by every replica even while they hold it in a cache that
+/// lives an hour: the rotation is announced (so each reloads the token with its end), and a
+/// cached token carries its end, so it is refused the moment the overlap is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_token_ends_on_every_replica_despite_a_long_cache() {
+    let deployment = deployment(Backend::Postgres).await;
+    let hour = 3_600_000;
+    let (a, b) = (deployment.replica(hour), deployment.replica(hour));
+    for replica in [&a, &b] {
+        assert_eq!(deployment.status(replica).await, StatusCode::OK);
+        assert_eq!(deployment.status(replica).await, StatusCode::OK);
+    }
+    let rotated = deployment.target.admin(&[
+        "rotate-token",
+        "--org",
+        &deployment.org,
+        "--token",
+        &deployment.token_id,
+        "--overlap",
+        "3",
+    ]);
+    let new = rotated["token"].as_str().unwrap().to_owned();
+    let ends = std::time::SystemTime::now() + Duration::from_secs(3);
+    // During the overlap both work, on both replicas (and are cached again).
+    for replica in [&a, &b] {
+        assert_eq!(deployment.status(replica).await, StatusCode::OK);
+        assert_eq!(deployment.status(replica).await, StatusCode::OK);
+        let res = common::http()
+            .get(replica.url(&format!(
+                "/scim/v2.0/organizations/{}/Users",
+                deployment.org
+            )))
+            .bearer_auth(&new)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    assert!(
+        std::time::SystemTime::now() < ends,
+        "the overlap was still running while checked"
+    );
+    // Then the old token is refused everywhere, with nothing announced after the rotation.
+    for replica in [&a, &b] {
+        assert!(
+            deployment.becomes(replica, StatusCode::UNAUTHORIZED).await,
+            "the rotated token's end reached {}",
+            replica.base_url
+        );
+    }
+}
+
 /// The embedded default: a CLI beside the server cannot reach its in-process store, so the server
 /// does not cache credentials at all, whatever the configured TTL, and the CLI's change lands at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

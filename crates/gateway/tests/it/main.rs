@@ -9,6 +9,7 @@
 
 mod branding;
 mod browser_console;
+mod browser_product;
 mod change_feed;
 mod cli;
 mod common;
@@ -16,6 +17,7 @@ mod concurrency;
 mod config_and_readiness;
 mod console;
 mod console_defects;
+mod console_product;
 mod console_webhooks;
 mod credential_cache;
 mod faults;

@@ -600,7 +600,7 @@ async fn everything_done_in_a_portal_session_names_the_link(backend: Backend) {
             .find(|r| r.contains(&format!(">{action}<")))
             .unwrap_or_else(|| panic!("{action} in Activity: {}", activity.body));
         assert!(
-            row.contains(&format!("portal_link {link_id}")),
+            row.contains(&format!("the portal link {link_id}")),
             "{action} by the link: {row}"
         );
     }
@@ -680,7 +680,7 @@ async fn chromium_opens_a_portal_link_and_configures_scim(backend: Backend) {
     assert!(
         actors
             .iter()
-            .any(|a| a.starts_with(&format!("portal_link {link_id}"))),
+            .any(|a| a.starts_with(&format!("the portal link {link_id}"))),
         "{actors:?}"
     );
 

@@ -199,3 +199,29 @@ pub async fn revoke(conn: &impl Conn, scope: &OrgScope, uid: &str) -> StoreResul
     row.revoked_at = Set(Some(now()));
     Ok(scope.update(row)?.exec(conn.raw()).await?)
 }
+
+/// Retires a token replaced by a rotation: it is renamed `name` and, when `ends_at` is given,
+/// stops at that time (or at its own expiry, whichever comes first). Only a live token can be
+/// retired.
+pub async fn retire(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    uid: &str,
+    name: &str,
+    ends_at: Option<DateTime<Utc>>,
+) -> StoreResult<ApiToken> {
+    let token = get(conn, scope, uid).await?;
+    if token.revoked_at.is_some() || token.expires_at.is_some_and(|at| at <= now()) {
+        return Err(StoreError::Invalid(
+            "only an active token can be rotated; this one no longer works".into(),
+        ));
+    }
+    let ends_at = match (ends_at, token.expires_at) {
+        (Some(end), Some(own)) => Some(end.min(own)),
+        (end, own) => end.or(own),
+    };
+    let mut row: api_tokens::ActiveModel = token.into();
+    row.name = Set(name.chars().take(100).collect());
+    row.expires_at = Set(ends_at);
+    Ok(scope.update(row)?.exec(conn.raw()).await?)
+}

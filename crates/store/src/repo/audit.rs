@@ -185,3 +185,23 @@ pub async fn last_by(
         .one(conn.raw())
         .await?)
 }
+
+/// The organization's newest entries about any of `resource_ids` (a person's SCIM user, account
+/// and invitations, say), `limit` at most.
+pub async fn about(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    resource_ids: &[String],
+    limit: u64,
+) -> StoreResult<Vec<AuditRow>> {
+    if resource_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(scope
+        .select::<AuditLog>()
+        .filter(audit_log::Column::ResourceId.is_in(resource_ids.iter().cloned()))
+        .order_by_desc(audit_log::Column::Id)
+        .limit(limit)
+        .all(conn.raw())
+        .await?)
+}

@@ -169,6 +169,16 @@ async fn every_published_event_is_documented_and_holds_no_secret(backend: Backen
     usecases::stacks::delete(core, &admin, scope, &stack.uid)
         .await
         .unwrap();
+    let rotated = usecases::tokens::rotate(
+        core,
+        &admin,
+        scope,
+        &token.row.uid,
+        usecases::tokens::Overlap::parse("24h").unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
     usecases::tokens::revoke(core, &admin, scope, &token.row.uid)
         .await
         .unwrap();
@@ -215,6 +225,7 @@ async fn every_published_event_is_documented_and_holds_no_secret(backend: Backen
     // secrets.
     let secret_markers = [
         token.token.as_str(),
+        rotated.issued.token.as_str(),
         "whsec_",
         "$argon2",
         "password",
@@ -267,6 +278,7 @@ async fn every_published_event_is_documented_and_holds_no_secret(backend: Backen
         "directory.user.deleted",
         "stack.updated",
         "stack.deleted",
+        "api_token.rotated",
         "api_token.revoked",
         "organization.updated",
         "scim.disabled",

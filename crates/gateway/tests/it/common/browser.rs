@@ -493,6 +493,42 @@ impl Chrome {
         png
     }
 
+    /// Runs axe-core (its `axe.min.js` from `SCIMGATE_TEST_AXE`, which `scripts/services.sh`'s
+    /// `ensure_axe` installs, or `$CARGO_TARGET_DIR/axe-core`) on the current page and fails the
+    /// test on any serious or critical violation (unlabelled controls, contrast below 4.5:1,
+    /// …), naming each with the elements it found. `what` names the page in the message.
+    pub async fn assert_accessible(&self, what: &str) {
+        let source = std::fs::read_to_string(axe_path())
+            .unwrap_or_else(|e| panic!("axe-core is not installed ({e}): run scripts/services.sh ensure_axe, or set SCIMGATE_TEST_AXE"));
+        if let Err(e) = self.client.execute(&source, vec![]).await {
+            self.fail(&format!("could not inject axe-core: {e}")).await;
+        }
+        let run = "const done = arguments[arguments.length - 1]; \
+                   axe.run(document, {resultTypes: ['violations']}) \
+                   .then(r => done(JSON.stringify(r.violations.filter(v => \
+                       v.impact === 'serious' || v.impact === 'critical').map(v => ({ \
+                       id: v.id, impact: v.impact, help: v.help, \
+                       nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ': ' + \
+                           (n.failureSummary || '').replace(/\\s+/g, ' ')) }))))) \
+                   .catch(e => done('axe failed: ' + e));";
+        let answer = match self.client.execute_async(run, vec![]).await {
+            Ok(answer) => answer,
+            Err(e) => self.fail(&format!("axe-core did not run: {e}")).await,
+        };
+        let text = answer.as_str().unwrap_or_default().to_owned();
+        let violations: Vec<Value> =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("axe-core on {what}: {text}"));
+        if !violations.is_empty() {
+            let shot = self.shot(&format!("axe-{what}")).await;
+            panic!(
+                "{what}: {} serious/critical accessibility violation(s) (screenshot {}):\n{}",
+                violations.len(),
+                shot.display(),
+                serde_json::to_string_pretty(&violations).unwrap_or_default()
+            );
+        }
+    }
+
     /// Fails the test with `why`, the current URL and the page's text, after a screenshot.
     pub async fn fail(&self, why: &str) -> ! {
         let url = self
@@ -519,6 +555,24 @@ impl Chrome {
             path.display()
         );
     }
+}
+
+/// Where axe-core's script is: `SCIMGATE_TEST_AXE`, else the copy `ensure_axe` installs in the
+/// build directory.
+fn axe_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("SCIMGATE_TEST_AXE") {
+        return PathBuf::from(path);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_BIN_EXE_scimgate"))
+                .ancestors()
+                .nth(2)
+                .unwrap()
+                .to_path_buf()
+        });
+    target.join("axe-core/node_modules/axe-core/axe.min.js")
 }
 
 /// Kills the driver's process group (the driver and any browser it started), then reaps it.
