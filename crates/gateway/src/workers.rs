@@ -285,6 +285,10 @@ struct Recording {
 /// Sent deliveries recorded per transaction at most.
 const RECORD_BATCH: usize = 500;
 
+/// How long the recorder waits for more finished deliveries before it records a batch: the
+/// bookkeeping of a delivery (not its arrival, which has happened) is this much later at most.
+const RECORD_LINGER: Duration = Duration::from_millis(20);
+
 /// Records finished deliveries: whatever has finished by the time the previous transaction
 /// committed goes into the next one. A batch that cannot be recorded is retried; if it still
 /// cannot, its leases run out and its deliveries are sent again (at least once).
@@ -297,10 +301,19 @@ async fn recorder(
 ) {
     while let Some(first) = finished.recv().await {
         let mut sent = vec![first];
-        while sent.len() < RECORD_BATCH
-            && let Ok(next) = finished.try_recv()
-        {
-            sent.push(next);
+        // Whatever finishes within RECORD_LINGER joins this transaction: at a high rate that is
+        // tens of deliveries per commit instead of a commit per delivery, which would compete
+        // with the SCIM writes for PostgreSQL's WAL flushes.
+        let linger = tokio::time::sleep(RECORD_LINGER);
+        tokio::pin!(linger);
+        while sent.len() < RECORD_BATCH {
+            tokio::select! {
+                next = finished.recv() => match next {
+                    Some(next) => sent.push(next),
+                    None => break,
+                },
+                () = &mut linger => break,
+            }
         }
         let count = sent.len();
         for attempt in 1..=5u32 {
