@@ -2,9 +2,8 @@
 //! IdPs) with its last accepted request, the last change an IdP made, and "Test connection",
 //! which says in words what the IdP will see when it calls the SCIM Base URL now.
 //!
-//! There is no per-request record of refused requests yet, so the page says that errors are not
-//! counted rather than showing a number it cannot back; what exists is each credential's last
-//! accepted use (written at most once a minute) and the audit log of the changes IdPs made.
+//! Errors of the last 24 hours are counted in the SCIM request log (when the deployment keeps
+//! one); each credential's last accepted use is written at most once a minute.
 
 use std::collections::HashMap;
 
@@ -164,9 +163,7 @@ pub async fn of(
         active_tokens,
         active_installations,
         last_change,
-        errors: "Refused requests (401, 403, 409…) are not recorded per request yet: each \
-                 credential's last accepted request is shown instead."
-            .to_owned(),
+        errors: errors_in_the_last_day(app, admin, now).await?,
         test,
         test_ok,
     })
@@ -224,4 +221,33 @@ fn kind_words(kind: &str) -> &'static str {
         "token" => "Bearer token",
         _ => "Connected IdP",
     }
+}
+
+/// Errors of the last 24 hours from the request log, in words.
+async fn errors_in_the_last_day(
+    app: &AuthorizeApp,
+    admin: &OrgAdmin,
+    now: DateTime<Utc>,
+) -> Result<String, PageError> {
+    if !app.core.request_log().enabled() {
+        return Ok("not counted: this deployment keeps no SCIM request log \
+                   (scim_log.enabled = false)."
+            .to_owned());
+    }
+    let counts = usecases::request_log::errors_since(
+        &app.core,
+        &admin.scope,
+        now - chrono::Duration::hours(24),
+    )
+    .await?;
+    let total = counts.refused + counts.client + counts.server;
+    Ok(if total == 0 {
+        "none.".to_owned()
+    } else {
+        format!(
+            "{total} — {} refused (401/403), {} other client errors (4xx), {} server errors \
+             (5xx). The Request log has each one with its answer.",
+            counts.refused, counts.client, counts.server
+        )
+    })
 }

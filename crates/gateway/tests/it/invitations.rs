@@ -496,11 +496,13 @@ async fn invitations_in_chromium(backend: Backend) {
     chrome.fill("input[name=password]", password).await;
     chrome.fill("input[name=password_confirm]", password).await;
     chrome.shot("invitation-new-person").await;
+    chrome.assert_accessible("the invitation page").await;
     chrome.submit_and_wait(r#"form[action$="/accept"]"#).await;
     chrome
         .wait_text("h1", "joined", |t| t == "You've joined Globex")
         .await;
     chrome.shot("invitation-joined").await;
+    chrome.assert_accessible("the joined page").await;
     chrome.quit().await;
     assert_eq!(
         member(&env, &first.org, "nina@example.com").await["status"],

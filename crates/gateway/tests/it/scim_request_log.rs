@@ -422,10 +422,26 @@ async fn search_filters(backend: Backend) {
             .await;
         assert_eq!(page.status, StatusCode::BAD_REQUEST, "{bad}: {}", page.body);
     }
+    // A control character in a console address is refused with a page before any lookup.
     let page = browser
         .get(&format!("/orgs/{org}/settings/scim/requests/%00"))
         .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    let page = browser
+        .get(&format!("/orgs/{org}/settings/scim/requests/999999999"))
+        .await;
     assert_eq!(page.status, StatusCode::NOT_FOUND, "{}", page.body);
+
+    // The SCIM tab's health counts the last day's errors from the log: the 401, and the 404
+    // and the 409 as other client errors.
+    let page = browser.get(&format!("/orgs/{org}/settings/scim")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body
+            .contains("3 — 1 refused (401/403), 2 other client errors (4xx), 0 server errors"),
+        "{}",
+        page.body
+    );
 }
 
 /// The janitor's pass removes what is past `scim_log.retention_days`, and nothing else.
@@ -526,6 +542,7 @@ async fn request_log_in_chromium(backend: Backend) {
         .await;
     chrome.shot("request-log").await;
     assert_eq!(chrome.find_all("tr[data-request]").await.len(), 6);
+    chrome.assert_accessible("the request log").await;
 
     // Every control of the search form has a label.
     let unlabelled: Value = chrome
@@ -567,6 +584,7 @@ async fn request_log_in_chromium(backend: Backend) {
         .await;
     chrome.shot("request-detail").await;
     assert!(body.contains("[redacted]"), "{body}");
+    chrome.assert_accessible("a logged request").await;
     let page = chrome.page_text().await;
     assert!(!page.contains(PASSWORD_SENT), "{page}");
     assert!(page.contains("bearer token “Okta provisioning”"), "{page}");

@@ -10,6 +10,7 @@ mod m0004_management_api;
 mod m0005_change_feed;
 mod m0006_invitations;
 mod m0007_scim_request_log;
+mod m0008_delivery_fillfactor;
 mod m0100_search_documents;
 mod m0200_operations;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_change_feed::Migration),
             Box::new(m0006_invitations::Migration),
             Box::new(m0007_scim_request_log::Migration),
+            Box::new(m0008_delivery_fillfactor::Migration),
             Box::new(m0100_search_documents::Migration),
             Box::new(m0200_operations::Migration),
         ]

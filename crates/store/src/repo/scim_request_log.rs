@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::feed::statement;
@@ -225,6 +225,32 @@ pub async fn search(
         .limit(limit)
         .all(conn.raw())
         .await?)
+}
+
+/// How many of the organization's logged requests since `since` were answered with an error:
+/// (refused with 401/403, other 4xx, 5xx).
+pub async fn errors_since(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    since: DateTime<Utc>,
+) -> StoreResult<(u64, u64, u64)> {
+    use scim_request_log::Column;
+    let count = |condition: Condition| {
+        scope
+            .select::<RequestLog>()
+            .filter(Column::CreatedAt.gte(since))
+            .filter(condition)
+            .count(conn.raw())
+    };
+    let refused = count(Condition::all().add(Column::Status.is_in([401, 403]))).await?;
+    let client = count(
+        Condition::all()
+            .add(Column::Status.between(400, 499))
+            .add(Column::Status.is_not_in([401, 403])),
+    )
+    .await?;
+    let server = count(Condition::all().add(Column::Status.between(500, 599))).await?;
+    Ok((refused, client, server))
 }
 
 /// One logged request of the organization.

@@ -2,7 +2,7 @@
 //! resource); the resource itself is JSON. Updates are compare-and-swap on `version`, which is also
 //! the ETag, so two writers never overwrite each other unseen on either database.
 
-use sea_orm::sea_query::{Expr, PostgresQueryBuilder, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, PostgresQueryBuilder, Query, QueryStatementBuilder};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
     FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait,
@@ -445,9 +445,32 @@ pub async fn page(
     if sort != UserSort::Id {
         query = query.order_by_asc(scim_users::Column::Id);
     }
-    let query = query
-        .offset(super::skip(request.offset))
-        .limit(request.limit);
+    // A deep page in id order (how Okta and Entra page through an import with `startIndex`)
+    // starts at the id found by skipping over the (org_id, id) index alone — an index-only scan
+    // — instead of an OFFSET that visits every skipped row in the table.
+    let query =
+        if request.offset > 0 && request.after_id.is_none() && sort == UserSort::Id && ascending {
+            let first = counter
+                .clone()
+                .select_only()
+                .column(scim_users::Column::Id)
+                .order_by_asc(scim_users::Column::Id)
+                .offset(super::skip(request.offset))
+                .limit(1)
+                .into_query();
+            query
+                .filter(
+                    Expr::col((ScimUsers, scim_users::Column::Id)).gte(Expr::SubQuery(
+                        None,
+                        Box::new(first.into_sub_query_statement()),
+                    )),
+                )
+                .limit(request.limit)
+        } else {
+            query
+                .offset(super::skip(request.offset))
+                .limit(request.limit)
+        };
     // The groups come with the rows only when no row is skipped: PostgreSQL evaluates a select-list
     // subquery for every row an OFFSET skips, so a deep page reads them in a second query instead.
     let inline_groups = request.with_groups && request.offset == 0;

@@ -349,6 +349,31 @@ pub async fn search(core: &Core, scope: &OrgScope, input: &SearchInput) -> Resul
     Ok(LogPage { rows, next_before })
 }
 
+/// The organization's requests answered with an error since `since`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ErrorCounts {
+    /// Refused by the credential or the organization's switch (401, 403).
+    pub refused: u64,
+    /// Other client errors (400, 404, 409, 412, 429…).
+    pub client: u64,
+    /// Server errors (5xx).
+    pub server: u64,
+}
+
+/// How many of the organization's logged requests since `since` were answered with an error.
+pub async fn errors_since(
+    core: &Core,
+    scope: &OrgScope,
+    since: DateTime<Utc>,
+) -> Result<ErrorCounts> {
+    let (refused, client, server) = repo::errors_since(core.db(), scope, since).await?;
+    Ok(ErrorCounts {
+        refused,
+        client,
+        server,
+    })
+}
+
 /// One logged request of the organization.
 pub async fn get(core: &Core, scope: &OrgScope, id: i64) -> Result<LoggedRequest> {
     repo::get(core.db(), scope, RequestLogId(id))
