@@ -498,3 +498,187 @@ async fn console_read_models_and_mapping_preview(backend: Backend) {
 }
 
 backend_tests!(console_read_models_and_mapping_preview);
+
+/// The count of an organization's users and groups that unfiltered pages answer as
+/// `totalResults` follows every insert and delete — concurrent ones, a multi-row statement, a
+/// rolled-back transaction, an organization's deletion — and never another organization's rows.
+async fn resource_counts_follow_every_write(backend: Backend) {
+    use sea_orm::{ConnectionTrait, Statement};
+    use store::repo::resource_counts::{self, Kind};
+
+    let (guard, db) = common::open(backend).await;
+    let raw = sea_orm::Database::connect(&guard.url).await.unwrap();
+    let raw_backend = raw.get_database_backend();
+    let acme = common::org(&db, "Acme").await;
+    let globex = common::org(&db, "Globex").await;
+    let mut acme_users = Vec::new();
+    for i in 0..5 {
+        acme_users.push(provision(&db, &acme, &format!("a{i}")).await.0);
+    }
+    for i in 0..3 {
+        provision(&db, &globex, &format!("g{i}")).await;
+    }
+    let tasks: Vec<_> = (0..8)
+        .map(|task| {
+            let (db, acme) = (db.clone(), acme.clone());
+            tokio::spawn(async move {
+                for i in 0..4 {
+                    let txn = store::db::begin_write(&db).await.unwrap();
+                    let name = format!("c{task}-{i}");
+                    users::insert(
+                        &txn,
+                        &acme,
+                        None,
+                        &columns(&name, &format!("{name}@x.test")),
+                    )
+                    .await
+                    .unwrap();
+                    txn.commit().await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    for i in 0..4 {
+        new_group(&db, &acme, &format!("team{i}")).await;
+    }
+
+    // A transaction that rolls back leaves the count as it was.
+    let txn = store::db::begin_write(&db).await.unwrap();
+    users::insert(&txn, &acme, None, &columns("gone", "gone@x.test"))
+        .await
+        .unwrap();
+    txn.rollback().await.unwrap();
+    // Deletes, one by one and of a group.
+    for user in &acme_users[..2] {
+        users::delete(&db, &acme, &user.uid).await.unwrap().unwrap();
+    }
+    let team0 = scim_groups::page(
+        &db,
+        &acme,
+        &GroupPageRequest {
+            condition: None,
+            sort: (GroupSort::Id, true),
+            offset: 0,
+            limit: 1,
+            after_id: None,
+        },
+    )
+    .await
+    .unwrap()
+    .1
+    .remove(0);
+    scim_groups::delete(&db, &acme, &team0.uid).await.unwrap();
+    // Rows written by one multi-row statement, as a bulk load would.
+    let placeholder = if backend == Backend::Postgres {
+        "$1"
+    } else {
+        "?"
+    };
+    let now = if backend == Backend::Postgres {
+        "now()"
+    } else {
+        "CURRENT_TIMESTAMP"
+    };
+    raw.execute_raw(Statement::from_sql_and_values(
+            raw_backend,
+            format!(
+                "INSERT INTO scim_users (uid, org_id, user_name, user_name_normalized, active, \
+                 resource, search, version, created_at, updated_at) \
+                 SELECT 'bulk' || n, {placeholder}, 'bulk' || n, 'bulk' || n, true, '{{}}', '{{}}', 1, \
+                 {now}, {now} FROM (SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 3) AS s"
+            ),
+            [acme.org_id().0.into()],
+        ))
+        .await
+        .unwrap();
+
+    let rows = |table: &'static str, scope: OrgScope| {
+        let raw = &raw;
+        async move {
+            let row = raw
+                .query_one_raw(Statement::from_string(
+                    raw_backend,
+                    format!(
+                        "SELECT CAST(count(*) AS BIGINT) AS n FROM {table} WHERE org_id = {}",
+                        scope.org_id().0
+                    ),
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            u64::try_from(row.try_get::<i64>("", "n").unwrap()).unwrap()
+        }
+    };
+    let acme_count = resource_counts::get(&db, &acme, Kind::Users).await.unwrap();
+    assert_eq!(acme_count, 5 + 32 - 2 + 3);
+    assert_eq!(acme_count, rows("scim_users", acme.clone()).await);
+    assert_eq!(
+        resource_counts::get(&db, &acme, Kind::Groups)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        resource_counts::get(&db, &globex, Kind::Users)
+            .await
+            .unwrap(),
+        rows("scim_users", globex.clone()).await
+    );
+    assert_eq!(
+        resource_counts::get(&db, &globex, Kind::Groups)
+            .await
+            .unwrap(),
+        0
+    );
+
+    // A page in the middle answers the kept count as its total, unfiltered or not.
+    let middle = |condition: Option<Condition>| UserPageRequest {
+        condition,
+        sort: (UserSort::Id, true),
+        offset: 3,
+        limit: 4,
+        after_id: None,
+        with_groups: false,
+    };
+    let (total, page) = users::page(&db, &acme, &middle(None)).await.unwrap();
+    assert_eq!((total, page.len()), (acme_count, 4));
+    let active = store::scim_filter::user_condition(
+        &scim_core::filter::parse_filter("active eq true").unwrap(),
+        &acme,
+        store::Conn::is_postgres(&db),
+    );
+    let (filtered_total, _) = users::page(&db, &acme, &middle(active)).await.unwrap();
+    assert_eq!(filtered_total, acme_count);
+
+    // Deleting an organization forgets its counts and leaves the other's.
+    store::repo::organizations::delete(&db, &globex)
+        .await
+        .unwrap();
+    assert_eq!(
+        resource_counts::get(&db, &globex, Kind::Users)
+            .await
+            .unwrap(),
+        0
+    );
+    let leftover = raw
+        .query_one_raw(Statement::from_string(
+            raw_backend,
+            format!(
+                "SELECT CAST(count(*) AS BIGINT) AS n FROM scim_resource_counts WHERE org_id = {}",
+                globex.org_id().0
+            ),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(leftover.try_get::<i64>("", "n").unwrap(), 0);
+    assert_eq!(
+        resource_counts::get(&db, &acme, Kind::Users).await.unwrap(),
+        acme_count
+    );
+}
+
+backend_tests!(resource_counts_follow_every_write);

@@ -11,6 +11,7 @@ mod m0005_change_feed;
 mod m0006_invitations;
 mod m0007_scim_request_log;
 mod m0008_delivery_fillfactor;
+mod m0009_resource_counts;
 mod m0100_search_documents;
 mod m0200_operations;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_invitations::Migration),
             Box::new(m0007_scim_request_log::Migration),
             Box::new(m0008_delivery_fillfactor::Migration),
+            Box::new(m0009_resource_counts::Migration),
             Box::new(m0100_search_documents::Migration),
             Box::new(m0200_operations::Migration),
         ]

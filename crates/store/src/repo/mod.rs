@@ -18,6 +18,7 @@ pub mod oauth_clients;
 pub mod organizations;
 pub mod portal_links;
 pub mod refresh_tokens;
+pub mod resource_counts;
 pub mod role_catalog;
 pub mod roles;
 pub mod scim_groups;

@@ -232,6 +232,7 @@ pub async fn delete(conn: &impl Conn, scope: &OrgScope) -> StoreResult<Organizat
         .delete_many::<portal_links::Entity>()
         .exec(conn.raw())
         .await?;
+    super::resource_counts::forget(conn, scope).await?;
     let at = now();
     Organizations::update_many()
         .col_expr(organizations::Column::DeletedAt, Expr::value(at))

@@ -268,6 +268,7 @@ pub async fn page(
         limit,
         after_id,
     } = request.clone();
+    let filtered = condition.is_some();
     let mut base = scope.select::<ScimGroups>();
     if let Some(condition) = condition {
         base = base.filter(condition);
@@ -296,6 +297,9 @@ pub async fn page(
         .await?;
     let total = match complete_total(offset, after_id, limit, rows.len()) {
         Some(total) => total,
+        None if !filtered => {
+            super::resource_counts::get(conn, scope, super::resource_counts::Kind::Groups).await?
+        }
         None => counter.count(conn.raw()).await?,
     };
     Ok((total, rows))

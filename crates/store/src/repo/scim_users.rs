@@ -506,6 +506,9 @@ pub async fn page(
     }
     let total = match complete_total(request.offset, request.after_id, request.limit, rows.len()) {
         Some(total) => total,
+        None if request.condition.is_none() => {
+            super::resource_counts::get(conn, scope, super::resource_counts::Kind::Users).await?
+        }
         None => counter.count(conn.raw()).await?,
     };
     Ok((total, rows))
