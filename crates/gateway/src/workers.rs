@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::task::JoinHandle;
 use usecases::Core;
-use usecases::webhooks::{DeliveryJob, DeliverySettings, Sealer, SentDelivery};
+use usecases::webhooks::{ClaimedBatch, DeliveryJob, DeliverySettings, Sealer, SentDelivery};
 use webhooks::RetrySchedule;
 
 use crate::config::Config;
@@ -81,14 +81,19 @@ pub fn spawn(core: &Core, config: &Config, deps: &WebhookDeps) -> Vec<JoinHandle
     let listener = store::db::listen(core.db(), store::repo::feed::FEED_CHANNEL, move || {
         signals.feed_advanced();
     });
+    let (handoff, fresh) = Handoff::new(&deps.delivery);
+    let handoff = Arc::new(handoff);
     let mut tasks = vec![
         tokio::spawn(sequencer(
             core.clone(),
+            Arc::clone(&handoff),
             Duration::from_millis(config.events.sequencer_poll_ms.max(1)),
         )),
         tokio::spawn(deliverer(
             core.clone(),
             deps.clone(),
+            handoff,
+            fresh,
             Duration::from_millis(config.webhooks.poll_ms.max(1)),
         )),
         tokio::spawn(delivery_gauges(core.clone())),
@@ -158,12 +163,78 @@ async fn wait(signal: &mut tokio::sync::watch::Receiver<u64>, timeout: Duration)
     let _ = tokio::time::timeout(timeout, signal.changed()).await;
 }
 
-async fn sequencer(core: Core, poll: Duration) {
+/// How this replica's sequencer hands the deliveries it creates straight to this replica's
+/// deliverer: created leased to the deliverer (no claim has to find them), as many as the
+/// deliverer has room for; the rest, and those to ordered endpoints, wait for a claim.
+struct Handoff {
+    /// The deliverer's lease owner.
+    owner: String,
+    /// How long a handed-over delivery is leased (as long as a claim's lease).
+    lease: chrono::Duration,
+    /// How many more deliveries the deliverer can take now; it keeps this current.
+    room: AtomicUsize,
+    /// To the deliverer.
+    to_deliverer: tokio::sync::mpsc::UnboundedSender<ClaimedBatch>,
+}
+
+impl Handoff {
+    fn new(
+        settings: &DeliverySettings,
+    ) -> (Self, tokio::sync::mpsc::UnboundedReceiver<ClaimedBatch>) {
+        let (to_deliverer, fresh) = tokio::sync::mpsc::unbounded_channel();
+        let handoff = Self {
+            owner: format!("replica-{}", store::secret::random_token(9)),
+            lease: settings.lease,
+            room: AtomicUsize::new(0),
+            to_deliverer,
+        };
+        (handoff, fresh)
+    }
+
+    /// The lease a pass starting `now` gives, if the deliverer has room.
+    fn lease(&self, now: chrono::DateTime<Utc>) -> Option<store::repo::feed::FreshLease<'_>> {
+        let max = self.room.load(Ordering::Acquire);
+        (max > 0).then(|| store::repo::feed::FreshLease {
+            owner: &self.owner,
+            until: now + self.lease,
+            max,
+        })
+    }
+
+    /// Gives the deliverer what a committed pass leased to it. Should that fail, the leases run
+    /// out and a claim sends them: later, never lost.
+    async fn hand_over(&self, core: &Core, leased: Vec<store::repo::webhooks::Claimed>) {
+        if leased.is_empty() {
+            return;
+        }
+        let count = leased.len();
+        match ClaimedBatch::of(core, leased).await {
+            Ok(batch) => {
+                let _ = self
+                    .room
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |room| {
+                        Some(room.saturating_sub(count))
+                    });
+                if self.to_deliverer.send(batch).is_err() {
+                    tracing::warn!("the deliverer is gone; leased deliveries wait for a claim");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "handing deliveries over failed; a claim will"),
+        }
+    }
+}
+
+async fn sequencer(core: Core, handoff: Arc<Handoff>, poll: Duration) {
     let mut written = core.signals().outbox();
     loop {
-        let pass = usecases::feed::sequence(&core, SEQUENCE_BATCH, Utc::now()).await;
-        if let Ok(done) = &pass {
+        let now = Utc::now();
+        let mut pass =
+            usecases::feed::sequence(&core, SEQUENCE_BATCH, now, handoff.lease(now)).await;
+        if let Ok(done) = &mut pass {
             metrics::counter!(observe::EVENTS_PUBLISHED).increment(done.events as u64);
+            handoff
+                .hand_over(&core, std::mem::take(&mut done.leased))
+                .await;
         }
         record_feed_lag(&core).await;
         match pass {
@@ -197,8 +268,14 @@ async fn record_feed_lag(core: &Core) {
 /// outstanding, keeps up to `concurrency` requests in flight, and hands each finished one to
 /// [`recorder`], which writes whatever has finished in one transaction. Sending never waits for
 /// bookkeeping and a slow receiver holds up only its own requests, not the next claim.
-async fn deliverer(core: Core, deps: WebhookDeps, poll: Duration) {
-    let owner = format!("replica-{}", store::secret::random_token(9));
+async fn deliverer(
+    core: Core,
+    deps: WebhookDeps,
+    handoff: Arc<Handoff>,
+    mut fresh: tokio::sync::mpsc::UnboundedReceiver<ClaimedBatch>,
+    poll: Duration,
+) {
+    let owner = handoff.owner.clone();
     let settings = Arc::new(deps.delivery.clone());
     let batch = usize::try_from(settings.batch).unwrap_or(200).max(1);
     let concurrency = settings.concurrency.max(1);
@@ -222,6 +299,7 @@ async fn deliverer(core: Core, deps: WebhookDeps, poll: Duration) {
         let outstanding =
             queue.len() + in_flight.len() + recording.awaiting.load(Ordering::Acquire);
         let room = batch.saturating_sub(outstanding);
+        handoff.room.store(room, Ordering::Release);
         if maybe_due && room >= batch.div_ceil(2) {
             match usecases::webhooks::claim_due(&core, &settings, &owner, Utc::now(), room as u64)
                 .await
@@ -251,14 +329,15 @@ async fn deliverer(core: Core, deps: WebhookDeps, poll: Duration) {
         }
         if in_flight.is_empty() {
             tokio::select! {
-                _ = published.changed() => {}
-                () = recording.done.notified() => {}
-                () = tokio::time::sleep(poll) => {}
+                Some(handed) = fresh.recv() => queue.extend(handed.into_jobs()),
+                _ = published.changed() => maybe_due = true,
+                () = recording.done.notified() => maybe_due = true,
+                () = tokio::time::sleep(poll) => maybe_due = true,
             }
-            maybe_due = true;
             continue;
         }
         tokio::select! {
+            Some(handed) = fresh.recv() => queue.extend(handed.into_jobs()),
             Some(sent) = in_flight.next() => {
                 recording.awaiting.fetch_add(1, Ordering::AcqRel);
                 if to_record.send(sent).is_err() {

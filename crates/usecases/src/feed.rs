@@ -206,12 +206,17 @@ pub async fn snapshot(core: &Core) -> Result<(store::Transaction, Cursor)> {
 
 /// One sequencer pass (see `store::repo::feed`): commits and returns what it did. With nothing
 /// waiting it only reads (an idle replica's poll opens no write transaction).
-pub async fn sequence(core: &Core, limit: u64, now: DateTime<Utc>) -> Result<Sequenced> {
+pub async fn sequence(
+    core: &Core,
+    limit: u64,
+    now: DateTime<Utc>,
+    fresh: Option<feed::FreshLease<'_>>,
+) -> Result<Sequenced> {
     if !feed::backlog(core.db()).await? {
         return Ok(Sequenced::default());
     }
     let txn = store::db::begin_write(core.db()).await?;
-    let done = feed::sequence(&txn, limit, now).await?;
+    let done = feed::sequence(&txn, limit, now, fresh).await?;
     txn.commit().await?;
     if done.events > 0 {
         core.signals().feed_advanced();

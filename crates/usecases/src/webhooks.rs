@@ -645,20 +645,26 @@ pub async fn claim_due(
         txn.commit().await?;
         claimed
     };
-    if claimed.is_empty() {
-        return Ok(ClaimedBatch::default());
-    }
-    let mut orgs: Vec<OrgId> = claimed.iter().filter_map(|c| c.event.org_id).collect();
-    orgs.sort_unstable();
-    orgs.dedup();
-    let uids = organizations::uids(core.db(), &orgs).await?;
-    Ok(ClaimedBatch {
-        deliveries: claimed,
-        uids: Arc::new(uids),
-    })
+    ClaimedBatch::of(core, claimed).await
 }
 
 impl ClaimedBatch {
+    /// Deliveries this replica holds a lease on — claimed, or created leased by its sequencer
+    /// ([`store::repo::feed::FreshLease`]) — with their organizations' public ids.
+    pub async fn of(core: &Core, claimed: Vec<Claimed>) -> Result<Self> {
+        if claimed.is_empty() {
+            return Ok(Self::default());
+        }
+        let mut orgs: Vec<OrgId> = claimed.iter().filter_map(|c| c.event.org_id).collect();
+        orgs.sort_unstable();
+        orgs.dedup();
+        let uids = organizations::uids(core.db(), &orgs).await?;
+        Ok(Self {
+            deliveries: claimed,
+            uids: Arc::new(uids),
+        })
+    }
+
     /// Splits the batch into one job per delivery, each ready to be sent on its own.
     pub fn into_jobs(self) -> impl Iterator<Item = DeliveryJob> {
         let uids = self.uids;

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
 use crate::db::{Conn, Raw};
-use crate::ids::{EventId, OrgId, WebhookEndpointId};
+use crate::ids::{EventId, OrgId};
 use crate::repo::events::Event;
 use crate::repo::webhooks::{self, EndpointFilter};
 use crate::{StoreError, StoreResult};
@@ -71,7 +71,7 @@ pub async fn state(conn: &impl Conn) -> StoreResult<FeedState> {
 }
 
 /// What one sequencing pass did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Sequenced {
     /// Events given a position.
     pub events: usize,
@@ -81,11 +81,33 @@ pub struct Sequenced {
     pub last_position: i64,
     /// Whether another replica held the sequencer (nothing was done here).
     pub busy: bool,
+    /// The deliveries created leased to [`FreshLease::owner`], ready to send.
+    pub leased: Vec<webhooks::Claimed>,
+}
+
+/// Who sends a pass's new deliveries: the replica that sequences the events hands them straight
+/// to its own delivery worker, leased at creation, so no claim has to find and lease them again
+/// (a claim is a scan and an update of every delivery it takes). Deliveries to ordered endpoints
+/// are never leased here — their claim is what holds an organization's next event back.
+#[derive(Debug, Clone, Copy)]
+pub struct FreshLease<'a> {
+    /// The worker's lease owner.
+    pub owner: &'a str,
+    /// Until when the lease holds.
+    pub until: DateTime<Utc>,
+    /// How many the worker has room for; the rest wait for a claim.
+    pub max: usize,
 }
 
 /// Gives the next `limit` visible events their sequence and position, creates their webhook
-/// deliveries, and announces the batch — all in the caller's transaction (commit it).
-pub async fn sequence(conn: &impl Conn, limit: u64, now: DateTime<Utc>) -> StoreResult<Sequenced> {
+/// deliveries (up to `fresh.max` of them leased to `fresh.owner`), and announces the batch — all
+/// in the caller's transaction (commit it before sending what [`Sequenced::leased`] holds).
+pub async fn sequence(
+    conn: &impl Conn,
+    limit: u64,
+    now: DateTime<Utc>,
+    fresh: Option<FreshLease<'_>>,
+) -> StoreResult<Sequenced> {
     let raw = conn.raw();
     let backend = raw.get_database_backend();
     if backend == DbBackend::Postgres {
@@ -187,8 +209,8 @@ pub async fn sequence(conn: &impl Conn, limit: u64, now: DateTime<Utc>) -> Store
         vec![position.into()],
     ))
     .await?;
-    let endpoints = webhooks::active_filters(conn).await?;
-    let deliveries = fan_out(conn, &endpoints, &assigned, now).await?;
+    let endpoints = webhooks::active(conn).await?;
+    let (deliveries, leased) = fan_out(conn, &endpoints, &assigned, now, fresh).await?;
     if backend == DbBackend::Postgres {
         raw.execute_raw(statement(
             backend,
@@ -202,6 +224,7 @@ pub async fn sequence(conn: &impl Conn, limit: u64, now: DateTime<Utc>) -> Store
         deliveries,
         last_position: position,
         busy: false,
+        leased,
     })
 }
 
@@ -240,26 +263,52 @@ async fn counters(conn: &impl Conn, orgs: &[OrgId]) -> StoreResult<HashMap<OrgId
     Ok(out)
 }
 
-/// One delivery per (enabled endpoint whose filters match, event).
+/// One delivery per (enabled endpoint whose filters match, event); up to `fresh.max` of those to
+/// unordered endpoints are created leased and returned ready to send.
 async fn fan_out(
     conn: &impl Conn,
-    endpoints: &[EndpointFilter],
+    endpoints: &[webhooks::Endpoint],
     events: &[Assigned],
     now: DateTime<Utc>,
-) -> StoreResult<usize> {
+    fresh: Option<FreshLease<'_>>,
+) -> StoreResult<(usize, Vec<webhooks::Claimed>)> {
     if endpoints.is_empty() {
-        return Ok(0);
+        return Ok((0, Vec::new()));
     }
-    let mut rows: Vec<(WebhookEndpointId, EventId, Option<OrgId>, i64)> = Vec::new();
+    let filters: Vec<(EndpointFilter, bool)> = endpoints
+        .iter()
+        .map(|e| (EndpointFilter::of(e), e.ordered))
+        .collect();
+    let mut room = fresh.map_or(0, |f| f.max);
+    let mut leased = Vec::new();
+    let mut waiting = Vec::new();
     for a in events {
-        for endpoint in endpoints {
-            if endpoint.matches(a.org, &a.kind) {
-                rows.push((endpoint.id, a.event, a.org, a.position));
+        for (filter, ordered) in &filters {
+            if filter.matches(a.org, &a.kind) {
+                let row = (filter.id, a.event, a.org, a.position);
+                if !ordered && room > 0 {
+                    room -= 1;
+                    leased.push(row);
+                } else {
+                    waiting.push(row);
+                }
             }
         }
     }
-    webhooks::insert_deliveries(conn, &rows, now).await?;
-    Ok(rows.len())
+    webhooks::insert_deliveries(conn, &waiting, now, None).await?;
+    let count = leased.len() + waiting.len();
+    let Some(fresh) = fresh.filter(|_| !leased.is_empty()) else {
+        return Ok((count, Vec::new()));
+    };
+    let lease = webhooks::Lease {
+        owner: fresh.owner,
+        until: fresh.until,
+    };
+    webhooks::insert_deliveries(conn, &leased, now, Some(lease)).await?;
+    let mut leased_events: Vec<EventId> = leased.iter().map(|(_, event, _, _)| *event).collect();
+    leased_events.dedup();
+    let ready = webhooks::leased_to(conn, fresh.owner, &leased_events, endpoints).await?;
+    Ok((count, ready))
 }
 
 /// Which events a reader wants.

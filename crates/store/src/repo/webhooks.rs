@@ -66,13 +66,15 @@ fn parse_list<T: serde::de::DeserializeOwned>(text: &str) -> Vec<T> {
 
 /// The filters of every enabled endpoint.
 pub async fn active_filters(conn: &impl Conn) -> StoreResult<Vec<EndpointFilter>> {
+    Ok(active(conn).await?.iter().map(EndpointFilter::of).collect())
+}
+
+/// Every enabled endpoint.
+pub(crate) async fn active(conn: &impl Conn) -> StoreResult<Vec<Endpoint>> {
     Ok(Endpoints::find()
         .filter(webhook_endpoints::Column::Enabled.eq(true))
         .all(conn.raw())
-        .await?
-        .iter()
-        .map(EndpointFilter::of)
-        .collect())
+        .await?)
 }
 
 impl EndpointFilter {
@@ -316,12 +318,23 @@ pub async fn record_health(
         .and_then(|e| e.failing_since))
 }
 
-/// Creates deliveries (endpoint, event, organization, position), due `now`; an existing one for
-/// the same endpoint and event is kept.
+/// A lease given to deliveries as they are created, so the replica that sequenced their events
+/// sends them without claiming them first.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease<'a> {
+    /// The replica's delivery worker.
+    pub owner: &'a str,
+    /// Until when; past it, any replica's claim takes them over.
+    pub until: DateTime<Utc>,
+}
+
+/// Creates deliveries (endpoint, event, organization, position), due `now` — leased to
+/// `lease`'s owner when given; an existing one for the same endpoint and event is kept.
 pub async fn insert_deliveries(
     conn: &impl Conn,
     rows: &[(WebhookEndpointId, EventId, Option<OrgId>, i64)],
     now: DateTime<Utc>,
+    lease: Option<Lease<'_>>,
 ) -> StoreResult<()> {
     for chunk in rows.chunks(100) {
         let models =
@@ -334,8 +347,8 @@ pub async fn insert_deliveries(
                     status: Set(status::PENDING.to_owned()),
                     attempts: Set(0),
                     next_attempt_at: Set(now),
-                    lease_until: Set(None),
-                    lease_owner: Set(None),
+                    lease_until: Set(lease.map(|l| l.until)),
+                    lease_owner: Set(lease.map(|l| l.owner.to_owned())),
                     last_status: Set(None),
                     last_error: Set(None),
                     created_at: Set(now),
@@ -420,31 +433,68 @@ pub async fn claim(
         .order_by_asc(webhook_deliveries::Column::Position)
         .all(raw)
         .await?;
-    let event_ids: Vec<EventId> = deliveries.iter().map(|d| d.event_id).collect();
-    let events: std::collections::HashMap<EventId, Event> = Events::find()
-        .filter(crate::entity::events::Column::Id.is_in(event_ids))
-        .all(raw)
-        .await?
-        .into_iter()
-        .map(|e| (e.id, e))
-        .collect();
     let mut endpoint_ids: Vec<WebhookEndpointId> =
         deliveries.iter().map(|d| d.endpoint_id).collect();
     endpoint_ids.sort_unstable();
     endpoint_ids.dedup();
-    let endpoints: std::collections::HashMap<WebhookEndpointId, Endpoint> = Endpoints::find()
+    let endpoints = Endpoints::find()
         .filter(webhook_endpoints::Column::Id.is_in(endpoint_ids))
         .all(raw)
-        .await?
-        .into_iter()
-        .map(|e| (e.id, e))
-        .collect();
+        .await?;
+    with_events(conn, deliveries, &endpoints).await
+}
+
+/// The deliveries of `events` that were created leased to `owner` (see [`Lease`]), ready to send.
+pub(crate) async fn leased_to(
+    conn: &impl Conn,
+    owner: &str,
+    events: &[EventId],
+    endpoints: &[Endpoint],
+) -> StoreResult<Vec<Claimed>> {
+    let mut deliveries = Vec::with_capacity(events.len());
+    for chunk in events.chunks(super::MAX_PARAMS) {
+        deliveries.extend(
+            Deliveries::find()
+                .filter(webhook_deliveries::Column::EventId.is_in(chunk.iter().copied()))
+                .filter(webhook_deliveries::Column::LeaseOwner.eq(owner))
+                .filter(webhook_deliveries::Column::Status.eq(status::PENDING))
+                .order_by_asc(webhook_deliveries::Column::Position)
+                .all(conn.raw())
+                .await?,
+        );
+    }
+    with_events(conn, deliveries, endpoints).await
+}
+
+/// Joins deliveries to their events (read here) and endpoints (given).
+async fn with_events(
+    conn: &impl Conn,
+    deliveries: Vec<DeliveryRow>,
+    endpoints: &[Endpoint],
+) -> StoreResult<Vec<Claimed>> {
+    let mut event_ids: Vec<EventId> = deliveries.iter().map(|d| d.event_id).collect();
+    event_ids.sort_unstable();
+    event_ids.dedup();
+    let mut events: std::collections::HashMap<EventId, Event> =
+        std::collections::HashMap::with_capacity(event_ids.len());
+    for chunk in event_ids.chunks(super::MAX_PARAMS) {
+        for event in Events::find()
+            .filter(crate::entity::events::Column::Id.is_in(chunk.iter().copied()))
+            .all(conn.raw())
+            .await?
+        {
+            events.insert(event.id, event);
+        }
+    }
     Ok(deliveries
         .into_iter()
         .filter_map(|delivery| {
             Some(Claimed {
                 event: events.get(&delivery.event_id)?.clone(),
-                endpoint: endpoints.get(&delivery.endpoint_id)?.clone(),
+                endpoint: endpoints
+                    .iter()
+                    .find(|e| e.id == delivery.endpoint_id)?
+                    .clone(),
                 delivery,
             })
         })
@@ -668,7 +718,7 @@ pub async fn redeliver(
         .filter(|e| e.matches(event.org_id, &event.kind))
         .map(|e| (e.id, event.id, event.org_id, position))
         .collect();
-    insert_deliveries(conn, &rows, now).await?;
+    insert_deliveries(conn, &rows, now, None).await?;
     let ids: Vec<WebhookEndpointId> = endpoints.iter().map(|e| e.id).collect();
     let reset = Deliveries::update_many()
         .col_expr(

@@ -145,7 +145,7 @@ pub async fn scim_user_in(core: &Core, scope: &OrgScope, user_name: &str, email:
 pub async fn sequence_all(core: &Core) -> i64 {
     let mut head = 0;
     for _ in 0..100 {
-        let done = usecases::feed::sequence(core, 1000, chrono::Utc::now())
+        let done = usecases::feed::sequence(core, 1000, chrono::Utc::now(), None)
             .await
             .unwrap();
         head = done.last_position;

@@ -307,8 +307,8 @@ async fn concurrent_sequencers_publish_each_event_once() {
         scim_user(&world, &idp(), &format!("u{i}"), &format!("u{i}@acme.test")).await;
     }
     let (a, b) = tokio::join!(
-        usecases::feed::sequence(&world.core, 7, chrono::Utc::now()),
-        usecases::feed::sequence(&world.core, 7, chrono::Utc::now()),
+        usecases::feed::sequence(&world.core, 7, chrono::Utc::now(), None),
+        usecases::feed::sequence(&world.core, 7, chrono::Utc::now(), None),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(a.events + b.events <= 14);

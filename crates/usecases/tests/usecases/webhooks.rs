@@ -541,3 +541,109 @@ async fn two_workers_share_deliveries_without_sending_one_twice() {
     ids.dedup();
     assert_eq!(ids.len(), 40, "no message was sent twice");
 }
+
+/// The sequencing replica creates new deliveries leased to its own worker and hands them over,
+/// so they are sent without a claim: no more than the worker has room for, never those to an
+/// ordered endpoint (their claim is what keeps an organization's order), and no other worker's
+/// claim takes them while the lease holds. Sent, they are recorded like claimed ones.
+async fn new_deliveries_are_leased_to_the_sequencing_worker(backend: Backend) {
+    let hook = hook(backend, EndpointSpec::default()).await;
+    let (ordered, _) = usecases::webhooks::create(
+        hook.core(),
+        &usecases::webhooks::EndpointRules {
+            sealer: hook.sealer.clone(),
+            policy: loopback_allowed(),
+        },
+        &backend_actor(),
+        EndpointSpec {
+            url: Some(hook.receiver.url("/ordered")),
+            ordered: Some(true),
+            ..EndpointSpec::default()
+        },
+    )
+    .await
+    .unwrap();
+    for name in ["one", "two", "three"] {
+        scim_user(&hook.world, &idp(), name, &format!("{name}@acme.test")).await;
+    }
+    let now = Utc::now();
+    let done = usecases::feed::sequence(
+        hook.core(),
+        1000,
+        now,
+        Some(store::repo::feed::FreshLease {
+            owner: "w1",
+            until: now + chrono::Duration::minutes(5),
+            max: 4,
+        }),
+    )
+    .await
+    .unwrap();
+    assert!(
+        done.deliveries >= 12,
+        "6+ events to each endpoint: {done:?}"
+    );
+    assert_eq!(done.leased.len(), 4, "no more than the worker has room for");
+    assert!(done.leased.iter().all(
+        |c| c.endpoint.uid == hook.endpoint && c.delivery.lease_owner.as_deref() == Some("w1")
+    ));
+    let leased: Vec<_> = done.leased.iter().map(|c| c.delivery.id).collect();
+
+    let settings = settings(&[5], chrono::Duration::days(5));
+    let other = usecases::webhooks::claim_due(hook.core(), &settings, "w2", now, 100)
+        .await
+        .unwrap();
+    assert!(!other.deliveries.is_empty());
+    assert!(
+        other
+            .deliveries
+            .iter()
+            .all(|c| !leased.contains(&c.delivery.id)),
+        "a leased delivery is not claimed by another worker"
+    );
+    assert_eq!(
+        other
+            .deliveries
+            .iter()
+            .filter(|c| c.endpoint.uid == ordered.endpoint.uid)
+            .count(),
+        1,
+        "the ordered endpoint's first delivery waits for a claim, the rest behind it"
+    );
+
+    let batch = usecases::webhooks::ClaimedBatch::of(hook.core(), done.leased)
+        .await
+        .unwrap();
+    let mut sent = Vec::new();
+    for job in batch.into_jobs() {
+        sent.push(
+            usecases::webhooks::send_job(
+                hook.core(),
+                &hook.sealer,
+                &hook.sender,
+                &settings,
+                job,
+                now,
+            )
+            .await,
+        );
+    }
+    let recorded = usecases::webhooks::record_sent(hook.core(), &settings, "w1", sent)
+        .await
+        .unwrap();
+    assert_eq!((recorded.attempted, recorded.succeeded), (4, 4));
+    let received = hook.receiver.received();
+    assert_eq!(received.len(), 4);
+    for message in &received {
+        hook.verified(message, &hook.secret);
+    }
+    let delivered = hook
+        .deliveries()
+        .await
+        .into_iter()
+        .filter(|d| d.delivery.status == "delivered")
+        .count();
+    assert_eq!(delivered, 4);
+}
+
+backend_tests!(new_deliveries_are_leased_to_the_sequencing_worker);
