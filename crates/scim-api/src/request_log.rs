@@ -80,6 +80,7 @@ pub async fn record(
         client_ip,
         request_body: Vec::new(),
         response_body: None,
+        response_cut_from: None,
         at,
     };
     let res = match next.call(req).await {
@@ -101,7 +102,7 @@ pub async fn record(
     let (response, out) = response.into_parts();
     let out = match out.boxed().try_into_bytes() {
         Ok(bytes) => {
-            captured.response_body = Some(bytes.clone());
+            captured.keep_response(&bytes, api.core.request_log().settings().max_body_bytes);
             BoxBody::new(bytes)
         }
         // A streamed body (none of SCIM's answers are): logged without it.

@@ -90,13 +90,31 @@ pub struct Captured {
     pub client_ip: Option<String>,
     /// The request body, as the chunks the handler read (empty: none read).
     pub request_body: Vec<Bytes>,
-    /// The response body, when it was a complete buffer.
+    /// The response body, when it was a complete buffer — only its start when
+    /// `response_cut_from` says it was longer (see [`Captured::keep_response`]).
     pub response_body: Option<Bytes>,
+    /// The response body's whole length, when only its start was kept.
+    pub response_cut_from: Option<usize>,
     /// When the request arrived.
     pub at: DateTime<Utc>,
 }
 
 impl Captured {
+    /// Keeps the response body for the log: all of it when it is no longer than the log keeps
+    /// (`max_bytes`), else a copy of its first `max_bytes`. A page of 100 users is 100 KB or
+    /// more; holding every one whole until the batch writer runs (and parsing it there, only to
+    /// keep its first 16 KB) cost more memory and CPU than serving it. Our answers are
+    /// redacted by shape when whole; a cut one by the words it contains ([`redact::cut_body`]).
+    pub fn keep_response(&mut self, body: &Bytes, max_bytes: usize) {
+        if body.len() <= max_bytes {
+            self.response_body = Some(body.clone());
+            self.response_cut_from = None;
+        } else {
+            self.response_body = Some(Bytes::copy_from_slice(&body[..max_bytes]));
+            self.response_cut_from = Some(body.len());
+        }
+    }
+
     fn weight(&self) -> usize {
         self.request_body.iter().map(Bytes::len).sum::<usize>()
             + self.response_body.as_ref().map_or(0, Bytes::len)
@@ -196,10 +214,14 @@ pub async fn write_batch(core: &Core, batch: Vec<Captured>) -> Result<usize> {
 fn prepare(c: Captured, max_body_bytes: usize) -> NewLoggedRequest {
     let request_raw: Vec<u8> = c.request_body.concat();
     let (request_body, request_json) = redact::body(&request_raw, max_body_bytes);
-    let (response_body, response_json) = redact::body(
-        c.response_body.as_deref().unwrap_or_default(),
-        max_body_bytes,
-    );
+    let response_raw = c.response_body.as_deref().unwrap_or_default();
+    let (response_body, response_json) = match c.response_cut_from {
+        Some(total) => (
+            Some(redact::cut_body(response_raw, total, max_body_bytes)),
+            None,
+        ),
+        None => redact::body(response_raw, max_body_bytes),
+    };
     let query = c
         .path_and_query
         .split_once('?')

@@ -65,6 +65,24 @@ pub fn body(raw: &[u8], max_bytes: usize) -> (Option<String>, Option<Value>) {
     (Some(truncate(&clean(&text), max_bytes)), None)
 }
 
+/// A body of which only the first bytes were kept (`start`; `total` in all): it cannot be parsed
+/// to redact by shape, so it is kept only when it mentions none of the sensitive words.
+pub fn cut_body(start: &[u8], total: usize, max_bytes: usize) -> String {
+    let text = String::from_utf8_lossy(start);
+    if is_sensitive(&text) {
+        return format!(
+            "[{total} bytes; not kept: too long to redact by shape, and their start mentions a \
+             password, secret, token or authorization]"
+        );
+    }
+    let text = clean(&text);
+    let mut cut = text.len().min(max_bytes);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… [truncated: {total} bytes in all]", &text[..cut])
+}
+
 /// Path and query with the values of sensitive query parameters replaced.
 pub fn path(path_and_query: &str) -> String {
     let Some((path, query)) = path_and_query.split_once('?') else {

@@ -37,6 +37,7 @@ fn captured(
             Bytes::from(text[half..].to_owned()),
         ],
         response_body: Some(Bytes::from_static(b"{\"id\":\"u1\",\"userName\":\"ada\"}")),
+        response_cut_from: None,
         at,
     }
 }
@@ -164,6 +165,66 @@ async fn writes_scoped_redacted_rows(backend: Backend) {
     }
 }
 
+/// A response longer than the log keeps is held as a copy of its start only (a page of users is
+/// not kept whole in memory until written): logged cut with its full length, and not at all when
+/// that start mentions a secret, since a cut body cannot be redacted by shape.
+async fn long_responses_are_held_and_logged_by_their_start(backend: Backend) {
+    let w = world(backend, 1000).await;
+    let now = Utc::now();
+    let max = w.core.request_log().settings().max_body_bytes;
+    let page = |extra: &str| {
+        let users: Vec<_> = (0..50)
+            .map(|i| json!({"id": format!("u{i}"), "userName": format!("user{i}"), "title": extra}))
+            .collect();
+        Bytes::from(json!({"totalResults": 50, "Resources": users}).to_string())
+    };
+    let plain = page("engineer");
+    let secret = page("x\"apiToken\": \"tok-live-123");
+    let mut rows = Vec::new();
+    for body in [&plain, &secret] {
+        let mut c = captured(LogOrg::Proven(w.scope.clone()), 200, json!({}), now);
+        c.keep_response(body, max);
+        assert_eq!(c.response_body.as_ref().map(Bytes::len), Some(max));
+        assert_eq!(c.response_cut_from, Some(body.len()));
+        rows.push(c);
+    }
+    let mut short = captured(LogOrg::Proven(w.scope.clone()), 200, json!({}), now);
+    short.keep_response(&Bytes::from_static(b"{\"userName\":\"ada\"}"), max);
+    assert_eq!(
+        short.response_cut_from, None,
+        "a short answer is kept whole"
+    );
+    rows.push(short);
+    assert_eq!(request_log::write_batch(&w.core, rows).await.unwrap(), 3);
+
+    let logged = request_log::search(&w.core, &w.scope, &search("2xx", ""))
+        .await
+        .unwrap()
+        .rows;
+    let bodies: Vec<String> = logged
+        .iter()
+        .map(|r| r.response_body.clone().unwrap_or_default())
+        .collect();
+    let Some(cut) = bodies.iter().find(|b| b.contains("engineer")) else {
+        panic!("the plain page's start is logged: {bodies:?}");
+    };
+    assert!(
+        cut.ends_with(&format!("[truncated: {} bytes in all]", plain.len())),
+        "{cut}"
+    );
+    assert!(cut.len() < max + 64);
+    assert!(
+        bodies.iter().all(|b| !b.contains("tok-live-123")),
+        "{bodies:?}"
+    );
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b.starts_with(&format!("[{} bytes; not kept", secret.len()))),
+        "{bodies:?}"
+    );
+}
+
 async fn prunes_by_age_and_by_count(backend: Backend) {
     let w = world(backend, 100).await;
     let now = Utc::now();
@@ -218,6 +279,7 @@ async fn a_full_queue_drops_instead_of_waiting(backend: Backend) {
 }
 
 backend_tests!(
+    long_responses_are_held_and_logged_by_their_start,
     writes_scoped_redacted_rows,
     prunes_by_age_and_by_count,
     a_full_queue_drops_instead_of_waiting,
