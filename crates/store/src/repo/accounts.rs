@@ -17,7 +17,8 @@ use crate::{StoreError, StoreResult};
 /// An account row.
 pub type Account = accounts::Model;
 
-fn display_name(email: &Email, name: Option<&str>) -> String {
+/// The name an account is created with: `name` when it has any text, else the email.
+pub fn display_name(email: &Email, name: Option<&str>) -> String {
     name.map(str::trim)
         .filter(|n| !n.is_empty())
         .map(str::to_owned)

@@ -67,7 +67,7 @@ pub(crate) fn complete_total(
 }
 
 /// A new public identifier: UUID v7, time-ordered so indexes stay compact.
-pub(crate) fn new_uid() -> String {
+pub fn new_uid() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 

@@ -54,6 +54,26 @@ pub struct GroupColumns {
     pub resource: String,
 }
 
+/// What a group row stores besides its [`GroupColumns`] (see
+/// [`super::scim_users::DerivedUserColumns`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DerivedGroupColumns {
+    /// `displayName` folded: unique per organization.
+    pub display_name_normalized: String,
+    /// The search document (`crate::search::group`).
+    pub search: String,
+}
+
+impl GroupColumns {
+    /// The columns the row derives from these.
+    pub fn derived(&self) -> DerivedGroupColumns {
+        DerivedGroupColumns {
+            display_name_normalized: normalize_key(&self.display_name),
+            search: crate::search::group(&self.resource),
+        }
+    }
+}
+
 /// A member as the SCIM API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberRef {
@@ -122,14 +142,15 @@ pub async fn insert(
     columns: &GroupColumns,
 ) -> StoreResult<ScimGroup> {
     let at = now();
+    let derived = columns.derived();
     let row = scim_groups::ActiveModel {
         uid: Set(new_uid()),
         org_id: Set(scope.org_id()),
         display_name: Set(columns.display_name.clone()),
-        display_name_normalized: Set(normalize_key(&columns.display_name)),
+        display_name_normalized: Set(derived.display_name_normalized),
         external_id: Set(columns.external_id.clone()),
         resource: Set(columns.resource.clone()),
-        search: Set(crate::search::group(&columns.resource)),
+        search: Set(derived.search),
         version: Set(1),
         created_at: Set(at),
         updated_at: Set(at),
@@ -185,6 +206,7 @@ pub async fn update(
     group: &ScimGroup,
     columns: &GroupColumns,
 ) -> StoreResult<ScimGroup> {
+    let derived = columns.derived();
     let result = scope
         .update_many::<ScimGroups>()
         .col_expr(
@@ -193,7 +215,7 @@ pub async fn update(
         )
         .col_expr(
             scim_groups::Column::DisplayNameNormalized,
-            Expr::value(normalize_key(&columns.display_name)),
+            Expr::value(derived.display_name_normalized),
         )
         .col_expr(
             scim_groups::Column::ExternalId,
@@ -203,10 +225,7 @@ pub async fn update(
             scim_groups::Column::Resource,
             Expr::value(columns.resource.clone()),
         )
-        .col_expr(
-            scim_groups::Column::Search,
-            Expr::value(crate::search::group(&columns.resource)),
-        )
+        .col_expr(scim_groups::Column::Search, Expr::value(derived.search))
         .col_expr(scim_groups::Column::Version, Expr::value(group.version + 1))
         .col_expr(scim_groups::Column::UpdatedAt, Expr::value(now()))
         .filter(scim_groups::Column::Id.eq(group.id))

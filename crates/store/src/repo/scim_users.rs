@@ -52,6 +52,28 @@ pub struct UserColumns {
     pub resource: String,
 }
 
+impl EmailColumn {
+    /// The address folded: what `emails.value` filters compare.
+    pub fn value_normalized(&self) -> String {
+        normalize_key(&self.value)
+    }
+}
+
+/// What a user row stores besides its [`UserColumns`]: the folded forms its indexes compare and
+/// its search document. [`insert`] and [`update`] write these, and so does a bulk loader that
+/// must write exactly the rows the application would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DerivedUserColumns {
+    /// `userName` folded: unique per organization.
+    pub user_name_normalized: String,
+    /// The primary email, else the first one.
+    pub primary_email: Option<String>,
+    /// That email folded.
+    pub primary_email_normalized: Option<String>,
+    /// The search document (`crate::search::user`).
+    pub search: String,
+}
+
 impl UserColumns {
     /// The primary email, else the first one.
     pub fn primary_email(&self) -> Option<&str> {
@@ -60,6 +82,17 @@ impl UserColumns {
             .find(|e| e.primary)
             .or_else(|| self.emails.first())
             .map(|e| e.value.as_str())
+    }
+
+    /// The columns the row derives from these.
+    pub fn derived(&self) -> DerivedUserColumns {
+        let primary_email = self.primary_email().map(str::to_owned);
+        DerivedUserColumns {
+            user_name_normalized: normalize_key(&self.user_name),
+            primary_email_normalized: primary_email.as_deref().map(normalize_key),
+            primary_email,
+            search: crate::search::user(&self.resource),
+        }
     }
 }
 
@@ -164,7 +197,7 @@ fn email_rows(
             user_id: Set(user_id),
             kind: Set(e.kind.clone()),
             value: Set(e.value.clone()),
-            value_normalized: Set(normalize_key(&e.value)),
+            value_normalized: Set(e.value_normalized()),
             is_primary: Set(e.primary),
             ..Default::default()
         })
@@ -213,22 +246,22 @@ pub async fn insert(
     columns: &UserColumns,
 ) -> StoreResult<ScimUser> {
     let at = now();
-    let primary = columns.primary_email().map(str::to_owned);
+    let derived = columns.derived();
     let row = scim_users::ActiveModel {
         uid: Set(new_uid()),
         org_id: Set(scope.org_id()),
         account_id: Set(account_id),
         user_name: Set(columns.user_name.clone()),
-        user_name_normalized: Set(normalize_key(&columns.user_name)),
+        user_name_normalized: Set(derived.user_name_normalized),
         external_id: Set(columns.external_id.clone()),
         active: Set(columns.active),
         given_name: Set(columns.given_name.clone()),
         family_name: Set(columns.family_name.clone()),
         display_name: Set(columns.display_name.clone()),
-        primary_email_normalized: Set(primary.as_deref().map(normalize_key)),
-        primary_email: Set(primary),
+        primary_email_normalized: Set(derived.primary_email_normalized),
+        primary_email: Set(derived.primary_email),
         resource: Set(columns.resource.clone()),
-        search: Set(crate::search::user(&columns.resource)),
+        search: Set(derived.search),
         version: Set(1),
         created_at: Set(at),
         updated_at: Set(at),
@@ -271,7 +304,7 @@ async fn insert_with_emails_on_postgres(
         .iter()
         .map(|e| {
             serde_json::json!({"kind": e.kind, "value": e.value,
-                "value_normalized": normalize_key(&e.value), "is_primary": e.primary})
+                "value_normalized": e.value_normalized(), "is_primary": e.primary})
         })
         .collect();
     values.0.push(sea_orm::Value::from(
@@ -332,7 +365,7 @@ pub async fn update(
     user: &ScimUser,
     columns: &UserColumns,
 ) -> StoreResult<ScimUser> {
-    let primary = columns.primary_email().map(str::to_owned);
+    let derived = columns.derived();
     let at = now();
     let result = scope
         .update_many::<ScimUsers>()
@@ -342,7 +375,7 @@ pub async fn update(
         )
         .col_expr(
             scim_users::Column::UserNameNormalized,
-            Expr::value(normalize_key(&columns.user_name)),
+            Expr::value(derived.user_name_normalized),
         )
         .col_expr(
             scim_users::Column::ExternalId,
@@ -363,17 +396,17 @@ pub async fn update(
         )
         .col_expr(
             scim_users::Column::PrimaryEmailNormalized,
-            Expr::value(primary.as_deref().map(normalize_key)),
+            Expr::value(derived.primary_email_normalized),
         )
-        .col_expr(scim_users::Column::PrimaryEmail, Expr::value(primary))
+        .col_expr(
+            scim_users::Column::PrimaryEmail,
+            Expr::value(derived.primary_email),
+        )
         .col_expr(
             scim_users::Column::Resource,
             Expr::value(columns.resource.clone()),
         )
-        .col_expr(
-            scim_users::Column::Search,
-            Expr::value(crate::search::user(&columns.resource)),
-        )
+        .col_expr(scim_users::Column::Search, Expr::value(derived.search))
         .col_expr(scim_users::Column::Version, Expr::value(user.version + 1))
         .col_expr(scim_users::Column::UpdatedAt, Expr::value(at))
         .filter(scim_users::Column::Id.eq(user.id))

@@ -21,7 +21,7 @@ use crate::unit::{Audit, Unit};
 /// The account a SCIM user is linked to is found by its primary email, else its `userName` when
 /// that is an address. A user with neither is kept unlinked (no account, no membership) until an
 /// update brings an address.
-fn account_email(columns: &UserColumns) -> Option<Email> {
+pub fn account_email(columns: &UserColumns) -> Option<Email> {
     columns
         .primary_email()
         .and_then(|e| Email::parse(e).ok())
@@ -199,8 +199,9 @@ async fn apply_active(
     Ok(())
 }
 
-/// `POST /Users`.
-pub async fn create(ctx: Ctx<'_>, body: Value) -> Result<Value> {
+/// The columns of the user a `POST /Users` body creates (what the data generator of the load
+/// harness writes too, so its rows are the ones this would write).
+pub fn new_user_columns(body: Value) -> Result<UserColumns> {
     let schema = ResourceSchema::user();
     let mut resource = scim_core::normalize::normalize_resource(schema, body)?;
     // A user created without `active` is active (RFC 7643 leaves the default to the service):
@@ -208,7 +209,12 @@ pub async fn create(ctx: Ctx<'_>, body: Value) -> Result<Value> {
     if let Some(attributes) = resource.as_object_mut() {
         attributes.entry("active").or_insert(Value::Bool(true));
     }
-    let columns = user_columns(&resource)?;
+    Ok(user_columns(&resource)?)
+}
+
+/// `POST /Users`.
+pub async fn create(ctx: Ctx<'_>, body: Value) -> Result<Value> {
+    let columns = new_user_columns(body)?;
     let scope = ctx.scope();
     let mut unit = Unit::begin(ctx.core, ctx.actor).await?;
     // The account first, so the user row is written once, already linked.
