@@ -21,6 +21,10 @@
 //!   and an Okta initial sync followed to its last delivery. They need `--api-token`.
 //!
 //! Results are printed as a table, or as JSON with `--json`.
+//!
+//! Not a scenario: `generate` fills a migrated PostgreSQL database directly (`COPY`, not HTTP)
+//! with many organizations and millions of users, for the scenarios to run against (see
+//! `generate/mod.rs`); it needs neither `--base` nor `--token`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -37,22 +41,21 @@ use rand::Rng;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use loadtest::{GROUP_SCHEMA, PATCH_SCHEMA, generate, user};
+
 mod feed;
 mod receiver;
-
-const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 #[derive(Debug, Parser)]
 #[command(name = "loadtest", about)]
 struct Cli {
-    /// The organization's SCIM Base URL (http://127.0.0.1:PORT/scim/v2.0/organizations/ORG_UID).
+    /// The organization's SCIM Base URL (http://127.0.0.1:PORT/scim/v2.0/organizations/ORG_UID);
+    /// required by every scenario.
     #[arg(long)]
-    base: String,
-    /// A bearer token of the organization.
+    base: Option<String>,
+    /// A bearer token of the organization; required by every scenario.
     #[arg(long, env = "LOADTEST_TOKEN", hide_env_values = true)]
-    token: String,
+    token: Option<String>,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -207,6 +210,9 @@ enum Scenario {
         #[arg(long, default_value = "okta")]
         prefix: String,
     },
+    /// Not a scenario: fills a migrated PostgreSQL database with organizations, users and
+    /// groups through `COPY`, as the application would have written them.
+    Generate(generate::GenerateArgs),
 }
 
 /// One line of the results.
@@ -383,17 +389,6 @@ fn encode(s: &str) -> String {
         }
     }
     out
-}
-
-fn user(name: &str) -> Value {
-    json!({
-        "schemas": [USER_SCHEMA],
-        "userName": name,
-        "externalId": format!("ext-{name}"),
-        "name": {"givenName": "Load", "familyName": "Test"},
-        "emails": [{"value": format!("{name}@load.example"), "type": "work", "primary": true}],
-        "active": true,
-    })
 }
 
 fn members_patch(op: &str, ids: &[String]) -> Value {
@@ -1131,7 +1126,7 @@ fn check_loopback(base: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(cli: Cli) -> anyhow::Result<Vec<Row>> {
+async fn run(cli: Cli, base: &str) -> anyhow::Result<Vec<Row>> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(cli.concurrency)
         .timeout(Duration::from_secs(cli.timeout_secs))
@@ -1139,8 +1134,8 @@ async fn run(cli: Cli) -> anyhow::Result<Vec<Row>> {
         .build()?;
     let client = Client {
         http,
-        base: cli.base.trim_end_matches('/').to_owned(),
-        token: cli.token,
+        base: base.trim_end_matches('/').to_owned(),
+        token: cli.token.context("--token (LOADTEST_TOKEN) is required")?,
     };
     let api = feed::Api {
         http: client.http.clone(),
@@ -1215,18 +1210,23 @@ async fn run(cli: Cli) -> anyhow::Result<Vec<Row>> {
         Scenario::FeedInitialSync { users, prefix } => {
             feed::initial_sync(client, api, &prefix, users, c).await?
         }
+        Scenario::Generate(_) => bail!("generate is not a scenario"),
     })
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Scenario::Generate(args) = &cli.scenario {
+        return generate::run(args).await;
+    }
+    let base = cli.base.take().context("--base is required")?;
     if !cli.allow_remote {
-        check_loopback(&cli.base)?;
+        check_loopback(&base)?;
     }
     let (print_json, json_out) = (cli.json, cli.json_out.clone());
     let limit = Duration::from_secs(cli.max_seconds);
-    let rows = tokio::time::timeout(limit, run(cli))
+    let rows = tokio::time::timeout(limit, run(cli, &base))
         .await
         .with_context(|| format!("gave up after --max-seconds {}", limit.as_secs()))??;
     let rows_json =
