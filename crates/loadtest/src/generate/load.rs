@@ -16,6 +16,15 @@ use super::rows::{Table, build};
 /// Batches waiting per table: bounds memory when PostgreSQL is slower than the producers.
 const QUEUED_BATCHES: usize = 16;
 
+/// The most COPY text one statement carries. The per-organization counts are kept by statement
+/// triggers over a transition table (migration m0009), which holds every row the statement
+/// inserted: bounded so, it stays in memory (`work_mem` below) instead of spilling gigabytes to
+/// temporary files.
+const BYTES_PER_STATEMENT: usize = 32 << 20;
+
+/// `work_mem` of the streams' sessions: room for one statement's transition table.
+const STREAM_WORK_MEM: &str = "128MB";
+
 /// Rows written per table, in the order of [`Table::ALL`].
 pub type RowCounts = [u64; 7];
 
@@ -103,9 +112,10 @@ fn produce(
     }
 }
 
-/// One table's `COPY`, in one transaction; tables that start empty are truncated in it first,
-/// which lets `COPY … FREEZE` write their rows already frozen and all-visible. Rolled back
-/// (the connection dropped) when anything failed anywhere.
+/// One table's rows, in `COPY` statements of at most [`BYTES_PER_STATEMENT`] in one
+/// transaction; tables that start empty are truncated in it first, which lets `COPY … FREEZE`
+/// write their rows already frozen and all-visible. Rolled back (the connection dropped) when
+/// anything failed anywhere.
 async fn copy_stream(
     url: String,
     table: Table,
@@ -115,6 +125,9 @@ async fn copy_stream(
     let name = table.name();
     let result = async {
         let mut conn = PgConnection::connect(&url).await?;
+        sqlx::raw_sql(AssertSqlSafe(format!("SET work_mem = '{STREAM_WORK_MEM}'")))
+            .execute(&mut conn)
+            .await?;
         let mut txn = conn.begin().await?;
         let freeze = if table.starts_empty() {
             sqlx::raw_sql(AssertSqlSafe(format!("TRUNCATE {name}")))
@@ -125,18 +138,21 @@ async fn copy_stream(
             ""
         };
         let statement = format!("COPY {name} ({}) FROM STDIN{freeze}", table.columns());
-        let mut copy = txn.copy_in_raw(&statement).await?;
-        while let Some(batch) = batches.recv().await {
-            if let Err(e) = copy.send(batch).await {
-                failed.store(true, Ordering::SeqCst);
-                return Err(e.into());
+        let mut rows = 0;
+        let mut next = batches.recv().await;
+        while next.is_some() && !failed.load(Ordering::SeqCst) {
+            let mut copy = txn.copy_in_raw(&statement).await?;
+            let mut sent = 0;
+            while let Some(batch) = next.take_if(|_| sent < BYTES_PER_STATEMENT) {
+                sent += batch.len();
+                copy.send(batch).await?;
+                next = batches.recv().await;
             }
+            rows += copy.finish().await?;
         }
         if failed.load(Ordering::SeqCst) {
-            copy.abort("the generator failed").await?;
             bail!("abandoned after another failure");
         }
-        let rows = copy.finish().await?;
         txn.commit().await?;
         anyhow::Ok(rows)
     }

@@ -12,12 +12,14 @@
 //! rows and invitation rows of those creations — history no SCIM request reads.
 //!
 //! The secondary indexes and constraints are dropped for the load and rebuilt from their catalog
-//! definitions afterwards, then everything is vacuumed and analyzed (`schema.rs`). The database
-//! is the generator's: if it fails, drop the database and start again.
+//! definitions afterwards (`schema.rs`), then everything is vacuumed and analyzed, as many steps
+//! at once as may run (`restore.rs`). The database is the generator's: if it fails, drop the
+//! database and start again.
 
 mod copy_text;
 mod load;
 mod plan;
+mod restore;
 mod rows;
 mod schema;
 
@@ -192,13 +194,24 @@ pub async fn run(args: &GenerateArgs) -> anyhow::Result<()> {
     let rows: u64 = counts.iter().sum();
     eprintln!("loaded {rows} rows in {load_secs:.1} s; rebuilding indexes and constraints");
 
-    let (deferred_counts, (build_secs, validate_secs)) = match deferred {
-        Some(deferred) => (
-            deferred.counts(),
-            deferred.restore(url, &mut control, jobs).await?,
-        ),
-        None => ((0, 0), (0.0, 0.0)),
+    let restore_started = Instant::now();
+    let sizes: Vec<(String, i64)> =
+        sqlx::query_as("SELECT relname::text, pg_relation_size(oid) FROM pg_class")
+            .fetch_all(&mut control)
+            .await?;
+    let table_bytes = |table: &str| {
+        sizes
+            .iter()
+            .find(|(name, _)| name == table)
+            .map_or(0, |(_, bytes)| *bytes)
     };
+    let (deferred_counts, steps) = match deferred {
+        Some(deferred) => (deferred.counts(), deferred.steps(table_bytes)),
+        None => ((0, 0), Vec::new()),
+    };
+    let written: Vec<&str> = Table::ALL.into_iter().map(Table::name).collect();
+    restore::run(url, restore::with_vacuums(steps, &written), jobs).await?;
+    let restore_secs = restore_started.elapsed().as_secs_f64();
     let schema_after = schema::catalog(&mut control, &tables).await?;
     ensure!(
         schema_before == schema_after,
@@ -206,14 +219,6 @@ pub async fn run(args: &GenerateArgs) -> anyhow::Result<()> {
         schema_before.difference(&schema_after).collect::<Vec<_>>(),
         schema_after.difference(&schema_before).collect::<Vec<_>>()
     );
-
-    let vacuum_started = Instant::now();
-    let vacuums = Table::ALL
-        .into_iter()
-        .map(|t| format!("VACUUM (ANALYZE) {}", t.name()))
-        .collect();
-    schema::run_parallel(url, vacuums, jobs).await?;
-    let vacuum_secs = vacuum_started.elapsed().as_secs_f64();
     let (bytes,): (i64,) = sqlx::query_as("SELECT pg_database_size(current_database())")
         .fetch_one(&mut control)
         .await?;
@@ -239,12 +244,11 @@ pub async fn run(args: &GenerateArgs) -> anyhow::Result<()> {
         per_sec(rows, load_secs),
         per_sec(plan.total_users, load_secs)
     );
-    let (builds, foreign_keys) = deferred_counts;
+    let (indexes, foreign_keys) = deferred_counts;
     println!(
-        "indexes, unique constraints  {build_secs:>10.1} s   {builds} built on {jobs} connections"
+        "indexes, keys, vacuum        {restore_secs:>10.1} s   {indexes} indexes built, {foreign_keys} foreign keys validated, {} tables vacuumed and analyzed on {jobs} connections",
+        written.len()
     );
-    println!("foreign keys                 {validate_secs:>10.1} s   {foreign_keys} validated");
-    println!("vacuum, analyze              {vacuum_secs:>10.1} s");
     println!(
         "total                        {:>10.1} s   {:.0} users/s",
         started.elapsed().as_secs_f64(),

@@ -3,27 +3,28 @@
 //! definitions read once the rows are in (one sort per index instead of ten million insertions,
 //! one join per foreign key instead of ten million lookups). The catalog is compared before and
 //! after, so the database ends with exactly the schema the migrations made. Primary keys stay.
-//! Plus: id ranges reserved from the sequences, and the statements run on parallel connections.
+//! Plus: id ranges reserved from the sequences.
 
-use std::collections::{BTreeSet, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::collections::BTreeSet;
 
 use anyhow::{Context, ensure};
 // Every statement built here is made of the catalog's own definitions and names, or of table
 // names of this crate: nothing from outside goes into SQL text.
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
-/// Memory for each index build (the server default, 64 MB, sorts ten million keys on disk).
-const MAINTENANCE_WORK_MEM: &str = "1GB";
+use super::restore::Step;
 
 /// What was dropped, to put back.
 #[derive(Debug, Default)]
 pub struct Deferred {
-    /// `CREATE INDEX …` and `ALTER TABLE … ADD CONSTRAINT … UNIQUE …`, with their table.
+    /// `CREATE [UNIQUE] INDEX …`, with their table.
     builds: Vec<(String, String)>,
-    /// (table, quoted name, definition) of each foreign key.
-    foreign_keys: Vec<(String, String, String)>,
+    /// (table, quoted name) of each unique constraint: its index is built like the others (an
+    /// `ALTER TABLE … ADD … UNIQUE` would hold an exclusive lock on the table for the whole
+    /// build, queueing every other build of the table), then becomes the constraint.
+    uniques: Vec<(String, String)>,
+    /// (table, referenced table, quoted name, definition) of each foreign key.
+    foreign_keys: Vec<(String, String, String, String)>,
 }
 
 /// Every index and constraint of `tables` with its definition: what must be the same before the
@@ -48,8 +49,9 @@ pub async fn catalog(conn: &mut PgConnection, tables: &[&str]) -> anyhow::Result
 /// Drops the secondary indexes, unique constraints and foreign keys of `tables` (and the foreign
 /// keys pointing at them, which would otherwise forbid truncating them), in one transaction.
 pub async fn defer(conn: &mut PgConnection, tables: &[&str]) -> anyhow::Result<Deferred> {
-    let foreign_keys: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid)
+    let foreign_keys: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT conrelid::regclass::text, confrelid::regclass::text, quote_ident(conname),
+                pg_get_constraintdef(oid)
            FROM pg_constraint
           WHERE contype = 'f'
             AND (conrelid = ANY($1::text[]::regclass[]) OR confrelid = ANY($1::text[]::regclass[]))
@@ -59,7 +61,7 @@ pub async fn defer(conn: &mut PgConnection, tables: &[&str]) -> anyhow::Result<D
     .fetch_all(&mut *conn)
     .await?;
     let uniques: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid)
+        "SELECT conrelid::regclass::text, quote_ident(conname), pg_get_indexdef(conindid)
            FROM pg_constraint
           WHERE contype = 'u' AND conrelid = ANY($1::text[]::regclass[])
           ORDER BY 1, 2",
@@ -83,16 +85,16 @@ pub async fn defer(conn: &mut PgConnection, tables: &[&str]) -> anyhow::Result<D
 
     let mut drops = Vec::new();
     let mut deferred = Deferred::default();
-    for (table, name, definition) in foreign_keys {
+    for (table, referenced, name, definition) in foreign_keys {
         drops.push(format!("ALTER TABLE {table} DROP CONSTRAINT {name}"));
-        deferred.foreign_keys.push((table, name, definition));
+        deferred
+            .foreign_keys
+            .push((table, referenced, name, definition));
     }
-    for (table, name, definition) in uniques {
+    for (table, name, index) in uniques {
         drops.push(format!("ALTER TABLE {table} DROP CONSTRAINT {name}"));
-        deferred.builds.push((
-            table.clone(),
-            format!("ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"),
-        ));
+        deferred.builds.push((table.clone(), index));
+        deferred.uniques.push((table, name));
     }
     for (table, name, definition) in indexes {
         drops.push(format!("DROP INDEX {name}"));
@@ -110,103 +112,64 @@ pub async fn defer(conn: &mut PgConnection, tables: &[&str]) -> anyhow::Result<D
 }
 
 impl Deferred {
-    /// How many indexes (and unique constraints) and foreign keys were dropped.
+    /// How many indexes (unique constraints' included) and foreign keys were dropped.
     pub fn counts(&self) -> (usize, usize) {
         (self.builds.len(), self.foreign_keys.len())
     }
 
-    /// Builds the indexes and unique constraints (the biggest tables' first, GIN before
-    /// B-tree), then adds the foreign keys unvalidated (a catalog change) and validates them
-    /// all — on `connections` parallel connections; validations of different tables do not
-    /// block each other. Returns the seconds of each phase.
-    pub async fn restore(
-        mut self,
-        url: &str,
-        control: &mut PgConnection,
-        connections: usize,
-    ) -> anyhow::Result<(f64, f64)> {
-        let started = Instant::now();
-        let sizes: Vec<(String, i64)> =
-            sqlx::query_as("SELECT relname::text, pg_relation_size(oid) FROM pg_class")
-                .fetch_all(&mut *control)
-                .await?;
-        let size = |table: &str| {
-            sizes
-                .iter()
-                .find(|(name, _)| name == table)
-                .map_or(0, |(_, bytes)| *bytes)
-        };
+    /// The steps that put everything back: each index built (the biggest tables' first, GIN
+    /// before B-tree: a GIN build is one process, the longest step), each unique index turned
+    /// back into its constraint, each foreign key added unvalidated (a catalog change) once
+    /// both its tables' indexes are built, then validated.
+    pub fn steps(mut self, table_bytes: impl Fn(&str) -> i64) -> Vec<Step> {
         self.builds.sort_by_key(|(table, sql)| {
             (
-                std::cmp::Reverse(size(table)),
+                std::cmp::Reverse(table_bytes(table)),
                 !sql.contains("USING gin"),
                 sql.clone(),
             )
         });
-        run_parallel(
-            url,
-            self.builds.into_iter().map(|(_, sql)| sql).collect(),
-            connections,
-        )
-        .await?;
-        let built = started.elapsed().as_secs_f64();
-
-        let started = Instant::now();
-        let mut txn = control.begin().await?;
-        for (table, name, definition) in &self.foreign_keys {
-            let add = format!("ALTER TABLE {table} ADD CONSTRAINT {name} {definition} NOT VALID");
-            sqlx::raw_sql(AssertSqlSafe(add.as_str()))
-                .execute(&mut *txn)
-                .await
-                .with_context(|| add.clone())?;
-        }
-        txn.commit().await?;
-        let validations = self
-            .foreign_keys
-            .iter()
-            .map(|(table, name, _)| format!("ALTER TABLE {table} VALIDATE CONSTRAINT {name}"))
+        let mut steps: Vec<Step> = self
+            .builds
+            .into_iter()
+            .map(|(table, sql)| Step::build(sql, &table))
             .collect();
-        run_parallel(url, validations, connections).await?;
-        Ok((built, started.elapsed().as_secs_f64()))
+        let builds_of = |steps: &[Step], tables: &[&str]| -> Vec<usize> {
+            (0..steps.len())
+                .filter(|&i| steps[i].is_build_of(tables))
+                .collect()
+        };
+        for (table, name) in self.uniques {
+            let after = builds_of(&steps, &[&table]);
+            steps.push(
+                Step::new(
+                    format!("ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}"),
+                    &table,
+                )
+                .after(after),
+            );
+        }
+        for (table, referenced, name, definition) in self.foreign_keys {
+            let after = builds_of(&steps, &[&table, &referenced]);
+            let add = steps.len();
+            steps.push(
+                Step::new(
+                    format!("ALTER TABLE {table} ADD CONSTRAINT {name} {definition} NOT VALID"),
+                    &table,
+                )
+                .also_locking(&referenced)
+                .after(after),
+            );
+            steps.push(
+                Step::new(
+                    format!("ALTER TABLE {table} VALIDATE CONSTRAINT {name}"),
+                    &table,
+                )
+                .after(vec![add]),
+            );
+        }
+        steps
     }
-}
-
-/// Runs `statements` on `connections` connections of their own, each taking the next statement
-/// when done with one; prints each statement's time.
-pub async fn run_parallel(
-    url: &str,
-    statements: Vec<String>,
-    connections: usize,
-) -> anyhow::Result<()> {
-    let queue = Arc::new(Mutex::new(VecDeque::from(statements)));
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..connections.max(1) {
-        let queue = queue.clone();
-        let url = url.to_owned();
-        workers.spawn(async move {
-            let mut conn = PgConnection::connect(&url).await?;
-            sqlx::raw_sql(AssertSqlSafe(format!(
-                "SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'"
-            )))
-            .execute(&mut conn)
-            .await?;
-            loop {
-                let next = queue.lock().ok().and_then(|mut q| q.pop_front());
-                let Some(sql) = next else { break };
-                let started = Instant::now();
-                sqlx::raw_sql(AssertSqlSafe(sql.as_str()))
-                    .execute(&mut conn)
-                    .await
-                    .with_context(|| sql.clone())?;
-                eprintln!("  {:>7.1} s  {sql}", started.elapsed().as_secs_f64());
-            }
-            anyhow::Ok(())
-        });
-    }
-    while let Some(done) = workers.join_next().await {
-        done??;
-    }
-    Ok(())
 }
 
 /// Takes `count` ids from the sequence of `table.id`; the first one (nothing taken: 0).
