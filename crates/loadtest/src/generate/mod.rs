@@ -206,7 +206,10 @@ pub async fn run(args: &GenerateArgs) -> anyhow::Result<()> {
             .map_or(0, |(_, bytes)| *bytes)
     };
     let (deferred_counts, steps) = match deferred {
-        Some(deferred) => (deferred.counts(), deferred.steps(table_bytes)),
+        Some(deferred) => {
+            deferred.add_foreign_keys_unvalidated(&mut control).await?;
+            (deferred.counts(), deferred.steps(table_bytes))
+        }
         None => ((0, 0), Vec::new()),
     };
     let written: Vec<&str> = Table::ALL.into_iter().map(Table::name).collect();

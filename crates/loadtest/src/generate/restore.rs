@@ -1,7 +1,7 @@
 //! The steps after the load (index builds, constraints, validations, VACUUM) on parallel
 //! connections, each as soon as it may run: when the steps it needs are done and no running
-//! step holds its tables in a way that would make it wait. Index builds share a table (their
-//! SHARE locks do not conflict); every other step has its tables to itself. So the users' GIN
+//! step holds its table in a way that would make it wait. Index builds share a table (their
+//! SHARE locks do not conflict); every other step has its table to itself. So the users' GIN
 //! build — one process, the longest step — runs beside everything the other tables need instead
 //! of ahead of it.
 
@@ -23,8 +23,6 @@ pub struct Step {
     /// Built from catalog definitions and this crate's table names only.
     sql: String,
     table: String,
-    /// A foreign key's referenced table, locked while the key is added.
-    also_locks: Option<String>,
     /// An index build, which shares its table with other builds.
     build: bool,
     /// Steps (indexes into the list) that must be done first.
@@ -37,7 +35,6 @@ impl Step {
         Self {
             sql,
             table: table.to_owned(),
-            also_locks: None,
             build: false,
             after: Vec::new(),
         }
@@ -51,30 +48,17 @@ impl Step {
         }
     }
 
-    pub fn also_locking(mut self, table: &str) -> Self {
-        self.also_locks = Some(table.to_owned());
-        self
-    }
-
     pub fn after(mut self, steps: Vec<usize>) -> Self {
         self.after = steps;
         self
     }
 
-    pub fn is_build_of(&self, tables: &[&str]) -> bool {
-        self.build && tables.contains(&self.table.as_str())
-    }
-
-    fn tables(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.table.as_str()).chain(self.also_locks.as_deref())
-    }
-
-    fn touches(&self, table: &str) -> bool {
-        self.tables().any(|t| t == table)
+    pub fn is_build_of(&self, table: &str) -> bool {
+        self.build && self.table == table
     }
 
     fn conflicts_with(&self, other: &Step) -> bool {
-        !(self.build && other.build) && self.tables().any(|t| other.touches(t))
+        !(self.build && other.build) && self.table == other.table
     }
 }
 
@@ -84,7 +68,7 @@ impl Step {
 pub fn with_vacuums(mut steps: Vec<Step>, tables: &[&str]) -> Vec<Step> {
     for table in tables {
         let after = (0..steps.len())
-            .filter(|&i| steps[i].touches(table))
+            .filter(|&i| steps[i].table == *table)
             .collect();
         steps.push(Step::new(format!("VACUUM (ANALYZE) {table}"), table).after(after));
     }
@@ -190,45 +174,47 @@ mod tests {
             vec![
                 Step::build("gin".into(), "users"),
                 Step::build("btree".into(), "users"),
-                Step::build("btree".into(), "emails"),
-                Step::new("fk".into(), "emails")
-                    .also_locking("users")
-                    .after(vec![0, 1, 2]),
+                Step::build("btree".into(), "accounts"),
+                Step::new("unique".into(), "accounts").after(vec![2]),
+                Step::new("validate".into(), "users").after(vec![3]),
             ],
-            &["users", "emails"],
+            &["users", "accounts"],
         );
+        let (validate, vacuum_users, vacuum_accounts) = (4, 5, 6);
         let mut board = Board {
             running: vec![false; steps.len()],
             done: vec![false; steps.len()],
             failed: false,
         };
-        board.running[0] = true;
-        assert_eq!(board.next(&steps), Some(1), "a second build of the table");
-        board.running[1] = true;
-        assert_eq!(board.next(&steps), Some(2));
-        board.running[2] = true;
-        assert_eq!(board.next(&steps), None);
-        board.running[2] = false;
-        board.done[2] = true;
-        assert_eq!(
-            board.next(&steps),
-            None,
-            "the key waits for the users' builds"
+        let start = |board: &mut Board, want: Option<usize>, why: &str| {
+            assert_eq!(board.next(&steps), want, "{why}");
+            if let Some(i) = want {
+                board.running[i] = true;
+            }
+        };
+        let finish = |board: &mut Board, i: usize| {
+            board.running[i] = false;
+            board.done[i] = true;
+        };
+        start(&mut board, Some(0), "the first build");
+        start(&mut board, Some(1), "a second build of the same table");
+        start(&mut board, Some(2), "a build of another table");
+        start(&mut board, None, "the constraint waits for its index");
+        finish(&mut board, 2);
+        start(&mut board, Some(3), "the constraint after its index");
+        start(&mut board, None, "the validation waits for the constraint");
+        finish(&mut board, 3);
+        start(
+            &mut board,
+            Some(vacuum_accounts),
+            "not while the users' builds run",
         );
-        board.running[1] = false;
-        board.done[1] = true;
-        assert_eq!(
-            board.next(&steps),
-            None,
-            "and the emails' vacuum for the key"
-        );
-        board.running[0] = false;
-        board.done[0] = true;
-        assert_eq!(board.next(&steps), Some(3));
-        board.running[3] = true;
-        assert_eq!(board.next(&steps), None, "both vacuums wait for the key");
-        board.running[3] = false;
-        board.done[3] = true;
-        assert_eq!(board.next(&steps), Some(4));
+        finish(&mut board, 1);
+        start(&mut board, None, "nor beside the GIN build");
+        finish(&mut board, 0);
+        start(&mut board, Some(validate), "the users' table is free");
+        start(&mut board, None, "its vacuum comes last");
+        finish(&mut board, validate);
+        start(&mut board, Some(vacuum_users), "last");
     }
 }

@@ -117,10 +117,30 @@ impl Deferred {
         (self.builds.len(), self.foreign_keys.len())
     }
 
-    /// The steps that put everything back: each index built (the biggest tables' first, GIN
+    /// Adds the foreign keys back unvalidated: a catalog change that needs no index and takes
+    /// no time, done before any build — added later, a key would wait for every build of both
+    /// its tables, the users' GIN build among them.
+    pub async fn add_foreign_keys_unvalidated(
+        &self,
+        conn: &mut PgConnection,
+    ) -> anyhow::Result<()> {
+        let mut txn = conn.begin().await?;
+        for (table, _, name, definition) in &self.foreign_keys {
+            let add = format!("ALTER TABLE {table} ADD CONSTRAINT {name} {definition} NOT VALID");
+            sqlx::raw_sql(AssertSqlSafe(add.as_str()))
+                .execute(&mut *txn)
+                .await
+                .with_context(|| add.clone())?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The steps that put the rest back: each index built (the biggest tables' first, GIN
     /// before B-tree: a GIN build is one process, the longest step), each unique index turned
-    /// back into its constraint, each foreign key added unvalidated (a catalog change) once
-    /// both its tables' indexes are built, then validated.
+    /// back into its constraint, each foreign key validated. A validation reads the referenced
+    /// table under a lock that index builds do not conflict with, but a unique constraint's
+    /// exclusive lock does: it comes after those of the referenced table.
     pub fn steps(mut self, table_bytes: impl Fn(&str) -> i64) -> Vec<Step> {
         self.builds.sort_by_key(|(table, sql)| {
             (
@@ -134,38 +154,32 @@ impl Deferred {
             .into_iter()
             .map(|(table, sql)| Step::build(sql, &table))
             .collect();
-        let builds_of = |steps: &[Step], tables: &[&str]| -> Vec<usize> {
-            (0..steps.len())
-                .filter(|&i| steps[i].is_build_of(tables))
-                .collect()
-        };
+        let mut uniques_of: Vec<(String, usize)> = Vec::new();
         for (table, name) in self.uniques {
-            let after = builds_of(&steps, &[&table]);
+            let builds = (0..steps.len())
+                .filter(|&i| steps[i].is_build_of(&table))
+                .collect();
+            uniques_of.push((table.clone(), steps.len()));
             steps.push(
                 Step::new(
                     format!("ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}"),
                     &table,
                 )
-                .after(after),
+                .after(builds),
             );
         }
-        for (table, referenced, name, definition) in self.foreign_keys {
-            let after = builds_of(&steps, &[&table, &referenced]);
-            let add = steps.len();
-            steps.push(
-                Step::new(
-                    format!("ALTER TABLE {table} ADD CONSTRAINT {name} {definition} NOT VALID"),
-                    &table,
-                )
-                .also_locking(&referenced)
-                .after(after),
-            );
+        for (table, referenced, name, _) in self.foreign_keys {
+            let uniques = uniques_of
+                .iter()
+                .filter(|(of, _)| *of == referenced)
+                .map(|(_, step)| *step)
+                .collect();
             steps.push(
                 Step::new(
                     format!("ALTER TABLE {table} VALIDATE CONSTRAINT {name}"),
                     &table,
                 )
-                .after(vec![add]),
+                .after(uniques),
             );
         }
         steps
