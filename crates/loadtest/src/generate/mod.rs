@@ -32,7 +32,7 @@ use store::Conn;
 use store::db::PoolSettings;
 use store::repo::{new_uid, organizations, role_catalog};
 
-use plan::{FirstIds, MeasuredOrg, Shape};
+use plan::{FirstIds, MeasuredOrg, Plan, Shape};
 use rows::Table;
 
 /// Users of the organizations the generator creates are `gen{k}-{i}`: a measured
@@ -141,6 +141,55 @@ async fn shape(args: &GenerateArgs, db: &store::Database) -> anyhow::Result<(Sha
     Ok((shape, region.unwrap_or_else(|| "local".to_owned())))
 }
 
+/// The plan: the organizations' shape, the id ranges reserved, the provisioning role.
+async fn plan(
+    args: &GenerateArgs,
+    db: &store::Database,
+    control: &mut PgConnection,
+) -> anyhow::Result<Plan> {
+    let (shape, region) = shape(args, db).await?;
+    let needed = shape.ids_needed();
+    let first = FirstIds {
+        organization: schema::reserve_ids(control, "organizations", needed.organizations).await?,
+        account: schema::reserve_ids(control, "accounts", needed.accounts).await?,
+        membership: schema::reserve_ids(control, "org_memberships", needed.memberships).await?,
+        user: schema::reserve_ids(control, "scim_users", needed.users).await?,
+        group: schema::reserve_ids(control, "scim_groups", needed.groups).await?,
+    };
+    let member_role = role_catalog::load(db).await?.base_org_role();
+    Ok(shape.plan(first, region, member_role, new_uid))
+}
+
+/// Puts back what was deferred (if anything) and vacuums every written table; returns how many
+/// indexes and foreign keys were rebuilt.
+async fn rebuild(
+    url: &str,
+    control: &mut PgConnection,
+    deferred: Option<schema::Deferred>,
+    jobs: usize,
+) -> anyhow::Result<(usize, usize)> {
+    let sizes: Vec<(String, i64)> =
+        sqlx::query_as("SELECT relname::text, pg_relation_size(oid) FROM pg_class")
+            .fetch_all(&mut *control)
+            .await?;
+    let table_bytes = |table: &str| {
+        sizes
+            .iter()
+            .find(|(name, _)| name == table)
+            .map_or(0, |(_, bytes)| *bytes)
+    };
+    let (counts, steps) = match deferred {
+        Some(deferred) => {
+            deferred.add_foreign_keys_unvalidated(control).await?;
+            (deferred.counts(), deferred.steps(table_bytes))
+        }
+        None => ((0, 0), Vec::new()),
+    };
+    let written: Vec<&str> = Table::ALL.into_iter().map(Table::name).collect();
+    restore::run(url, restore::with_vacuums(steps, &written), jobs).await?;
+    Ok(counts)
+}
+
 pub async fn run(args: &GenerateArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let url = args.database_url.as_str();
@@ -158,24 +207,10 @@ pub async fn run(args: &GenerateArgs) -> anyhow::Result<()> {
         .map(Table::name)
         .collect();
     schema::ensure_empty(&mut control, &empty).await?;
-
-    let (shape, region) = shape(args, &db).await?;
-    let needed = shape.ids_needed();
-    let first = FirstIds {
-        organization: schema::reserve_ids(&mut control, "organizations", needed.organizations)
-            .await?,
-        account: schema::reserve_ids(&mut control, "accounts", needed.accounts).await?,
-        membership: schema::reserve_ids(&mut control, "org_memberships", needed.memberships)
-            .await?,
-        user: schema::reserve_ids(&mut control, "scim_users", needed.users).await?,
-        group: schema::reserve_ids(&mut control, "scim_groups", needed.groups).await?,
-    };
-    let member_role = role_catalog::load(&db).await?.base_org_role();
-    let plan = Arc::new(shape.plan(first, region, member_role.as_str().to_owned(), new_uid));
+    let plan = Arc::new(plan(args, &db, &mut control).await?);
     eprintln!(
-        "generating {} organizations ({} created), {} users, {} groups per organization of {} members",
+        "generating {} organizations, {} users, {} groups per organization of {} members",
         plan.orgs.len(),
-        needed.organizations,
         plan.total_users,
         plan.groups_per_org,
         plan.members_per_group
@@ -189,32 +224,12 @@ pub async fn run(args: &GenerateArgs) -> anyhow::Result<()> {
         Some(schema::defer(&mut control, &tables).await?)
     };
     let load_started = Instant::now();
-    let counts = load::load(url, plan.clone(), jobs).await?;
+    let rows = load::load(url, plan.clone(), jobs).await?;
     let load_secs = load_started.elapsed().as_secs_f64();
-    let rows: u64 = counts.iter().sum();
-    eprintln!("loaded {rows} rows in {load_secs:.1} s; rebuilding indexes and constraints");
-
-    let restore_started = Instant::now();
-    let sizes: Vec<(String, i64)> =
-        sqlx::query_as("SELECT relname::text, pg_relation_size(oid) FROM pg_class")
-            .fetch_all(&mut control)
-            .await?;
-    let table_bytes = |table: &str| {
-        sizes
-            .iter()
-            .find(|(name, _)| name == table)
-            .map_or(0, |(_, bytes)| *bytes)
-    };
-    let (deferred_counts, steps) = match deferred {
-        Some(deferred) => {
-            deferred.add_foreign_keys_unvalidated(&mut control).await?;
-            (deferred.counts(), deferred.steps(table_bytes))
-        }
-        None => ((0, 0), Vec::new()),
-    };
-    let written: Vec<&str> = Table::ALL.into_iter().map(Table::name).collect();
-    restore::run(url, restore::with_vacuums(steps, &written), jobs).await?;
-    let restore_secs = restore_started.elapsed().as_secs_f64();
+    eprintln!("loaded in {load_secs:.1} s; rebuilding indexes and constraints");
+    let rebuild_started = Instant::now();
+    let rebuilt = rebuild(url, &mut control, deferred, jobs).await?;
+    let rebuild_secs = rebuild_started.elapsed().as_secs_f64();
     let schema_after = schema::catalog(&mut control, &tables).await?;
     ensure!(
         schema_before == schema_after,
@@ -225,41 +240,73 @@ pub async fn run(args: &GenerateArgs) -> anyhow::Result<()> {
     let (bytes,): (i64,) = sqlx::query_as("SELECT pg_database_size(current_database())")
         .fetch_one(&mut control)
         .await?;
-
-    for (table, count) in Table::ALL.into_iter().zip(counts) {
-        println!("{:<28} {count:>12} rows", table.name());
+    Report {
+        plan: &plan,
+        rows,
+        rebuilt,
+        jobs,
+        load_secs,
+        rebuild_secs,
+        total_secs: started.elapsed().as_secs_f64(),
+        bytes,
     }
-    // One to look at (or to measure) among the created organizations: create a token for it.
-    let created: Vec<&str> = plan
-        .orgs
-        .iter()
-        .filter_map(|org| org.new.as_ref().map(|new| new.uid.as_str()))
-        .collect();
-    if let (Some(first), Some(last)) = (created.first(), created.last()) {
+    .print();
+    Ok(())
+}
+
+/// What the generator prints on stdout when done.
+struct Report<'a> {
+    plan: &'a Plan,
+    rows: load::RowCounts,
+    /// Indexes and foreign keys rebuilt.
+    rebuilt: (usize, usize),
+    jobs: usize,
+    load_secs: f64,
+    rebuild_secs: f64,
+    total_secs: f64,
+    bytes: i64,
+}
+
+impl Report<'_> {
+    fn print(&self) {
+        let Self { plan, jobs, .. } = *self;
+        for (table, count) in Table::ALL.into_iter().zip(self.rows) {
+            println!("{:<28} {count:>12} rows", table.name());
+        }
+        // One to look at (or to measure) among the created organizations: create a token for it.
+        let created: Vec<&str> = plan
+            .orgs
+            .iter()
+            .filter_map(|org| org.new.as_ref().map(|new| new.uid.as_str()))
+            .collect();
+        if let (Some(first), Some(last)) = (created.first(), created.last()) {
+            println!(
+                "created organizations        {:>10}   first {first}, last {last}",
+                created.len()
+            );
+        }
+        let per_sec = |n: u64, secs: f64| n as f64 / secs.max(f64::EPSILON);
+        let rows: u64 = self.rows.iter().sum();
         println!(
-            "created organizations        {:>10}   first {first}, last {last}",
-            created.len()
+            "load (COPY)                  {:>10.1} s   {:.0} rows/s, {:.0} users/s, {jobs} producers",
+            self.load_secs,
+            per_sec(rows, self.load_secs),
+            per_sec(plan.total_users, self.load_secs)
+        );
+        let (indexes, foreign_keys) = self.rebuilt;
+        println!(
+            "indexes, keys, vacuum        {:>10.1} s   {indexes} indexes built, {foreign_keys} foreign keys validated, {} tables vacuumed and analyzed on {jobs} connections",
+            self.rebuild_secs,
+            Table::ALL.len()
+        );
+        println!(
+            "total                        {:>10.1} s   {:.0} users/s",
+            self.total_secs,
+            per_sec(plan.total_users, self.total_secs)
+        );
+        println!(
+            "database size                {:>10.2} GiB",
+            self.bytes as f64 / f64::from(1 << 30)
         );
     }
-    let per_sec = |n: u64, secs: f64| n as f64 / secs.max(f64::EPSILON);
-    println!(
-        "load (COPY)                  {load_secs:>10.1} s   {:.0} rows/s, {:.0} users/s, {jobs} producers",
-        per_sec(rows, load_secs),
-        per_sec(plan.total_users, load_secs)
-    );
-    let (indexes, foreign_keys) = deferred_counts;
-    println!(
-        "indexes, keys, vacuum        {restore_secs:>10.1} s   {indexes} indexes built, {foreign_keys} foreign keys validated, {} tables vacuumed and analyzed on {jobs} connections",
-        written.len()
-    );
-    println!(
-        "total                        {:>10.1} s   {:.0} users/s",
-        started.elapsed().as_secs_f64(),
-        per_sec(plan.total_users, started.elapsed().as_secs_f64())
-    );
-    println!(
-        "database size                {:>10.2} GiB",
-        bytes as f64 / f64::from(1 << 30)
-    );
-    Ok(())
 }

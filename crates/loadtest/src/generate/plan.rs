@@ -4,6 +4,7 @@
 //! member at its group) come out of parallel producers without asking the database anything.
 
 use chrono::{DateTime, Duration, Utc};
+use store::types::OrgRole;
 
 /// Users per unit of work: a few hundred kilobytes of rows per table.
 const USERS_PER_WORK: u64 = 1000;
@@ -29,8 +30,9 @@ pub struct NewOrg {
     pub name: String,
     /// The Owner's email.
     pub owner_email: String,
-    /// The Owner's account and membership ids.
+    /// The Owner's account id.
     pub owner_account_id: i64,
+    /// The Owner's membership id.
     pub owner_membership_id: i64,
 }
 
@@ -83,7 +85,7 @@ pub struct Plan {
     /// The home region of the organizations created here.
     pub region: String,
     /// The role provisioning gives (the catalog's least privileged organization role).
-    pub member_role: String,
+    pub member_role: OrgRole,
     /// When the generation started: the last user was created then, each earlier one a
     /// millisecond before the next, as an import of ~1,000 users/s would have made them.
     pub started: DateTime<Utc>,
@@ -136,7 +138,7 @@ impl Shape {
         self,
         first: FirstIds,
         region: String,
-        member_role: String,
+        member_role: OrgRole,
         uid: impl Fn() -> String,
     ) -> Plan {
         let total_users = self.total_users();
@@ -271,7 +273,7 @@ mod tests {
             user: 3000,
             group: 4000,
         };
-        let plan = shape.plan(first, "local".into(), "member".into(), || "uid".into());
+        let plan = shape.plan(first, "local".into(), OrgRole::owner(), || "uid".into());
         let users: Vec<u64> = plan.orgs.iter().map(|o| o.users).collect();
         assert_eq!(
             users,

@@ -6,7 +6,9 @@
 use chrono::{DateTime, Utc};
 use scim_core::schema::ResourceSchema;
 use serde_json::json;
+use store::ids::AccountId;
 use store::repo::accounts::display_name;
+use store::repo::memberships::NewMembership;
 use store::repo::new_uid;
 use store::repo::scim_groups::GroupColumns;
 use store::types::{Email, MembershipSource, MembershipStatus, OrgRole};
@@ -153,16 +155,13 @@ fn organization(batch: &mut Batch, plan: &Plan, org: &OrgPlan, new: &NewOrg) -> 
         .end_row();
     let email = Email::parse(&new.owner_email)?;
     account(batch, new.owner_account_id, &email, None, &at);
-    membership(
-        batch,
-        new.owner_membership_id,
-        org.id,
-        new.owner_account_id,
-        OrgRole::OWNER,
-        MembershipStatus::Invited,
-        MembershipSource::Manual,
-        &at,
-    );
+    let owner = NewMembership {
+        account_id: AccountId(new.owner_account_id),
+        role: OrgRole::owner(),
+        status: MembershipStatus::Invited,
+        source: MembershipSource::Manual,
+    };
+    membership(batch, new.owner_membership_id, org.id, &owner, &at);
     Ok(())
 }
 
@@ -180,26 +179,17 @@ fn account(batch: &mut Batch, id: i64, email: &Email, name: Option<&str>, at: &s
         .end_row();
 }
 
-#[allow(clippy::too_many_arguments)]
-fn membership(
-    batch: &mut Batch,
-    id: i64,
-    org_id: i64,
-    account_id: i64,
-    role: &str,
-    status: MembershipStatus,
-    source: MembershipSource,
-    at: &str,
-) {
+/// A membership row as `memberships::add` writes one: the effective role starts as the role.
+fn membership(batch: &mut Batch, id: i64, org_id: i64, new: &NewMembership, at: &str) {
     batch
         .rows(Table::Memberships)
         .int(id)
         .int(org_id)
-        .int(account_id)
-        .text(role)
-        .text(role)
-        .text(status.as_str())
-        .text(source.as_str())
+        .int(new.account_id.0)
+        .text(new.role.as_str())
+        .text(new.role.as_str())
+        .text(new.status.as_str())
+        .text(new.source.as_str())
         .text(at)
         .text(at)
         .end_row();
@@ -224,21 +214,17 @@ fn user(batch: &mut Batch, plan: &Plan, org: &OrgPlan, i: u64, at: &str) -> anyh
                 columns.display_name.as_deref(),
                 at,
             );
-            let status = if columns.active {
-                MembershipStatus::Invited
-            } else {
-                MembershipStatus::Suspended
+            let invited = NewMembership {
+                account_id: AccountId(account_id),
+                role: plan.member_role.clone(),
+                status: if columns.active {
+                    MembershipStatus::Invited
+                } else {
+                    MembershipStatus::Suspended
+                },
+                source: MembershipSource::Scim,
             };
-            membership(
-                batch,
-                plan.first.membership + offset,
-                org.id,
-                account_id,
-                &plan.member_role,
-                status,
-                MembershipSource::Scim,
-                at,
-            );
+            membership(batch, plan.first.membership + offset, org.id, &invited, at);
             Some(account_id)
         }
         None => None,
