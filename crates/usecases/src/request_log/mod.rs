@@ -92,14 +92,26 @@ pub struct Captured {
     pub request_body: Vec<Bytes>,
     /// The response body, when it was a complete buffer.
     pub response_body: Option<Bytes>,
+    /// The JSON the response body was written from (`response_body` is exactly its text), when
+    /// the surface had it: the log then need not parse the body back.
+    pub response_json: Option<serde_json::Value>,
     /// When the request arrived.
     pub at: DateTime<Utc>,
 }
 
 impl Captured {
+    /// What the queue's byte bound counts: the bodies and the path, and a parsed response
+    /// (`response_json`) as twice its text, about what its values take beyond it.
     fn weight(&self) -> usize {
+        let response = self.response_body.as_ref().map_or(0, Bytes::len);
+        let parsed = if self.response_json.is_some() {
+            2 * response
+        } else {
+            0
+        };
         self.request_body.iter().map(Bytes::len).sum::<usize>()
-            + self.response_body.as_ref().map_or(0, Bytes::len)
+            + response
+            + parsed
             + self.path_and_query.len()
     }
 }
@@ -196,10 +208,11 @@ pub async fn write_batch(core: &Core, batch: Vec<Captured>) -> Result<usize> {
 fn prepare(c: Captured, max_body_bytes: usize) -> NewLoggedRequest {
     let request_raw: Vec<u8> = c.request_body.concat();
     let (request_body, request_json) = redact::body(&request_raw, max_body_bytes);
-    let (response_body, response_json) = redact::body(
-        c.response_body.as_deref().unwrap_or_default(),
-        max_body_bytes,
-    );
+    let response_raw = c.response_body.as_deref().unwrap_or_default();
+    let (response_body, response_json) = match c.response_json {
+        Some(json) => redact::written_body(json, response_raw, max_body_bytes),
+        None => redact::body(response_raw, max_body_bytes),
+    };
     let query = c
         .path_and_query
         .split_once('?')

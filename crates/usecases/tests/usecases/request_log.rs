@@ -37,6 +37,7 @@ fn captured(
             Bytes::from(text[half..].to_owned()),
         ],
         response_body: Some(Bytes::from_static(b"{\"id\":\"u1\",\"userName\":\"ada\"}")),
+        response_json: None,
         at,
     }
 }
