@@ -111,7 +111,8 @@ enum Scenario {
         #[arg(long, default_value = "load")]
         prefix: String,
     },
-    /// Look up random users of `{prefix}0..{prefix}{users}` by a filter for `seconds`.
+    /// Look up random users of `{prefix}0..{prefix}{users}` by a filter for `seconds` (or exactly
+    /// `requests` times, for a profile's per-request counts).
     FilteredGet {
         #[arg(long)]
         users: usize,
@@ -119,6 +120,8 @@ enum Scenario {
         prefix: String,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        #[arg(long)]
+        requests: Option<usize>,
         #[arg(long, value_enum, default_value = "user-name")]
         attribute: FilterAttr,
     },
@@ -623,15 +626,22 @@ async fn group_members(client: &Client, gid: &str) -> anyhow::Result<Vec<String>
         .unwrap_or_default())
 }
 
+/// How long a timed scenario runs: for a duration, or for an exact number of requests.
+#[derive(Debug, Clone, Copy)]
+enum Amount {
+    Seconds(u64),
+    Requests(usize),
+}
+
 async fn filtered_get(
     client: &Client,
     users: usize,
     prefix: &str,
-    seconds: u64,
+    amount: Amount,
     attribute: FilterAttr,
     concurrency: usize,
 ) -> anyhow::Result<Row> {
-    let (count, elapsed, histogram) = run_for(seconds, concurrency, || {
+    let lookup = |_: usize| {
         let i = rand::rng().random_range(0..users.max(1));
         let filter = match attribute {
             FilterAttr::UserName => format!("userName eq \"{prefix}{i}\""),
@@ -649,8 +659,14 @@ async fn filtered_get(
             }
             Ok(())
         }
-    })
-    .await?;
+    };
+    let (count, elapsed, histogram) = match amount {
+        Amount::Seconds(seconds) => run_for(seconds, concurrency, || lookup(0)).await?,
+        Amount::Requests(n) => {
+            let (elapsed, histogram) = run_many(n, concurrency, lookup).await?;
+            (n as u64, elapsed, histogram)
+        }
+    };
     let what = match attribute {
         FilterAttr::UserName => "GET /Users?filter=userName eq",
         FilterAttr::ExternalId => "GET /Users?filter=externalId eq",
@@ -1170,8 +1186,15 @@ async fn run(cli: Cli, base: &str) -> anyhow::Result<Vec<Row>> {
             users,
             prefix,
             seconds,
+            requests,
             attribute,
-        } => vec![filtered_get(client, users, &prefix, seconds, attribute, c).await?],
+        } => {
+            let amount = match requests {
+                Some(n) => Amount::Requests(n),
+                None => Amount::Seconds(seconds),
+            };
+            vec![filtered_get(client, users, &prefix, amount, attribute, c).await?]
+        }
         Scenario::ListPages { seconds, paging } => {
             vec![list_pages(client, seconds, paging, c).await?]
         }

@@ -39,6 +39,30 @@ pub struct LoggedCaller {
     pub id: String,
 }
 
+/// The JSON a response's body was written from, left in the response's extensions by the
+/// handlers so the log need not parse the body back. Trusted only while the body is still that
+/// very buffer (a middleware that replaced it leaves the log to parse what was sent).
+#[derive(Debug)]
+pub struct ResponseJson {
+    json: serde_json::Value,
+    text: Bytes,
+}
+
+impl ResponseJson {
+    /// `json` and the body written from it.
+    pub fn new(json: serde_json::Value, text: Bytes) -> Self {
+        Self { json, text }
+    }
+
+    /// The JSON, when `body` is the buffer it was written to (and small: a page of resources is
+    /// parsed back by the log rather than held twice in its queue).
+    fn of(self, body: &Bytes) -> Option<serde_json::Value> {
+        const MAX_HELD: usize = 64 * 1024;
+        let same = self.text.as_ptr() == body.as_ptr() && self.text.len() == body.len();
+        (same && body.len() <= MAX_HELD).then_some(self.json)
+    }
+}
+
 /// Records the request once its answer is known.
 pub async fn record(
     mut req: ServiceRequest,
@@ -81,6 +105,7 @@ pub async fn record(
         request_body: Vec::new(),
         response_body: None,
         response_cut_from: None,
+        response_json: None,
         at,
     };
     let res = match next.call(req).await {
@@ -98,11 +123,16 @@ pub async fn record(
         captured.org = LogOrg::Proven(caller.scope.clone());
         captured.credential = Some((caller.kind, caller.id.clone()));
     }
-    let (request, response) = res.into_parts();
+    let (request, mut response) = res.into_parts();
+    let written = response.extensions_mut().remove::<ResponseJson>();
     let (response, out) = response.into_parts();
     let out = match out.boxed().try_into_bytes() {
         Ok(bytes) => {
-            captured.keep_response(&bytes, api.core.request_log().settings().max_body_bytes);
+            captured.keep_response(
+                &bytes,
+                api.core.request_log().settings().max_body_bytes,
+                written.and_then(|w| w.of(&bytes)),
+            );
             BoxBody::new(bytes)
         }
         // A streamed body (none of SCIM's answers are): logged without it.

@@ -123,36 +123,29 @@ pub(crate) async fn follow_events(
     if invite.is_empty() && revoke.is_empty() {
         return Ok(0);
     }
-    let org = organizations::get(txn, scope).await?;
-    let status = if settings.email_enabled && org.invitations_enabled {
-        InvitationStatus::Queued
-    } else {
-        InvitationStatus::NotSent
-    };
     let mut seen = HashSet::new();
     let mut queued = 0;
     for uid in invite {
         if !seen.insert(uid) {
             continue;
         }
-        let Some(account) = accounts::find_by_uid(txn, uid).await? else {
-            continue;
-        };
-        let new = NewInvitation {
-            account_id: account.id,
-            email: account.email.clone(),
-            invited_by: invited_by(actor),
-            status,
-        };
-        invitations::queue(txn, scope, new).await?;
-        if status == InvitationStatus::Queued {
+        // Queued when the deployment has email and the organization sends invitations, else
+        // only recorded; the account and the organization's switch are read by the insert
+        // itself (nothing is recorded for an unknown uid).
+        let status = invitations::queue_for_account_uid(
+            txn,
+            scope,
+            uid,
+            invited_by(actor),
+            settings.email_enabled,
+        )
+        .await?;
+        if status == Some(InvitationStatus::Queued) {
             queued += 1;
         }
     }
     for uid in revoke {
-        if let Some(account) = accounts::find_by_uid(txn, uid).await? {
-            invitations::revoke_open(txn, scope, account.id).await?;
-        }
+        invitations::revoke_open_of_account_uid(txn, scope, uid).await?;
     }
     Ok(queued)
 }

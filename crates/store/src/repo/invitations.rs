@@ -12,15 +12,17 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, QueryStatementBuilder};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use super::{new_uid, now};
 use crate::db::{Conn, Raw};
+use crate::entity::accounts::{self, Entity as Accounts};
 use crate::entity::invitations::{self, Entity as Invitations};
-use crate::entity::organizations::{Entity as Organizations, Model as Organization};
+use crate::entity::organizations::{self, Entity as Organizations, Model as Organization};
 use crate::ids::{AccountId, InvitationId, OrgId};
 use crate::secret::{random_token, sha256_hex};
 use crate::{OrgScope, StoreResult};
@@ -129,6 +131,78 @@ pub async fn queue(
         .await?)
 }
 
+/// [`queue`] for the account whose public id is `account_uid`, read by the statements themselves
+/// (provisioning's hot path: the revocation and the insert, with no read of the account or the
+/// organization before them). With `email` the invitation is [`InvitationStatus::Queued`] when
+/// the organization sends invitations (its switch read by the insert) and
+/// [`InvitationStatus::NotSent`] otherwise; without, always `NotSent`. Returns the status
+/// recorded, `None` when there is no such account (nothing is revoked or recorded then).
+pub async fn queue_for_account_uid(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    account_uid: &str,
+    invited_by: String,
+    email: bool,
+) -> StoreResult<Option<InvitationStatus>> {
+    revoke_open_of_account_uid(conn, scope, account_uid).await?;
+    let not_sent = Expr::val(InvitationStatus::NotSent.as_str());
+    let status = if email {
+        let sends = Query::select()
+            .column(organizations::Column::InvitationsEnabled)
+            .from(Organizations)
+            .and_where(organizations::Column::Id.eq(scope.org_id()))
+            .to_owned();
+        Expr::case(
+            Expr::SubQuery(None, Box::new(sends.into_sub_query_statement())),
+            Expr::val(InvitationStatus::Queued.as_str()),
+        )
+        .finally(not_sent)
+        .into()
+    } else {
+        not_sent
+    };
+    let at = now();
+    let values = Query::select()
+        .exprs([
+            Expr::val(new_uid()),
+            Expr::val(scope.org_id()),
+            Expr::col((Accounts, accounts::Column::Id)),
+            Expr::col((Accounts, accounts::Column::Email)),
+            Expr::val(invited_by),
+            status,
+            Expr::val(0),
+            Expr::val(at),
+            Expr::val(at),
+        ])
+        .from(Accounts)
+        .and_where(accounts::Column::Uid.eq(account_uid))
+        .to_owned();
+    // The nullable columns (token, lease, error, sent/expiry/acceptance times) start NULL.
+    let insert = Query::insert()
+        .into_table(Invitations)
+        .columns([
+            invitations::Column::Uid,
+            invitations::Column::OrgId,
+            invitations::Column::AccountId,
+            invitations::Column::Email,
+            invitations::Column::InvitedBy,
+            invitations::Column::Status,
+            invitations::Column::Attempts,
+            invitations::Column::NextAttemptAt,
+            invitations::Column::CreatedAt,
+        ])
+        .select_from(values)
+        .map_err(|e| crate::StoreError::Database(DbErr::Custom(e.to_string())))?
+        .returning_col(invitations::Column::Status)
+        .to_owned();
+    let backend = conn.raw().get_database_backend();
+    let Some(row) = conn.raw().query_one_raw(backend.build(&insert)).await? else {
+        return Ok(None);
+    };
+    let status: String = row.try_get("", "status")?;
+    Ok(InvitationStatus::parse(&status))
+}
+
 /// Revokes the person's open invitations into the organization (a newer one replaces them, or
 /// the membership ended); returns how many.
 pub async fn revoke_open(
@@ -136,6 +210,30 @@ pub async fn revoke_open(
     scope: &OrgScope,
     account_id: AccountId,
 ) -> StoreResult<u64> {
+    revoke_open_where(conn, scope, invitations::Column::AccountId.eq(account_id)).await
+}
+
+/// [`revoke_open`] for the account whose public id is `account_uid` (a subquery finds it).
+pub async fn revoke_open_of_account_uid(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    account_uid: &str,
+) -> StoreResult<u64> {
+    let account = Query::select()
+        .column(accounts::Column::Id)
+        .from(Accounts)
+        .and_where(accounts::Column::Uid.eq(account_uid))
+        .to_owned();
+    revoke_open_where(
+        conn,
+        scope,
+        invitations::Column::AccountId.in_subquery(account),
+    )
+    .await
+}
+
+/// Revokes the open invitations of the organization that `which` selects.
+async fn revoke_open_where(conn: &impl Conn, scope: &OrgScope, which: Expr) -> StoreResult<u64> {
     let done = scope
         .update_many::<Invitations>()
         .col_expr(
@@ -146,7 +244,7 @@ pub async fn revoke_open(
             invitations::Column::TokenHash,
             Expr::value(Option::<String>::None),
         )
-        .filter(invitations::Column::AccountId.eq(account_id))
+        .filter(which)
         .filter(invitations::Column::Status.is_in(OPEN))
         .exec(conn.raw())
         .await?;

@@ -3,13 +3,18 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::{Expr, Func, OnConflict, Order, Query, QueryStatementBuilder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
 
 use super::now;
+use super::role_catalog::RoleKind;
 use crate::db::{Conn, Raw};
 use crate::entity::accounts::{self, Entity as Accounts};
 use crate::entity::org_memberships::{self, Entity as Memberships};
 use crate::entity::organizations::{self, Entity as Organizations};
+use crate::entity::roles::{self, Entity as Roles};
 use crate::ids::{AccountId, OrgId};
 use crate::types::{MembershipSource, MembershipStatus, OrgRole};
 use crate::{OrgScope, StoreError, StoreResult};
@@ -57,21 +62,69 @@ pub async fn add(
         .map_err(|e| StoreError::from_db_unique(e, "membership"))
 }
 
-/// Adds an account to the organization unless it is a member already; true when it was added.
-/// One statement (the unique index decides), for provisioning's hot path.
-pub async fn add_if_absent(
+/// Adds an account to the organization unless it is a member already, with the catalog's least
+/// privileged organization role ([`RoleCatalog::base_org_role`], `owner` when the catalog has
+/// none) as its manual and effective role; true when it was added. One statement — the role is
+/// read by a subquery and the unique index decides — for provisioning's hot path.
+///
+/// [`RoleCatalog::base_org_role`]: super::role_catalog::RoleCatalog::base_org_role
+pub async fn add_with_base_role_if_absent(
     conn: &impl Conn,
     scope: &OrgScope,
-    new: NewMembership,
+    account_id: AccountId,
+    status: MembershipStatus,
+    source: MembershipSource,
 ) -> StoreResult<bool> {
-    let result = Memberships::insert(new_row(scope, new))
-        .on_conflict_do_nothing_on([
+    let base_role = || {
+        let least_privileged = Query::select()
+            .column(roles::Column::Key)
+            .from(Roles)
+            .and_where(roles::Column::Kind.eq(RoleKind::Organization.as_str()))
+            .order_by(roles::Column::Rank, Order::Asc)
+            .order_by(roles::Column::Key, Order::Asc)
+            .limit(1)
+            .to_owned();
+        Expr::expr(Func::coalesce([
+            Expr::SubQuery(None, Box::new(least_privileged.into_sub_query_statement())),
+            Expr::val(OrgRole::OWNER),
+        ]))
+    };
+    let at = now();
+    let insert = Query::insert()
+        .into_table(Memberships)
+        .columns([
             org_memberships::Column::OrgId,
             org_memberships::Column::AccountId,
+            org_memberships::Column::Role,
+            org_memberships::Column::EffectiveRole,
+            org_memberships::Column::Status,
+            org_memberships::Column::Source,
+            org_memberships::Column::CreatedAt,
+            org_memberships::Column::UpdatedAt,
         ])
-        .exec(conn.raw())
-        .await?;
-    Ok(matches!(result, sea_orm::TryInsertResult::Inserted(_)))
+        .values([
+            Expr::val(scope.org_id()),
+            Expr::val(account_id),
+            base_role(),
+            base_role(),
+            Expr::val(status.as_str()),
+            Expr::val(source.as_str()),
+            Expr::val(at),
+            Expr::val(at),
+        ])
+        .map_err(|e| StoreError::Database(DbErr::Custom(e.to_string())))?
+        .on_conflict(
+            OnConflict::columns([
+                org_memberships::Column::OrgId,
+                org_memberships::Column::AccountId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .to_owned();
+    let backend = conn.raw().get_database_backend();
+    let result = conn.raw().execute_raw(backend.build(&insert)).await?;
+    Ok(result.rows_affected() > 0)
 }
 
 /// The membership of `account_id` in this organization, if any.

@@ -95,29 +95,49 @@ pub struct Captured {
     pub response_body: Option<Bytes>,
     /// The response body's whole length, when only its start was kept.
     pub response_cut_from: Option<usize>,
+    /// The JSON the response body was written from (`response_body` is exactly its text), when
+    /// the surface had it: the log then need not parse the body back.
+    pub response_json: Option<serde_json::Value>,
     /// When the request arrived.
     pub at: DateTime<Utc>,
 }
 
 impl Captured {
-    /// Keeps the response body for the log: all of it when it is no longer than the log keeps
-    /// (`max_bytes`), else a copy of its first `max_bytes`. A page of 100 users is 100 KB or
-    /// more; holding every one whole until the batch writer runs (and parsing it there, only to
-    /// keep its first 16 KB) cost more memory and CPU than serving it. Our answers are
-    /// redacted by shape when whole; a cut one by the words it contains ([`redact::cut_body`]).
-    pub fn keep_response(&mut self, body: &Bytes, max_bytes: usize) {
+    /// Keeps the response body for the log: all of it, with the JSON it was written from when
+    /// the surface had it, when it is no longer than the log keeps (`max_bytes`); else a copy of
+    /// its first `max_bytes` and no JSON. A page of 100 users is 100 KB or more; holding every
+    /// one whole (or its parsed values) until the batch writer runs, only to keep its first
+    /// 16 KB, cost more memory and CPU than serving it. Whole answers are redacted by shape, a cut
+    /// one by the words it contains ([`redact::cut_body`]).
+    pub fn keep_response(
+        &mut self,
+        body: &Bytes,
+        max_bytes: usize,
+        json: Option<serde_json::Value>,
+    ) {
         if body.len() <= max_bytes {
             self.response_body = Some(body.clone());
+            self.response_json = json;
             self.response_cut_from = None;
         } else {
             self.response_body = Some(Bytes::copy_from_slice(&body[..max_bytes]));
+            self.response_json = None;
             self.response_cut_from = Some(body.len());
         }
     }
 
+    /// What the queue's byte bound counts: the bodies and the path, and a parsed response
+    /// (`response_json`) as twice its text, about what its values take beyond it.
     fn weight(&self) -> usize {
+        let response = self.response_body.as_ref().map_or(0, Bytes::len);
+        let parsed = if self.response_json.is_some() {
+            2 * response
+        } else {
+            0
+        };
         self.request_body.iter().map(Bytes::len).sum::<usize>()
-            + self.response_body.as_ref().map_or(0, Bytes::len)
+            + response
+            + parsed
             + self.path_and_query.len()
     }
 }
@@ -215,12 +235,13 @@ fn prepare(c: Captured, max_body_bytes: usize) -> NewLoggedRequest {
     let request_raw: Vec<u8> = c.request_body.concat();
     let (request_body, request_json) = redact::body(&request_raw, max_body_bytes);
     let response_raw = c.response_body.as_deref().unwrap_or_default();
-    let (response_body, response_json) = match c.response_cut_from {
-        Some(total) => (
+    let (response_body, response_json) = match (c.response_cut_from, c.response_json) {
+        (Some(total), _) => (
             Some(redact::cut_body(response_raw, total, max_body_bytes)),
             None,
         ),
-        None => redact::body(response_raw, max_body_bytes),
+        (None, Some(json)) => redact::written_body(json, response_raw, max_body_bytes),
+        (None, None) => redact::body(response_raw, max_body_bytes),
     };
     let query = c
         .path_and_query

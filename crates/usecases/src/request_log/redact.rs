@@ -13,14 +13,23 @@ pub const REDACTED: &str = "[redacted]";
 
 const SENSITIVE: [&str; 4] = ["password", "secret", "token", "authorization"];
 
-/// Whether a key (or a PATCH path) names something secret.
+/// Whether a key (or a PATCH path) names something secret. Every key of every logged body is
+/// asked, so it compares in place rather than lower-casing a copy.
 pub fn is_sensitive(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    SENSITIVE.iter().any(|word| key.contains(word))
+    let key = key.as_bytes();
+    SENSITIVE.iter().any(|word| {
+        key.windows(word.len())
+            .any(|window| window.eq_ignore_ascii_case(word.as_bytes()))
+    })
 }
 
 /// Replaces the values of sensitive keys, at any depth.
 pub fn redact_json(value: &mut Value) {
+    redact(value);
+}
+
+/// [`redact_json`], telling whether it replaced anything.
+fn redact(value: &mut Value) -> bool {
     match value {
         Value::Object(fields) => {
             // A PATCH operation: `{"op": "replace", "path": "password", "value": "…"}`.
@@ -28,16 +37,32 @@ pub fn redact_json(value: &mut Value) {
                 .get("path")
                 .and_then(Value::as_str)
                 .is_some_and(is_sensitive);
+            let mut replaced = false;
             for (key, field) in fields.iter_mut() {
                 if is_sensitive(key) || (path_is_secret && key.eq_ignore_ascii_case("value")) {
                     *field = Value::String(REDACTED.to_owned());
+                    replaced = true;
                 } else {
-                    redact_json(field);
+                    replaced |= redact(field);
                 }
             }
+            replaced
         }
-        Value::Array(items) => items.iter_mut().for_each(redact_json),
-        _ => {}
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |replaced, item| redact(item) | replaced),
+        _ => false,
+    }
+}
+
+/// Whether a JSON value holds a floating-point number anywhere (serde_json reads some back a
+/// unit in the last place off, so their text is not kept as written).
+fn has_float(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => n.is_f64(),
+        Value::Array(items) => items.iter().any(has_float),
+        Value::Object(fields) => fields.values().any(has_float),
+        _ => false,
     }
 }
 
@@ -49,8 +74,7 @@ pub fn body(raw: &[u8], max_bytes: usize) -> (Option<String>, Option<Value>) {
     }
     if let Ok(mut json) = serde_json::from_slice::<Value>(raw) {
         redact_json(&mut json);
-        let text = json.to_string();
-        return (Some(truncate(&clean(&text), max_bytes)), Some(json));
+        return (Some(kept(json.to_string(), max_bytes)), Some(json));
     }
     let text = String::from_utf8_lossy(raw);
     if is_sensitive(&text) {
@@ -83,27 +107,61 @@ pub fn cut_body(start: &[u8], total: usize, max_bytes: usize) -> String {
     format!("{}… [truncated: {total} bytes in all]", &text[..cut])
 }
 
+/// [`body`] of a body the surface wrote from `json` (`raw` is `json` serialized): the same result
+/// without parsing `raw` back, and without writing it again when nothing is redacted.
+pub fn written_body(
+    mut json: Value,
+    raw: &[u8],
+    max_bytes: usize,
+) -> (Option<String>, Option<Value>) {
+    if raw.is_empty() || has_float(&json) {
+        return body(raw, max_bytes);
+    }
+    let text = if redact(&mut json) {
+        json.to_string()
+    } else {
+        String::from_utf8_lossy(raw).into_owned()
+    };
+    (Some(kept(text, max_bytes)), Some(json))
+}
+
 /// Path and query with the values of sensitive query parameters replaced.
 pub fn path(path_and_query: &str) -> String {
     let Some((path, query)) = path_and_query.split_once('?') else {
         return clean(path_and_query);
     };
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    if !pairs.iter().any(|(k, _)| is_sensitive(k)) {
+    let pairs = url::form_urlencoded::parse(query.as_bytes());
+    if !pairs.clone().any(|(k, _)| is_sensitive(&k)) {
         return clean(path_and_query);
     }
     let mut out = url::form_urlencoded::Serializer::new(String::new());
-    for (key, value) in &pairs {
-        out.append_pair(key, if is_sensitive(key) { REDACTED } else { value });
+    for (key, value) in pairs {
+        out.append_pair(&key, if is_sensitive(&key) { REDACTED } else { &value });
     }
     clean(&format!("{path}?{}", out.finish()))
 }
 
 /// NUL characters replaced (PostgreSQL's text cannot hold them).
 pub fn clean(text: &str) -> String {
-    text.replace('\0', "\u{fffd}")
+    if text.contains('\0') {
+        text.replace('\0', "\u{fffd}")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// `text` cleaned and truncated, reusing its buffer when neither changes it.
+fn kept(text: String, max_bytes: usize) -> String {
+    let text = if text.contains('\0') {
+        clean(&text)
+    } else {
+        text
+    };
+    if text.len() <= max_bytes {
+        text
+    } else {
+        truncate(&text, max_bytes)
+    }
 }
 
 /// At most `max_bytes` of `text` (cut at a character boundary), with a note of the cut.
@@ -131,21 +189,21 @@ pub fn subject(
             .and_then(Value::as_str)
             .map(str::to_owned)
     };
-    let filter_from_query = url::form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == "filter")
-        .map(|(_, v)| v.into_owned());
-    let filter_from_body = request
-        .and_then(|v| v.get("filter"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let filter = || {
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "filter")
+            .map(|(_, v)| v.into_owned())
+            .or_else(|| {
+                request
+                    .and_then(|v| v.get("filter"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+    };
     from_resource(request)
         .or_else(|| from_resource(response))
-        .or_else(|| {
-            filter_from_query
-                .or(filter_from_body)
-                .and_then(|f| eq_value(&f, attribute))
-        })
-        .map(|s| truncate(&clean(&s), 256))
+        .or_else(|| filter().and_then(|f| eq_value(&f, attribute)))
+        .map(|s| kept(s, 256))
 }
 
 /// The value of `attribute eq "value"` in a filter (the IdPs' lookup by userName/externalId).
@@ -189,6 +247,28 @@ mod tests {
         let (kept, _) = body(b"{\"password\": \"x\",}", 100);
         assert!(!kept.unwrap().contains("\"x\""));
         assert_eq!(body(b"", 100), (None, None));
+    }
+
+    #[test]
+    fn a_written_body_is_kept_as_its_parsed_text_would_be() {
+        let bodies = [
+            json!({"userName": "ada", "Resources": [{"id": "x", "n": 3}], "zz": "\u{e9}\n"}),
+            json!({"userName": "ada", "urn:ext": {"apiToken": "t0k"}}),
+            json!({"Operations": [{"op": "replace", "path": "password", "value": "p@ss"}]}),
+            json!({"x": 0.1, "y": 1e300}),
+            json!({"text": "a\u{0}b"}),
+        ];
+        for json in bodies {
+            let raw = json.to_string();
+            for max in [8, 1 << 20] {
+                assert_eq!(
+                    written_body(json.clone(), raw.as_bytes(), max),
+                    body(raw.as_bytes(), max),
+                    "{raw}"
+                );
+            }
+        }
+        assert_eq!(written_body(json!({}), b"", 100), (None, None));
     }
 
     #[test]

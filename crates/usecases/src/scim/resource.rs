@@ -25,12 +25,23 @@ fn text(resource: &Value, key: &str) -> Option<String> {
     resource.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
+/// The resource as stored: its attributes without [`NOT_STORED`], written straight from the
+/// resource (the same text as a copy of the object without them, without making the copy).
 fn stored_json(resource: &Value) -> String {
-    let mut stored = resource.as_object().cloned().unwrap_or_default();
-    for key in NOT_STORED {
-        stored.remove(*key);
+    struct Stored<'a>(Option<&'a Map<String, Value>>);
+    impl serde::Serialize for Stored<'_> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut map = serializer.serialize_map(None)?;
+            for (key, value) in self.0.into_iter().flatten() {
+                if !NOT_STORED.contains(&key.as_str()) {
+                    map.serialize_entry(key, value)?;
+                }
+            }
+            map.end()
+        }
     }
-    Value::Object(stored).to_string()
+    serde_json::to_string(&Stored(resource.as_object())).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// The columns of a normalized User resource.
@@ -149,4 +160,21 @@ pub fn group_resource(row: &ScimGroup, base: &str, members: Option<&[MemberRef]>
         resource.insert("members".into(), Value::Array(members));
     }
     Value::Object(resource)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_json_is_the_resource_without_what_is_not_stored() {
+        let resource = json!({"userName": "ada", "id": "x", "meta": {"version": "W/\"1\""},
+            "groups": [], "password": "secret", "emails": [{"value": "a@b.c"}], "zz": "\u{e9}\""});
+        let mut copy = resource.as_object().cloned().unwrap();
+        for key in NOT_STORED {
+            copy.remove(*key);
+        }
+        assert_eq!(stored_json(&resource), Value::Object(copy).to_string());
+        assert_eq!(stored_json(&json!("not an object")), "{}");
+    }
 }

@@ -7,9 +7,9 @@ use scim_core::patch::{PatchRequest, apply_patch};
 use scim_core::schema::ResourceSchema;
 use serde_json::{Value, json};
 use store::OrgScope;
-use store::repo::memberships::{self, Membership, NewMembership};
+use store::repo::memberships::{self, Membership};
 use store::repo::scim_users::{self, ScimUser, UserColumns};
-use store::repo::{accounts, role_catalog, scim_groups, stacks};
+use store::repo::{accounts, scim_groups, stacks};
 use store::types::{Email, MembershipSource, MembershipStatus, OrgRole};
 
 use super::resource::{etag, user_columns, user_resource};
@@ -115,15 +115,17 @@ async fn invite(
     } else {
         MembershipStatus::Suspended
     };
-    // Provisioning gives the catalog's least privileged role; mapped groups raise it.
-    let role = role_catalog::load(unit.conn()).await?.base_org_role();
-    let new = NewMembership {
-        account_id: account.id,
-        role,
+    // Provisioning gives the catalog's least privileged role (read by the insert itself); mapped
+    // groups raise it.
+    let added = memberships::add_with_base_role_if_absent(
+        unit.conn(),
+        scope,
+        account.id,
         status,
-        source: MembershipSource::Scim,
-    };
-    if memberships::add_if_absent(unit.conn(), scope, new).await? {
+        MembershipSource::Scim,
+    )
+    .await?;
+    if added {
         unit.emit(membership_event(
             EventType::MembershipInvited,
             account,

@@ -38,6 +38,7 @@ fn captured(
         ],
         response_body: Some(Bytes::from_static(b"{\"id\":\"u1\",\"userName\":\"ada\"}")),
         response_cut_from: None,
+        response_json: None,
         at,
     }
 }
@@ -183,13 +184,13 @@ async fn long_responses_are_held_and_logged_by_their_start(backend: Backend) {
     let mut rows = Vec::new();
     for body in [&plain, &secret] {
         let mut c = captured(LogOrg::Proven(w.scope.clone()), 200, json!({}), now);
-        c.keep_response(body, max);
+        c.keep_response(body, max, None);
         assert_eq!(c.response_body.as_ref().map(Bytes::len), Some(max));
         assert_eq!(c.response_cut_from, Some(body.len()));
         rows.push(c);
     }
     let mut short = captured(LogOrg::Proven(w.scope.clone()), 200, json!({}), now);
-    short.keep_response(&Bytes::from_static(b"{\"userName\":\"ada\"}"), max);
+    short.keep_response(&Bytes::from_static(b"{\"userName\":\"ada\"}"), max, None);
     assert_eq!(
         short.response_cut_from, None,
         "a short answer is kept whole"
