@@ -663,18 +663,7 @@ async fn resource_counts_follow_every_write(backend: Backend) {
             .unwrap(),
         0
     );
-    let leftover = raw
-        .query_one_raw(Statement::from_string(
-            raw_backend,
-            format!(
-                "SELECT CAST(count(*) AS BIGINT) AS n FROM scim_resource_counts WHERE org_id = {}",
-                globex.org_id().0
-            ),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(leftover.try_get::<i64>("", "n").unwrap(), 0);
+    assert_eq!(rows("scim_resource_counts", globex.clone()).await, 0);
     assert_eq!(
         resource_counts::get(&db, &acme, Kind::Users).await.unwrap(),
         acme_count

@@ -22,16 +22,18 @@ const SHARDS: i32 = 64;
 /// The counted tables and the `kind` each is kept under (`store::repo::counts::Kind`).
 const TABLES: [(&str, i16); 2] = [("scim_users", 1), ("scim_groups", 2)];
 
+/// The same on both databases (SQLite gives these types integer affinity).
+const CREATE_TABLE: &str = "CREATE TABLE scim_resource_counts (
+    org_id BIGINT NOT NULL,
+    kind SMALLINT NOT NULL,
+    shard SMALLINT NOT NULL,
+    n BIGINT NOT NULL,
+    PRIMARY KEY (org_id, kind, shard)
+)";
+
 fn postgres_up() -> Vec<String> {
     let mut sql = vec![
-        "CREATE TABLE scim_resource_counts (
-            org_id BIGINT NOT NULL,
-            kind SMALLINT NOT NULL,
-            shard SMALLINT NOT NULL,
-            n BIGINT NOT NULL,
-            PRIMARY KEY (org_id, kind, shard)
-        )"
-        .to_owned(),
+        CREATE_TABLE.to_owned(),
         format!(
             "CREATE FUNCTION scim_count_changed() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
@@ -62,16 +64,7 @@ fn postgres_up() -> Vec<String> {
 }
 
 fn sqlite_up() -> Vec<String> {
-    let mut sql = vec![
-        "CREATE TABLE scim_resource_counts (
-            org_id INTEGER NOT NULL,
-            kind INTEGER NOT NULL,
-            shard INTEGER NOT NULL,
-            n INTEGER NOT NULL,
-            PRIMARY KEY (org_id, kind, shard)
-        )"
-        .to_owned(),
-    ];
+    let mut sql = vec![CREATE_TABLE.to_owned()];
     for (table, kind) in TABLES {
         for (op, row, delta) in [("INSERT", "NEW", 1), ("DELETE", "OLD", -1)] {
             let lower = op.to_ascii_lowercase();
