@@ -65,6 +65,15 @@ impl Projection {
         })
     }
 
+    /// Whether this projection returns a normalized resource unchanged: neither `attributes` nor
+    /// `excludedAttributes` was given and the schema has no `returned: request` attribute. A
+    /// normalized resource holds no `returned: never` attribute and lists in `schemas` exactly
+    /// the extensions it carries (`normalize_resource`, the PATCH engine), so nothing is left
+    /// for [`Projection::apply`] to remove and the stored text can be answered as it is.
+    pub fn returns_everything_stored(&self) -> bool {
+        self.attributes.is_none() && self.excluded.is_empty() && self.request_only.is_empty()
+    }
+
     /// Whether the response will carry the top-level attribute `name` (e.g. `members`), so the
     /// caller can skip loading it.
     pub fn wants_attribute(&self, name: &str) -> bool {
@@ -352,6 +361,28 @@ mod tests {
         assert!(p.wants_attribute("members"));
         let p = Projection::from_params(None, None, g).unwrap();
         assert!(p.wants_attribute("members"));
+    }
+
+    #[test]
+    fn the_default_projection_returns_a_normalized_resource_unchanged() {
+        for schema in [ResourceSchema::user(), ResourceSchema::group()] {
+            let default = Projection::from_params(None, None, schema).unwrap();
+            assert!(default.returns_everything_stored(), "{}", schema.name);
+            for (attributes, excluded) in [(Some("id"), None), (None, Some("externalId"))] {
+                let p = Projection::from_params(attributes, excluded, schema).unwrap();
+                assert!(!p.returns_everything_stored());
+            }
+        }
+        let user = crate::normalize::normalize_resource(
+            ResourceSchema::user(),
+            json!({"userName": "ada", "password": "x", "name": {"givenName": "Ada"},
+                   "emails": [{"value": "ada@example.com", "primary": "True"}],
+                   ENT: {"department": "R&D", "manager": "m1"},
+                   "urn:ietf:params:scim:schemas:extension:enterprise:2.0:Other": {}}),
+        )
+        .unwrap();
+        let default = Projection::from_params(None, None, ResourceSchema::user()).unwrap();
+        assert_eq!(default.apply(&user, ResourceSchema::user()), user);
     }
 
     #[test]

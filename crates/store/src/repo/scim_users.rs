@@ -5,15 +5,15 @@
 use sea_orm::sea_query::{Expr, ExprTrait, PostgresQueryBuilder, Query, QueryStatementBuilder};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
-    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait,
-    Statement,
+    FromQueryResult, Iterable, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect,
+    QueryTrait, Select, Statement,
 };
 
 use super::{complete_total, new_uid, now};
 use crate::db::{Conn, Raw};
 use crate::entity::scim_user_emails::{self, Entity as UserEmails};
 use crate::entity::scim_users::{self, Entity as ScimUsers};
-use crate::ids::{AccountId, OrgId, ScimUserId};
+use crate::ids::{AccountId, ScimUserId};
 use crate::types::normalize_key;
 use crate::{OrgScope, StoreError, StoreResult};
 
@@ -135,7 +135,7 @@ pub struct UserPageRequest {
 /// A listed user and, when asked for, its groups: (group SCIM id, displayName) in group order.
 #[derive(Debug, Clone)]
 pub struct ListedUser {
-    /// The user.
+    /// The user, its `search` document not read (empty).
     pub user: ScimUser,
     /// Its groups, when the request asked for them.
     pub groups: Option<Vec<(String, String)>>,
@@ -143,6 +143,17 @@ pub struct ListedUser {
 
 /// The column a listing reads a user's groups into, as JSON `[[uid, displayName], …]`.
 const GROUPS_COLUMN: &str = "groups_json";
+
+/// Every column but the search document, which is read back as `''`: a page answers with the
+/// resource, and the search document is about as long again, for the database to send and the
+/// driver to copy for nothing.
+fn without_search(select: Select<ScimUsers>) -> Select<ScimUsers> {
+    let columns = scim_users::Column::iter().filter(|c| !matches!(c, scim_users::Column::Search));
+    select
+        .select_only()
+        .columns(columns)
+        .column_as(Expr::cust("''"), "search")
+}
 
 /// A user row plus its groups as JSON text.
 struct RowWithGroups(ScimUser, Option<String>);
@@ -157,23 +168,26 @@ impl FromQueryResult for RowWithGroups {
 }
 
 /// A correlated subquery aggregating a user's groups into JSON, so a page of users and their
-/// groups is one round trip. Scoped by organization like every tenant query. (The placeholder is
-/// `$1` for PostgreSQL and `?` for SQLite: sea-query's custom expressions use each backend's.)
-fn groups_subquery(backend: DbBackend, org_id: OrgId) -> Expr {
+/// groups is one round trip. Its member rows are those of the user's own organization, which the
+/// outer query's scope fixed: comparing with the row's `org_id` rather than binding the
+/// organization again keeps the SQL free of placeholders, which sea-query would otherwise
+/// tokenize and renumber on every request.
+fn groups_subquery(backend: DbBackend) -> Expr {
     let sql = match backend {
         DbBackend::Postgres => {
             r#"(SELECT json_agg(json_build_array(g."uid", g."display_name") ORDER BY g."id")::text
                 FROM "scim_group_members" m JOIN "scim_groups" g ON g."id" = m."group_id"
-                WHERE m."user_id" = "scim_users"."id" AND m."org_id" = $1)"#
+                WHERE m."user_id" = "scim_users"."id" AND m."org_id" = "scim_users"."org_id")"#
         }
         _ => {
             r#"(SELECT json_group_array(json_array(x."uid", x."display_name")) FROM
                 (SELECT g."uid", g."display_name" FROM "scim_group_members" m
                  JOIN "scim_groups" g ON g."id" = m."group_id"
-                 WHERE m."user_id" = "scim_users"."id" AND m."org_id" = ? ORDER BY g."id") x)"#
+                 WHERE m."user_id" = "scim_users"."id" AND m."org_id" = "scim_users"."org_id"
+                 ORDER BY g."id") x)"#
         }
     };
-    Expr::cust_with_values(sql, [org_id])
+    Expr::cust(sql)
 }
 
 fn parse_groups(json: Option<&str>) -> StoreResult<Vec<(String, String)>> {
@@ -464,7 +478,7 @@ pub async fn page(
         base = base.filter(condition.clone());
     }
     let counter = base.clone();
-    let mut query = base;
+    let mut query = without_search(base);
     if let Some(after) = request.after_id {
         query = query.filter(scim_users::Column::Id.gt(after));
     }
@@ -508,7 +522,7 @@ pub async fn page(
     // subquery for every row an OFFSET skips, so a deep page reads them in a second query instead.
     let inline_groups = request.with_groups && request.offset == 0;
     let mut rows = if inline_groups {
-        let groups = groups_subquery(conn.raw().get_database_backend(), scope.org_id());
+        let groups = groups_subquery(conn.raw().get_database_backend());
         query
             .column_as(groups, GROUPS_COLUMN)
             .into_model::<RowWithGroups>()

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use scim_core::error::ScimError;
 use scim_core::filter::{Filter, parse_filter};
+use scim_core::list::JsonText;
 use scim_core::projection::Projection;
 use scim_core::schema::ResourceSchema;
 use serde_json::Value;
@@ -17,7 +18,7 @@ use store::{Conn, scim_filter};
 
 use super::Ctx;
 
-use super::resource::user_resource;
+use super::resource::{user_json, user_resource};
 
 /// The parameters of a list or `.search` request.
 #[derive(Debug, Clone, Default)]
@@ -153,8 +154,15 @@ pub struct Page {
     pub start_index: Option<u64>,
     /// The cursor of the next page (cursor paging; absent on the last page).
     pub next_cursor: Option<String>,
-    /// This page.
-    pub resources: Vec<Value>,
+    /// This page, each resource written as it is answered.
+    pub resources: Vec<JsonText>,
+}
+
+impl Page {
+    /// The page's resources as values.
+    pub fn values(&self) -> Vec<Value> {
+        self.resources.iter().map(JsonText::to_value).collect()
+    }
 }
 
 /// Where a page starts.
@@ -254,7 +262,7 @@ impl Listing<'_> {
         &self,
         paging: Paging,
         total: u64,
-        resources: Vec<Value>,
+        resources: Vec<JsonText>,
         last_id: Option<i64>,
         more: bool,
     ) -> Page {
@@ -355,11 +363,17 @@ pub async fn users(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> {
     };
     let more = rows.len() as u64 > paging.count;
     rows.truncate(usize::try_from(paging.count).unwrap_or(usize::MAX));
+    // What Okta's and Entra's imports and lookups ask for, every stored attribute, is spliced
+    // from the stored text; a projection is applied to the parsed resource.
+    let everything = projection.returns_everything_stored();
     let resources = rows
         .iter()
         .map(|row| {
-            let resource = user_resource(&row.user, &base, row.groups.as_deref());
-            projection.apply(&resource, schema)
+            let groups = row.groups.as_deref();
+            if everything {
+                return user_json(&row.user, &base, groups);
+            }
+            JsonText::of(&projection.apply(&user_resource(&row.user, &base, groups), schema))
         })
         .collect();
     let last_id = rows.last().map(|r| r.user.id.0);
@@ -411,7 +425,7 @@ pub async fn groups(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> 
     let mut resources = Vec::with_capacity(rows.len());
     for row in &rows {
         let resource = super::groups::render(ctx, row, with_members).await?;
-        resources.push(projection.apply(&resource, schema));
+        resources.push(JsonText::of(&projection.apply(&resource, schema)));
     }
     let last_id = rows.last().map(|r| r.id.0);
     Ok(listing.finish(paging, total, resources, last_id, more))

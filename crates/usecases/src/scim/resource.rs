@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use scim_core::error::ScimError;
+use scim_core::list::JsonText;
 use serde_json::{Map, Value, json};
 use store::repo::scim_groups::{GroupColumns, MemberRef, ScimGroup};
 use store::repo::scim_users::{EmailColumn, ScimUser, UserColumns};
@@ -140,6 +141,58 @@ pub fn user_resource(row: &ScimUser, base: &str, groups: Option<&[(String, Strin
     Value::Object(resource)
 }
 
+/// A User as the API answers it with every stored attribute (the default projection), written
+/// as text: `id`, `meta` and `groups` followed by the stored attributes spliced in as stored. The
+/// stored text is [`stored_json`]'s: one object, without the keys written here. Equal, as JSON,
+/// to [`user_resource`]'s value, without parsing the stored text.
+pub fn user_json(row: &ScimUser, base: &str, groups: Option<&[(String, String)]>) -> JsonText {
+    fn string(out: &mut Vec<u8>, text: &str) {
+        // Writing a `&str` into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+    }
+    let stored = row.resource.trim();
+    let Some(attributes) = stored
+        .strip_prefix('{')
+        .and_then(|rest| rest.strip_suffix('}'))
+    else {
+        return JsonText::of(&user_resource(row, base, groups));
+    };
+    let mut out = Vec::with_capacity(stored.len() + 320 + groups.map_or(0, |g| g.len() * 160));
+    out.extend_from_slice(br#"{"id":"#);
+    string(&mut out, &row.uid);
+    out.extend_from_slice(br#","meta":{"resourceType":"User","created":""#);
+    out.extend_from_slice(timestamp(row.created_at).as_bytes());
+    out.extend_from_slice(br#"","lastModified":""#);
+    out.extend_from_slice(timestamp(row.updated_at).as_bytes());
+    out.extend_from_slice(br#"","location":"#);
+    string(&mut out, &format!("{base}/Users/{}", row.uid));
+    out.extend_from_slice(br#","version":"#);
+    string(&mut out, &etag(row.version));
+    out.push(b'}');
+    if let Some(groups) = groups {
+        out.extend_from_slice(br#","groups":["#);
+        for (i, (uid, name)) in groups.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(br#"{"value":"#);
+            string(&mut out, uid);
+            out.extend_from_slice(br#","display":"#);
+            string(&mut out, name);
+            out.extend_from_slice(br#","$ref":"#);
+            string(&mut out, &format!("{base}/Groups/{uid}"));
+            out.extend_from_slice(br#","type":"direct"}"#);
+        }
+        out.push(b']');
+    }
+    if !attributes.trim().is_empty() {
+        out.push(b',');
+        out.extend_from_slice(attributes.as_bytes());
+    }
+    out.push(b'}');
+    JsonText::written(out)
+}
+
 /// A Group as the API answers it; `members` only when loaded.
 pub fn group_resource(row: &ScimGroup, base: &str, members: Option<&[MemberRef]>) -> Value {
     let location = format!("{base}/Groups/{}", row.uid);
@@ -165,6 +218,54 @@ pub fn group_resource(row: &ScimGroup, base: &str, members: Option<&[MemberRef]>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_users_text_is_its_resource() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let mut row = ScimUser {
+            id: store::ids::ScimUserId(7),
+            uid: "u-\"1\"".into(),
+            org_id: store::ids::OrgId(1),
+            account_id: None,
+            user_name: "ada".into(),
+            user_name_normalized: "ada".into(),
+            external_id: None,
+            active: true,
+            given_name: None,
+            family_name: None,
+            display_name: None,
+            primary_email: None,
+            primary_email_normalized: None,
+            search: String::new(),
+            resource: stored_json(
+                &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "ada", "name": {"givenName": "Zo\u{eb}"}, "id": "not kept"}),
+            ),
+            version: 3,
+            created_at: at("2026-01-02T03:04:05.678Z"),
+            updated_at: at("2026-02-03T04:05:06Z"),
+        };
+        let groups = [
+            ("g1".to_owned(), "Ops \"A\"".to_owned()),
+            ("g2".to_owned(), String::new()),
+        ];
+        for (stored, groups) in [
+            (row.resource.clone(), Some(&groups[..])),
+            (row.resource.clone(), Some(&[][..])),
+            (row.resource.clone(), None),
+            (" {} ".to_owned(), Some(&groups[..])),
+            ("not an object".to_owned(), None),
+        ] {
+            row.resource = stored;
+            let text = user_json(&row, "https://x/scim", groups);
+            assert_eq!(
+                text.to_value(),
+                user_resource(&row, "https://x/scim", groups),
+                "{}",
+                row.resource
+            );
+        }
+    }
 
     #[test]
     fn stored_json_is_the_resource_without_what_is_not_stored() {

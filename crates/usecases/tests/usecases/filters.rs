@@ -194,7 +194,7 @@ async fn every_filter_runs_in_the_database_as_in_memory(backend: Backend) {
         let filter = filter.as_str();
         let parsed = parse_filter(filter).unwrap();
         let expected: Vec<Value> = everyone
-            .resources
+            .values()
             .iter()
             .filter(|u| parsed.matches(u, ResourceSchema::user()))
             .cloned()
@@ -205,7 +205,7 @@ async fn every_filter_runs_in_the_database_as_in_memory(backend: Backend) {
         };
         let page = list::users(ctx, &request).await.unwrap();
         assert_eq!(
-            names(&page.resources, "userName"),
+            names(&page.values(), "userName"),
             names(&expected, "userName"),
             "{backend:?}: {filter}"
         );
@@ -229,7 +229,7 @@ async fn every_filter_runs_in_the_database_as_in_memory(backend: Backend) {
         let filter = filter.as_str();
         let parsed = parse_filter(filter).unwrap();
         let expected: Vec<Value> = all_groups
-            .resources
+            .values()
             .iter()
             .filter(|g| parsed.matches(g, ResourceSchema::group()))
             .cloned()
@@ -240,7 +240,7 @@ async fn every_filter_runs_in_the_database_as_in_memory(backend: Backend) {
         };
         let page = list::groups(ctx, &request).await.unwrap();
         assert_eq!(
-            names(&page.resources, "displayName"),
+            names(&page.values(), "displayName"),
             names(&expected, "displayName"),
             "{backend:?}: {filter}"
         );
