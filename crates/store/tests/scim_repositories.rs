@@ -92,6 +92,8 @@ fn page(condition: Option<Condition>) -> UserPageRequest {
         offset: 0,
         limit: 100,
         after_id: None,
+        skip_from: None,
+        total: None,
         with_groups: false,
     }
 }
@@ -641,6 +643,8 @@ async fn resource_counts_follow_every_write(backend: Backend) {
         offset: 3,
         limit: 4,
         after_id: None,
+        skip_from: None,
+        total: None,
         with_groups: false,
     };
     let (total, page) = users::page(&db, &acme, &middle(None)).await.unwrap();
@@ -652,6 +656,52 @@ async fn resource_counts_follow_every_write(backend: Backend) {
     );
     let (filtered_total, _) = users::page(&db, &acme, &middle(active)).await.unwrap();
     assert_eq!(filtered_total, acme_count);
+
+    // Removals are counted, and only removals: two users and one group were deleted.
+    let counts = |kind| resource_counts::counts(&db, &acme, kind);
+    assert_eq!(counts(Kind::Users).await.unwrap().removed, 2);
+    assert_eq!(counts(Kind::Groups).await.unwrap().removed, 1);
+    assert_eq!(
+        resource_counts::counts(&db, &globex, Kind::Users)
+            .await
+            .unwrap()
+            .removed,
+        0
+    );
+
+    // The position marks name the ids at every third position, and a page counted from a
+    // mark is the page counted from the first user.
+    let at = |offset: u64| UserPageRequest {
+        offset,
+        ..middle(None)
+    };
+    let (_, everyone) = users::page(
+        &db,
+        &acme,
+        &UserPageRequest {
+            limit: 1000,
+            ..at(0)
+        },
+    )
+    .await
+    .unwrap();
+    let marks = users::position_marks(&db, &acme, 3).await.unwrap();
+    let expected: Vec<_> = everyone.iter().step_by(3).map(|u| u.user.id).collect();
+    assert_eq!(marks, expected);
+    for offset in [0, 2, 3, 7, 20, 36, 37, 40] {
+        let (from_first, plain) = users::page(&db, &acme, &at(offset)).await.unwrap();
+        let mark = usize::try_from(offset / 3).unwrap().min(marks.len() - 1);
+        let from_mark = UserPageRequest {
+            skip_from: Some(marks[mark]),
+            ..at(offset - 3 * mark as u64)
+        };
+        let (total, marked) = users::page(&db, &acme, &from_mark).await.unwrap();
+        let ids = |rows: &[store::repo::scim_users::ListedUser]| {
+            rows.iter().map(|r| r.user.id).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&marked), ids(&plain), "offset {offset}");
+        assert_eq!(total, from_first, "offset {offset}");
+    }
 
     // Deleting an organization forgets its counts and leaves the other's.
     store::repo::organizations::delete(&db, &globex)

@@ -45,6 +45,7 @@ pub struct Core {
     settings: Arc<Settings>,
     signals: Arc<Signals>,
     request_log: Arc<request_log::RequestLogQueue>,
+    positions: Arc<scim::positions::Positions>,
 }
 
 /// In-process wake-ups: a committed change tells the sequencer there is something to publish;
@@ -143,7 +144,13 @@ impl Core {
             request_log: request_log::RequestLogQueue::new(settings.request_log.clone()),
             settings: Arc::new(settings),
             signals: Arc::new(Signals::default()),
+            positions: Arc::default(),
         }
+    }
+
+    /// This replica's marks of where deep `startIndex` pages start.
+    pub fn positions(&self) -> &scim::positions::Positions {
+        &self.positions
     }
 
     /// The in-process signals.

@@ -12,6 +12,7 @@ mod m0006_invitations;
 mod m0007_scim_request_log;
 mod m0008_delivery_fillfactor;
 mod m0009_resource_counts;
+mod m0010_count_removals;
 mod m0100_search_documents;
 mod m0200_operations;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_scim_request_log::Migration),
             Box::new(m0008_delivery_fillfactor::Migration),
             Box::new(m0009_resource_counts::Migration),
+            Box::new(m0010_count_removals::Migration),
             Box::new(m0100_search_documents::Migration),
             Box::new(m0200_operations::Migration),
         ]

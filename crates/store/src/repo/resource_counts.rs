@@ -18,22 +18,41 @@ pub enum Kind {
     Groups = 2,
 }
 
+/// An organization's count of one kind of resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// How many there are.
+    pub total: u64,
+    /// How many have ever been deleted (migration m0010): unchanged means no position in the
+    /// id order has moved except by rows added at its end.
+    pub removed: i64,
+}
+
 /// The organization's number of `kind` resources.
 pub async fn get(conn: &impl Conn, scope: &OrgScope, kind: Kind) -> StoreResult<u64> {
+    Ok(counts(conn, scope, kind).await?.total)
+}
+
+/// The organization's number of `kind` resources and of their removals.
+pub async fn counts(conn: &impl Conn, scope: &OrgScope, kind: Kind) -> StoreResult<Counts> {
     let raw = conn.raw();
     let row = raw
         .query_one_raw(statement(
             raw.get_database_backend(),
-            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS total FROM scim_resource_counts \
+            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS total, \
+             CAST(COALESCE(SUM(removed), 0) AS BIGINT) AS removed FROM scim_resource_counts \
              WHERE org_id = ? AND kind = ?",
             vec![scope.org_id().0.into(), (kind as i16).into()],
         ))
         .await?;
-    let total: i64 = match row {
-        Some(row) => row.try_get("", "total")?,
-        None => 0,
+    let (total, removed): (i64, i64) = match row {
+        Some(row) => (row.try_get("", "total")?, row.try_get("", "removed")?),
+        None => (0, 0),
     };
-    Ok(u64::try_from(total).unwrap_or(0))
+    Ok(Counts {
+        total: u64::try_from(total).unwrap_or(0),
+        removed,
+    })
 }
 
 /// Forgets a deleted organization's counts (its rows' deletions brought them to zero).

@@ -128,6 +128,12 @@ pub struct UserPageRequest {
     pub limit: u64,
     /// Keyset pagination: only ids greater than this (cursor paging, sorted by id).
     pub after_id: Option<ScimUserId>,
+    /// A deep page in id order: `offset` counts from this id (inclusive) rather than from the
+    /// first user, the id the caller knows to be at a position shortly before the page
+    /// ([`position_marks`]).
+    pub skip_from: Option<ScimUserId>,
+    /// `totalResults`, when the caller has read it already.
+    pub total: Option<u64>,
     /// Whether to read each user's groups with it (the `groups` attribute), in the same query.
     pub with_groups: bool,
 }
@@ -482,6 +488,11 @@ pub async fn page(
     if let Some(after) = request.after_id {
         query = query.filter(scim_users::Column::Id.gt(after));
     }
+    let mut skipped = counter.clone();
+    if let Some(from) = request.skip_from {
+        query = query.filter(scim_users::Column::Id.gte(from));
+        skipped = skipped.filter(scim_users::Column::Id.gte(from));
+    }
     let (sort, ascending) = request.sort;
     let column = sort_column(sort);
     query = if ascending {
@@ -497,8 +508,7 @@ pub async fn page(
     // — instead of an OFFSET that visits every skipped row in the table.
     let query =
         if request.offset > 0 && request.after_id.is_none() && sort == UserSort::Id && ascending {
-            let first = counter
-                .clone()
+            let first = skipped
                 .select_only()
                 .column(scim_users::Column::Id)
                 .order_by_asc(scim_users::Column::Id)
@@ -551,7 +561,9 @@ pub async fn page(
             row.groups = Some(groups.remove(&row.user.id).unwrap_or_default());
         }
     }
-    let total = match complete_total(request.offset, request.after_id, request.limit, rows.len()) {
+    let from_start = request.after_id.or(request.skip_from);
+    let complete = complete_total(request.offset, from_start, request.limit, rows.len());
+    let total = match request.total.or(complete) {
         Some(total) => total,
         None if request.condition.is_none() => {
             super::resource_counts::get(conn, scope, super::resource_counts::Kind::Users).await?
@@ -559,6 +571,28 @@ pub async fn page(
         None => counter.count(conn.raw()).await?,
     };
     Ok((total, rows))
+}
+
+/// The ids at positions 0, `every`, 2·`every`, … of the organization's users in id order, read
+/// in one pass over the `(org_id, id)` index.
+pub async fn position_marks(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    every: u64,
+) -> StoreResult<Vec<ScimUserId>> {
+    let raw = conn.raw();
+    let every = i64::try_from(every.max(1)).unwrap_or(i64::MAX);
+    let rows = raw
+        .query_all_raw(super::feed::statement(
+            raw.get_database_backend(),
+            "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS position \
+             FROM scim_users WHERE org_id = ?) ranked WHERE position % ? = 0 ORDER BY id",
+            vec![scope.org_id().0.into(), every.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| Ok(ScimUserId(row.try_get::<i64>("", "id")?)))
+        .collect()
 }
 
 /// Streams every user of the organization in id order, `batch` rows at a time (for filters that

@@ -13,6 +13,7 @@ use scim_core::schema::ResourceSchema;
 use serde_json::Value;
 use store::ids::{ScimGroupId, ScimUserId};
 use store::repo::scim_groups::{self, GroupPageRequest, GroupSort};
+use store::repo::resource_counts;
 use store::repo::scim_users::{self, UserPageRequest, UserSort};
 use store::{Conn, scim_filter};
 
@@ -340,16 +341,38 @@ pub async fn users(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> {
                 .ok_or_else(|| unsupported(f))?,
         ),
     };
-    let paging = listing.paging(sort.0 == UserSort::Id && sort.1)?;
-    let page_request = UserPageRequest {
+    let in_id_order = sort.0 == UserSort::Id && sort.1;
+    let paging = listing.paging(in_id_order)?;
+    let mut page_request = UserPageRequest {
         condition,
         sort,
         offset: paging.offset(),
         // One row more than asked tells whether another page follows.
         limit: paging.count + 1,
         after_id: paging.after_id().map(ScimUserId),
+        skip_from: None,
+        total: None,
         with_groups,
     };
+    // A deep page of every user in id order (an IdP's import by `startIndex`) starts from the
+    // nearest position this replica has marked.
+    if page_request.condition.is_none()
+        && in_id_order
+        && page_request.after_id.is_none()
+        && page_request.offset >= ctx.settings.mark_every
+    {
+        let counts = resource_counts::counts(db, scope, resource_counts::Kind::Users).await?;
+        let start = ctx
+            .core
+            .positions()
+            .start(db, scope, counts, page_request.offset, ctx.settings.mark_every)
+            .await?;
+        if let Some(start) = start {
+            page_request.skip_from = Some(start.from);
+            page_request.offset = start.offset;
+            page_request.total = Some(counts.total);
+        }
+    }
     let (total, mut rows) = match filter.as_ref().and_then(|f| bound(ctx, f)) {
         None => scim_users::page(db, scope, &page_request).await?,
         Some(limit) => {

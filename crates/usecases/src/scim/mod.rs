@@ -4,6 +4,7 @@
 
 pub mod groups;
 pub mod list;
+pub mod positions;
 pub mod resource;
 pub mod users;
 
@@ -24,6 +25,9 @@ pub struct ScimSettings {
     pub cursor: CursorCodec,
     /// How long a cursor stays valid.
     pub cursor_ttl: chrono::Duration,
+    /// A deep `startIndex` page skips at most this many users from a position this replica
+    /// knows ([`positions`]).
+    pub mark_every: u64,
 }
 
 impl ScimSettings {
@@ -34,6 +38,7 @@ impl ScimSettings {
             max_results: 1000,
             cursor: CursorCodec::new(cursor_key),
             cursor_ttl: chrono::Duration::minutes(30),
+            mark_every: 1000,
         }
     }
 }

@@ -343,3 +343,70 @@ async fn a_filter_past_its_time_limit_answers_too_many() {
     let page = list::users(ctx, &request).await.unwrap();
     assert_eq!(page.total, 1);
 }
+
+/// Pages by `startIndex` answer the users at those positions whether they start from a mark
+/// (`mark_every` users apart) or from the first user: through a fresh organization, after users
+/// are added at the end, after deletions anywhere (which move every later position), and past
+/// the last user. Another organization's users never count.
+async fn start_index_pages_from_marks_answer_every_position(backend: Backend) {
+    let world = world(backend).await;
+    let mut settings = ScimSettings::new(b"0123456789abcdef0123456789abcdef");
+    settings.mark_every = 3;
+    let actor = idp();
+    let ctx = Ctx {
+        core: &world.core,
+        scope: &world.scope,
+        actor: &actor,
+        settings: &settings,
+        base_url: "http://scim.test",
+    };
+    let other = world.second_org().await;
+    let create = |ctx: Ctx<'_>, name: String| async move {
+        let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name});
+        users::create(ctx, user).await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let mut ids = Vec::new();
+    for i in 0..14 {
+        ids.push(create(ctx, format!("u{i:02}")).await);
+        // Interleaved with another organization's users, so ids are not dense.
+        create(Ctx { scope: &other, ..ctx }, format!("o{i:02}")).await;
+    }
+    let check = |ids: Vec<String>| async move {
+        for start in 1..=ids.len() as i64 + 2 {
+            for count in [1, 2, 4] {
+                let request = ListRequest {
+                    start_index: Some(start),
+                    count: Some(count),
+                    ..ListRequest::default()
+                };
+                let page = list::users(ctx, &request).await.unwrap();
+                let got: Vec<String> = page
+                    .values()
+                    .iter()
+                    .map(|u| u["id"].as_str().unwrap().to_owned())
+                    .collect();
+                let from = usize::try_from(start - 1).unwrap().min(ids.len());
+                let to = (from + usize::try_from(count).unwrap()).min(ids.len());
+                assert_eq!(got, ids[from..to], "startIndex={start} count={count}");
+                assert_eq!(page.total, ids.len() as u64);
+                assert_eq!(page.start_index, Some(u64::try_from(start).unwrap()));
+            }
+        }
+    };
+    check(ids.clone()).await;
+    // Added at the end: the marks read before reach further.
+    for i in 14..20 {
+        ids.push(create(ctx, format!("u{i:02}")).await);
+    }
+    check(ids.clone()).await;
+    // Deleted near the start, at a mark and at the end: every later position moves.
+    for at in [18, 6, 1] {
+        users::delete(ctx, &ids.remove(at), None).await.unwrap();
+        check(ids.clone()).await;
+    }
+}
+
+backend_tests!(start_index_pages_from_marks_answer_every_position);
