@@ -45,26 +45,30 @@ fn postgres_function(with_removals: bool) -> String {
     )
 }
 
-/// m0009's SQLite delete triggers, with or without counting removals.
+/// m0009's SQLite delete triggers, with or without counting removals. Each is dropped and created
+/// again in one call, so on one pooled connection: another connection may still hold the schema
+/// from before the drop, and SQLite would refuse the new trigger there as already existing.
 fn sqlite_delete_triggers(with_removals: bool) -> Vec<String> {
     let removed = if with_removals {
         ", removed = removed + 1"
     } else {
         ""
     };
-    let mut sql = Vec::new();
-    for (table, kind) in TABLES.iter().zip(1..) {
-        sql.push(format!("DROP TRIGGER IF EXISTS {table}_counted_delete"));
-        sql.push(format!(
-            "CREATE TRIGGER {table}_counted_delete AFTER DELETE ON {table} FOR EACH ROW BEGIN
-                INSERT OR IGNORE INTO scim_resource_counts (org_id, kind, shard, n)
-                    VALUES (OLD.org_id, {kind}, 0, 0);
-                UPDATE scim_resource_counts SET n = n - 1{removed}
-                    WHERE org_id = OLD.org_id AND kind = {kind} AND shard = 0;
-            END"
-        ));
-    }
-    sql
+    TABLES
+        .iter()
+        .zip(1..)
+        .map(|(table, kind)| {
+            format!(
+                "DROP TRIGGER IF EXISTS {table}_counted_delete;
+                CREATE TRIGGER {table}_counted_delete AFTER DELETE ON {table} FOR EACH ROW BEGIN
+                    INSERT OR IGNORE INTO scim_resource_counts (org_id, kind, shard, n)
+                        VALUES (OLD.org_id, {kind}, 0, 0);
+                    UPDATE scim_resource_counts SET n = n - 1{removed}
+                        WHERE org_id = OLD.org_id AND kind = {kind} AND shard = 0;
+                END"
+            )
+        })
+        .collect()
 }
 
 #[async_trait::async_trait]

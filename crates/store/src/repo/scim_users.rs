@@ -581,7 +581,7 @@ pub async fn position_marks(
     every: u64,
 ) -> StoreResult<Vec<ScimUserId>> {
     let raw = conn.raw();
-    let every = i64::try_from(every.max(1)).unwrap_or(i64::MAX);
+    let every = i64::try_from(Ord::max(every, 1)).unwrap_or(i64::MAX);
     let rows = raw
         .query_all_raw(super::feed::statement(
             raw.get_database_backend(),

@@ -12,8 +12,8 @@ use scim_core::projection::Projection;
 use scim_core::schema::ResourceSchema;
 use serde_json::Value;
 use store::ids::{ScimGroupId, ScimUserId};
-use store::repo::scim_groups::{self, GroupPageRequest, GroupSort};
 use store::repo::resource_counts;
+use store::repo::scim_groups::{self, GroupPageRequest, GroupSort};
 use store::repo::scim_users::{self, UserPageRequest, UserSort};
 use store::{Conn, scim_filter};
 
@@ -365,7 +365,13 @@ pub async fn users(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> {
         let start = ctx
             .core
             .positions()
-            .start(db, scope, counts, page_request.offset, ctx.settings.mark_every)
+            .start(
+                db,
+                scope,
+                counts,
+                page_request.offset,
+                ctx.settings.mark_every,
+            )
             .await?;
         if let Some(start) = start {
             page_request.skip_from = Some(start.from);

@@ -81,7 +81,9 @@ impl Positions {
         let Some(last) = ids.len().checked_sub(1) else {
             return Ok(None);
         };
-        let mark = usize::try_from(offset / every).unwrap_or(usize::MAX).min(last);
+        let mark = usize::try_from(offset / every)
+            .unwrap_or(usize::MAX)
+            .min(last);
         Ok(Some(Start {
             from: ids[mark],
             offset: offset - every * mark as u64,

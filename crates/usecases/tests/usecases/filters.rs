@@ -344,6 +344,15 @@ async fn a_filter_past_its_time_limit_answers_too_many() {
     assert_eq!(page.total, 1);
 }
 
+/// Creates a user named `name`; its SCIM id.
+async fn create(ctx: Ctx<'_>, name: String) -> String {
+    let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name});
+    users::create(ctx, user).await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Pages by `startIndex` answer the users at those positions whether they start from a mark
 /// (`mark_every` users apart) or from the first user: through a fresh organization, after users
 /// are added at the end, after deletions anywhere (which move every later position), and past
@@ -361,18 +370,18 @@ async fn start_index_pages_from_marks_answer_every_position(backend: Backend) {
         base_url: "http://scim.test",
     };
     let other = world.second_org().await;
-    let create = |ctx: Ctx<'_>, name: String| async move {
-        let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name});
-        users::create(ctx, user).await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
     let mut ids = Vec::new();
     for i in 0..14 {
         ids.push(create(ctx, format!("u{i:02}")).await);
         // Interleaved with another organization's users, so ids are not dense.
-        create(Ctx { scope: &other, ..ctx }, format!("o{i:02}")).await;
+        create(
+            Ctx {
+                scope: &other,
+                ..ctx
+            },
+            format!("o{i:02}"),
+        )
+        .await;
     }
     let check = |ids: Vec<String>| async move {
         for start in 1..=ids.len() as i64 + 2 {
