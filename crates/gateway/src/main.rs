@@ -9,11 +9,13 @@ use gateway::config::{Config, ConfigError, Overrides};
 use gateway::{admin, demo, probe, server, telemetry};
 
 // Most of a request's objects are small and short-lived; mimalloc serves them in far fewer
-// instructions than glibc's malloc (docs/benchmarks.md, "CPU per request").
+// instructions than glibc's malloc (docs/benchmarks.md, "CPU per request"). See
+// `keep_small_pages` for the one setting it needs.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    keep_small_pages();
     // Exactly one TLS crypto provider for rustls (PostgreSQL, Redis and outbound HTTPS share it).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
@@ -89,5 +91,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo { listen } => demo::run(listen).await,
         Command::Probe { url } => probe::run(&url).await,
+    }
+}
+
+/// Turns transparent huge pages off for this process, before the runtime allocates much. mimalloc
+/// asks for them on its arenas (and a kernel in `always` mode gives them unasked), and a 2 MiB
+/// page that holds a few live objects stays resident whole: that was 36 MiB of the server's
+/// resident memory under load (docs/benchmarks.md, "Memory under load").
+fn keep_small_pages() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = nix::sys::prctl::set_thp_disable(true) {
+        eprintln!("warning: cannot turn transparent huge pages off: {e}");
     }
 }
