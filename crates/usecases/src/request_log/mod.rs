@@ -61,8 +61,8 @@ impl Default for RequestLogSettings {
             retention: chrono::Duration::days(30),
             max_rows_per_organization: 100_000,
             max_body_bytes: 16 * 1024,
-            queue_capacity: 10_000,
-            queue_max_bytes: 64 * 1024 * 1024,
+            queue_capacity: 4_000,
+            queue_max_bytes: 16 * 1024 * 1024,
             batch_size: 500,
             flush_interval: Duration::from_millis(250),
         }
