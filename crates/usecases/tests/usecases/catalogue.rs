@@ -15,7 +15,7 @@ use usecases::Actor;
 use usecases::events::EventType;
 use usecases::feed::FeedQuery;
 use usecases::members::NewMember;
-use usecases::scim::{Ctx, ScimSettings, groups, users};
+use usecases::scim::{Ctx, groups, users};
 
 use super::common::*;
 
@@ -48,7 +48,7 @@ async fn every_published_event_is_documented_and_holds_no_secret(backend: Backen
     let scope = &world.scope;
     let idp = idp();
     let admin = Actor::operator();
-    let settings = ScimSettings::new(b"0123456789abcdef0123456789abcdef");
+    let settings = scim_settings();
     let ctx = Ctx {
         core,
         scope,

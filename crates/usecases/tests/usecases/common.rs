@@ -16,6 +16,22 @@ pub struct World {
     pub owner_email: String,
 }
 
+/// The SCIM settings of the tests (a fixed cursor key).
+pub fn scim_settings() -> ScimSettings {
+    ScimSettings::new(b"0123456789abcdef0123456789abcdef")
+}
+
+/// A SCIM request of `actor` in the world's organization.
+pub fn world_ctx<'a>(world: &'a World, actor: &'a Actor, settings: &'a ScimSettings) -> Ctx<'a> {
+    Ctx {
+        core: &world.core,
+        scope: &world.scope,
+        actor,
+        settings,
+        base_url: "http://scim.test",
+    }
+}
+
 pub async fn world(backend: Backend) -> World {
     world_with(backend, Settings::for_region("local")).await
 }
@@ -86,14 +102,8 @@ pub fn kinds(events: &[events::Event]) -> Vec<&str> {
 }
 
 pub async fn scim_user(world: &World, actor: &Actor, user_name: &str, email: &str) -> Value {
-    let settings = ScimSettings::new(b"0123456789abcdef0123456789abcdef");
-    let ctx = Ctx {
-        core: &world.core,
-        scope: &world.scope,
-        actor,
-        settings: &settings,
-        base_url: "http://scim.test",
-    };
+    let settings = scim_settings();
+    let ctx = world_ctx(world, actor, &settings);
     users::create(
         ctx,
         json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name,
@@ -123,7 +133,7 @@ pub async fn other_org(core: &Core, name: &str, owner_email: &str) -> OrgScope {
 
 /// A SCIM user in `scope` (not the world's organization).
 pub async fn scim_user_in(core: &Core, scope: &OrgScope, user_name: &str, email: &str) -> Value {
-    let settings = ScimSettings::new(b"0123456789abcdef0123456789abcdef");
+    let settings = scim_settings();
     let actor = idp();
     let ctx = Ctx {
         core,

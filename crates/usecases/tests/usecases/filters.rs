@@ -9,7 +9,7 @@ use scim_core::schema::ResourceSchema;
 use serde_json::{Value, json};
 use testkit::{Backend, backend_tests};
 use usecases::scim::list::{self, ListRequest};
-use usecases::scim::{Ctx, ScimSettings, groups, users};
+use usecases::scim::{Ctx, groups, users};
 
 use super::common::*;
 
@@ -139,15 +139,9 @@ fn names(resources: &[Value], key: &str) -> BTreeSet<String> {
 
 async fn every_filter_runs_in_the_database_as_in_memory(backend: Backend) {
     let world = world(backend).await;
-    let settings = ScimSettings::new(b"0123456789abcdef0123456789abcdef");
+    let settings = scim_settings();
     let actor = idp();
-    let ctx = Ctx {
-        core: &world.core,
-        scope: &world.scope,
-        actor: &actor,
-        settings: &settings,
-        base_url: "http://scim.test",
-    };
+    let ctx = world_ctx(&world, &actor, &settings);
     let mut ids = Vec::new();
     for person in people() {
         let created = users::create(ctx, person).await.unwrap();
@@ -256,15 +250,9 @@ backend_tests!(every_filter_runs_in_the_database_as_in_memory);
 /// What no row holds is refused (`invalidFilter`), not evaluated over the organization in memory.
 async fn filters_on_what_no_row_holds_are_refused(backend: Backend) {
     let world = world(backend).await;
-    let settings = ScimSettings::new(b"0123456789abcdef0123456789abcdef");
+    let settings = scim_settings();
     let actor = idp();
-    let ctx = Ctx {
-        core: &world.core,
-        scope: &world.scope,
-        actor: &actor,
-        settings: &settings,
-        base_url: "http://scim.test",
-    };
+    let ctx = world_ctx(&world, &actor, &settings);
     for (users_filter, filter) in [
         (true, r#"meta.location eq "http://scim.test/Users/x""#),
         (true, r#"meta.version eq "W/\"1\"""#),
@@ -307,15 +295,9 @@ async fn a_filter_past_its_time_limit_answers_too_many() {
         ..usecases::Settings::for_region("local")
     };
     let world = world_with(Backend::Postgres, settings).await;
-    let scim = ScimSettings::new(b"0123456789abcdef0123456789abcdef");
+    let scim = scim_settings();
     let actor = idp();
-    let ctx = Ctx {
-        core: &world.core,
-        scope: &world.scope,
-        actor: &actor,
-        settings: &scim,
-        base_url: "http://scim.test",
-    };
+    let ctx = world_ctx(&world, &actor, &scim);
     users::create(ctx, people().remove(0)).await.unwrap();
     let request = ListRequest {
         filter: Some(r#"title co "gin""#.to_owned()),
@@ -359,16 +341,10 @@ async fn create(ctx: Ctx<'_>, name: String) -> String {
 /// the last user. Another organization's users never count.
 async fn start_index_pages_from_marks_answer_every_position(backend: Backend) {
     let world = world(backend).await;
-    let mut settings = ScimSettings::new(b"0123456789abcdef0123456789abcdef");
+    let mut settings = scim_settings();
     settings.mark_every = 3;
     let actor = idp();
-    let ctx = Ctx {
-        core: &world.core,
-        scope: &world.scope,
-        actor: &actor,
-        settings: &settings,
-        base_url: "http://scim.test",
-    };
+    let ctx = world_ctx(&world, &actor, &settings);
     let other = world.second_org().await;
     let mut ids = Vec::new();
     for i in 0..14 {

@@ -6,7 +6,7 @@ use store::repo::group_mappings::Grants;
 use store::repo::{audit, memberships};
 use store::types::{MembershipStatus, OrgRole};
 use testkit::{Backend, backend_tests};
-use usecases::scim::{Ctx, ScimSettings, groups, users};
+use usecases::scim::{groups, users};
 use usecases::{Actor, Error};
 
 use super::common::*;
@@ -39,15 +39,9 @@ async fn provisioning_records_typed_events_with_their_actor(backend: Backend) {
 /// membership stays active, and what was asked is recorded as an event.
 async fn provisioning_cannot_lock_the_owner_out(backend: Backend) {
     let world = world(backend).await;
-    let settings = ScimSettings::new(b"0123456789abcdef0123456789abcdef");
+    let settings = scim_settings();
     let actor = idp();
-    let ctx = Ctx {
-        core: &world.core,
-        scope: &world.scope,
-        actor: &actor,
-        settings: &settings,
-        base_url: "http://scim.test",
-    };
+    let ctx = world_ctx(&world, &actor, &settings);
     let user = scim_user(&world, &actor, "owner", &world.owner_email).await;
     let id = user["id"].as_str().unwrap();
     let deactivate: scim_core::patch::PatchRequest = serde_json::from_value(json!({
@@ -84,15 +78,9 @@ async fn provisioning_cannot_lock_the_owner_out(backend: Backend) {
 /// most 500 ids, in order.
 async fn member_events_come_in_bounded_chunks(backend: Backend) {
     let world = world(backend).await;
-    let settings = ScimSettings::new(b"0123456789abcdef0123456789abcdef");
+    let settings = scim_settings();
     let actor = idp();
-    let ctx = Ctx {
-        core: &world.core,
-        scope: &world.scope,
-        actor: &actor,
-        settings: &settings,
-        base_url: "http://scim.test",
-    };
+    let ctx = world_ctx(&world, &actor, &settings);
     let mut ids = Vec::new();
     for i in 0..1_200 {
         let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -136,15 +124,9 @@ async fn member_events_come_in_bounded_chunks(backend: Backend) {
 /// A mapping may not grant Owner nor nothing; a refused change writes nothing.
 async fn mappings_never_grant_owner(backend: Backend) {
     let world = world(backend).await;
-    let settings = ScimSettings::new(b"0123456789abcdef0123456789abcdef");
+    let settings = scim_settings();
     let actor = idp();
-    let ctx = Ctx {
-        core: &world.core,
-        scope: &world.scope,
-        actor: &actor,
-        settings: &settings,
-        base_url: "http://scim.test",
-    };
+    let ctx = world_ctx(&world, &actor, &settings);
     let group = groups::create(
         ctx,
         json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Admins"}),
