@@ -6,6 +6,9 @@
 //! redacted by shape: it is kept only when it mentions none of those words. NUL characters
 //! (which PostgreSQL's text cannot hold) become U+FFFD.
 
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 use serde_json::Value;
 
 /// What replaces a secret.
@@ -13,14 +16,27 @@ pub const REDACTED: &str = "[redacted]";
 
 const SENSITIVE: [&str; 4] = ["password", "secret", "token", "authorization"];
 
-/// Whether a key (or a PATCH path) names something secret. Every key of every logged body is
-/// asked, so it compares in place rather than lower-casing a copy.
-pub fn is_sensitive(key: &str) -> bool {
-    let key = key.as_bytes();
-    SENSITIVE.iter().any(|word| {
-        key.windows(word.len())
-            .any(|window| window.eq_ignore_ascii_case(word.as_bytes()))
-    })
+/// The sensitive words, any case, found in one pass over a text. Every key of every logged body
+/// is asked, and so is the start of every body too long to parse (a page of users: 16 KiB), where
+/// comparing every word at every position was most of the cost of logging the page.
+static SENSITIVE_WORDS: LazyLock<Result<AhoCorasick, aho_corasick::BuildError>> =
+    LazyLock::new(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(SENSITIVE)
+    });
+
+/// Whether a key, a PATCH path or a body's text mentions something secret.
+pub fn is_sensitive(text: &str) -> bool {
+    match &*SENSITIVE_WORDS {
+        Ok(words) => words.is_match(text),
+        // Four short literals always build; were they ever not to, compare at every position.
+        Err(_) => SENSITIVE.iter().any(|word| {
+            text.as_bytes()
+                .windows(word.len())
+                .any(|window| window.eq_ignore_ascii_case(word.as_bytes()))
+        }),
+    }
 }
 
 /// Replaces the values of sensitive keys, at any depth.
@@ -269,6 +285,38 @@ mod tests {
             }
         }
         assert_eq!(written_body(json!({}), b"", 100), (None, None));
+    }
+
+    #[test]
+    fn sensitive_words_are_found_in_any_case_anywhere_in_a_text() {
+        for key in [
+            "password",
+            "x-PassWord",
+            "clientSecret",
+            "ACCESS_TOKEN",
+            "Authorization",
+        ] {
+            assert!(is_sensitive(key), "{key}");
+        }
+        for key in [
+            "userName",
+            "pass word",
+            "secre",
+            "toke",
+            "authorisation",
+            "",
+        ] {
+            assert!(!is_sensitive(key), "{key}");
+        }
+        // The start of a page of users, with a word only at its very end.
+        let page = format!(
+            "{}\"refreshTOKEN",
+            r#"{"userName":"ada","active":true},"#.repeat(500)
+        );
+        assert!(is_sensitive(&page));
+        assert!(!is_sensitive(&page[..page.len() - 5]));
+        let cut = cut_body(page.as_bytes(), page.len() * 2, 64);
+        assert!(cut.starts_with('[') && cut.contains("not kept"), "{cut}");
     }
 
     #[test]
