@@ -9,7 +9,9 @@ use store::ids::{AccountId, ScimGroupId, ScimUserId};
 use store::repo::group_mappings::{self, Grants};
 use store::repo::memberships::{self, NewMembership};
 use store::repo::scim_groups::{self, GroupColumns, GroupPageRequest, GroupSort};
-use store::repo::scim_users::{self as users, EmailColumn, UserColumns, UserPageRequest, UserSort};
+use store::repo::scim_users::{
+    self as users, EmailColumn, ScimUser, StoredUser, UserColumns, UserPageRequest, UserSort,
+};
 use store::repo::{accounts, roles, stacks};
 use store::types::{Email, MembershipSource, MembershipStatus, OrgRole, StackRole};
 use store::{Database, OrgScope, StoreError};
@@ -168,22 +170,26 @@ async fn filters_run_as_sql_on_columns_and_emails(backend: Backend) {
         )
     };
     let by_name = condition(r#"userName eq "DAVE""#).unwrap();
-    let (total, rows) = users::page(&db, &acme, &page(Some(by_name))).await.unwrap();
+    let (total, rows) = users::page::<ScimUser>(&db, &acme, &page(Some(by_name)))
+        .await
+        .unwrap();
     assert_eq!((total, rows.len()), (1, 1));
     let email = condition(r#"emails[type eq "work" and value eq "Erin@Example.com"]"#).unwrap();
-    let (total, rows) = users::page(&db, &acme, &page(Some(email))).await.unwrap();
+    let (total, rows) = users::page::<ScimUser>(&db, &acme, &page(Some(email)))
+        .await
+        .unwrap();
     assert_eq!((total, rows[0].user.user_name.as_str()), (1, "erin"));
     assert!(rows[0].groups.is_none(), "groups only when asked for");
 
     let mut request = page(None);
     request.limit = 2;
-    let (total, first) = users::page(&db, &acme, &request).await.unwrap();
+    let (total, first) = users::page::<ScimUser>(&db, &acme, &request).await.unwrap();
     request.offset = 2;
-    let (_, second) = users::page(&db, &acme, &request).await.unwrap();
+    let (_, second) = users::page::<ScimUser>(&db, &acme, &request).await.unwrap();
     assert_eq!((total, first.len(), second.len()), (3, 2, 1));
     request.offset = 0;
     request.after_id = Some(first[1].user.id);
-    let (_, keyset) = users::page(&db, &acme, &request).await.unwrap();
+    let (_, keyset) = users::page::<ScimUser>(&db, &acme, &request).await.unwrap();
     assert_eq!(
         keyset[0].user.id, second[0].user.id,
         "keyset and offset paging agree"
@@ -257,7 +263,7 @@ async fn group_members_are_rows_scoped_to_the_org(backend: Backend) {
     let (d, _) = provision(&db, &acme, "d").await;
     let mut request = page(None);
     request.with_groups = true;
-    let (_, listed_users) = users::page(&db, &acme, &request).await.unwrap();
+    let (_, listed_users) = users::page::<ScimUser>(&db, &acme, &request).await.unwrap();
     let groups_of = |id: ScimUserId| {
         listed_users
             .iter()
@@ -279,12 +285,43 @@ async fn group_members_are_rows_scoped_to_the_org(backend: Backend) {
     assert_eq!(groups_of(d.id), Vec::<(String, String)>::new());
     // Past the first page they come from a second query, the same way.
     request.offset = 1;
-    let (_, later) = users::page(&db, &acme, &request).await.unwrap();
+    let (_, later) = users::page::<ScimUser>(&db, &acme, &request).await.unwrap();
     let first_later = &later[0];
     assert_eq!(
         first_later.groups.as_ref(),
         Some(&groups_of(first_later.user.id))
     );
+    // SCIM's pages read only what it answers with: the same users, resources and groups.
+    for offset in [0, 1] {
+        request.offset = offset;
+        let (total, every_column) = users::page::<ScimUser>(&db, &acme, &request).await.unwrap();
+        let (stored_total, stored) = users::page::<StoredUser>(&db, &acme, &request)
+            .await
+            .unwrap();
+        assert_eq!(stored_total, total);
+        let project = |rows: Vec<users::ListedUser<StoredUser>>| {
+            rows.into_iter()
+                .map(|r| (r.user, r.groups))
+                .collect::<Vec<_>>()
+        };
+        let expected: Vec<_> = every_column
+            .into_iter()
+            .map(|r| {
+                let u = r.user;
+                let stored = StoredUser {
+                    id: u.id,
+                    uid: u.uid,
+                    resource: u.resource,
+                    version: u.version,
+                    created_at: u.created_at,
+                    updated_at: u.updated_at,
+                };
+                (stored, r.groups)
+            })
+            .collect();
+        assert!(!expected.is_empty());
+        assert_eq!(project(stored), expected);
+    }
 
     scim_groups::remove_members(&db, &acme, group.id, std::slice::from_ref(&a.uid))
         .await
@@ -647,14 +684,18 @@ async fn resource_counts_follow_every_write(backend: Backend) {
         total: None,
         with_groups: false,
     };
-    let (total, page) = users::page(&db, &acme, &middle(None)).await.unwrap();
+    let (total, page) = users::page::<ScimUser>(&db, &acme, &middle(None))
+        .await
+        .unwrap();
     assert_eq!((total, page.len()), (acme_count, 4));
     let active = store::scim_filter::user_condition(
         &scim_core::filter::parse_filter("active eq true").unwrap(),
         &acme,
         store::Conn::is_postgres(&db),
     );
-    let (filtered_total, _) = users::page(&db, &acme, &middle(active)).await.unwrap();
+    let (filtered_total, _) = users::page::<ScimUser>(&db, &acme, &middle(active))
+        .await
+        .unwrap();
     assert_eq!(filtered_total, acme_count);
 
     // Removals are counted, and only removals: two users and one group were deleted.
@@ -675,7 +716,7 @@ async fn resource_counts_follow_every_write(backend: Backend) {
         offset,
         ..middle(None)
     };
-    let (_, everyone) = users::page(
+    let (_, everyone) = users::page::<ScimUser>(
         &db,
         &acme,
         &UserPageRequest {
@@ -689,13 +730,17 @@ async fn resource_counts_follow_every_write(backend: Backend) {
     let expected: Vec<_> = everyone.iter().step_by(3).map(|u| u.user.id).collect();
     assert_eq!(marks, expected);
     for offset in [0, 2, 3, 7, 20, 36, 37, 40] {
-        let (from_first, plain) = users::page(&db, &acme, &at(offset)).await.unwrap();
+        let (from_first, plain) = users::page::<ScimUser>(&db, &acme, &at(offset))
+            .await
+            .unwrap();
         let mark = usize::try_from(offset / 3).unwrap().min(marks.len() - 1);
         let from_mark = UserPageRequest {
             skip_from: Some(marks[mark]),
             ..at(offset - 3 * mark as u64)
         };
-        let (total, marked) = users::page(&db, &acme, &from_mark).await.unwrap();
+        let (total, marked) = users::page::<ScimUser>(&db, &acme, &from_mark)
+            .await
+            .unwrap();
         let ids = |rows: &[store::repo::scim_users::ListedUser]| {
             rows.iter().map(|r| r.user.id).collect::<Vec<_>>()
         };

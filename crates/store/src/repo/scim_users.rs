@@ -16,6 +16,7 @@ use crate::entity::scim_users::{self, Entity as ScimUsers};
 use crate::ids::{AccountId, ScimUserId};
 use crate::types::normalize_key;
 use crate::{OrgScope, StoreError, StoreResult};
+use sea_orm::prelude::DateTimeUtc;
 
 /// A SCIM user row.
 pub type ScimUser = scim_users::Model;
@@ -140,11 +141,102 @@ pub struct UserPageRequest {
 
 /// A listed user and, when asked for, its groups: (group SCIM id, displayName) in group order.
 #[derive(Debug, Clone)]
-pub struct ListedUser {
-    /// The user, its `search` document not read (empty).
-    pub user: ScimUser,
+pub struct ListedUser<U = ScimUser> {
+    /// The user's columns a listing reads: [`ScimUser`] (every column, its `search` document
+    /// read as empty) or [`StoredUser`].
+    pub user: U,
     /// Its groups, when the request asked for them.
     pub groups: Option<Vec<(String, String)>>,
+}
+
+/// What SCIM answers a user with: the stored resource and what its `id` and `meta` are made of.
+/// A page of the users SCIM lists reads these six columns of each, not the fifteen others (the
+/// console's columns and the filters'), which the driver would decode for nothing.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct StoredUser {
+    /// Row id.
+    pub id: ScimUserId,
+    /// SCIM `id`.
+    pub uid: String,
+    /// The stored resource (JSON text).
+    pub resource: String,
+    /// The version (the ETag).
+    pub version: i64,
+    /// `meta.created`.
+    pub created_at: DateTimeUtc,
+    /// `meta.lastModified`.
+    pub updated_at: DateTimeUtc,
+}
+
+/// A user's stored resource and `meta`, borrowed from whichever row holds them.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredUserRef<'a> {
+    /// SCIM `id`.
+    pub uid: &'a str,
+    /// The stored resource (JSON text).
+    pub resource: &'a str,
+    /// The version (the ETag).
+    pub version: i64,
+    /// `meta.created`.
+    pub created_at: DateTimeUtc,
+    /// `meta.lastModified`.
+    pub updated_at: DateTimeUtc,
+}
+
+/// Both rows that hold a user's resource and `meta` lend them as a [`StoredUserRef`].
+macro_rules! lend_stored_user {
+    ($($row:ty),*) => {$(
+        impl $row {
+            /// The stored resource and `meta`, borrowed.
+            pub fn stored(&self) -> StoredUserRef<'_> {
+                StoredUserRef {
+                    uid: &self.uid,
+                    resource: &self.resource,
+                    version: self.version,
+                    created_at: self.created_at,
+                    updated_at: self.updated_at,
+                }
+            }
+        }
+    )*};
+}
+
+lend_stored_user!(StoredUser, scim_users::Model);
+
+/// The columns a listing reads of each user.
+pub trait ListedColumns: FromQueryResult + Send + Sync {
+    /// The row's id (where the next cursor starts).
+    fn id(&self) -> ScimUserId;
+    /// `select` reading these columns.
+    fn columns(select: Select<ScimUsers>) -> Select<ScimUsers>;
+}
+
+impl ListedColumns for ScimUser {
+    fn id(&self) -> ScimUserId {
+        self.id
+    }
+
+    fn columns(select: Select<ScimUsers>) -> Select<ScimUsers> {
+        without_search(select)
+    }
+}
+
+impl ListedColumns for StoredUser {
+    fn id(&self) -> ScimUserId {
+        self.id
+    }
+
+    fn columns(select: Select<ScimUsers>) -> Select<ScimUsers> {
+        use scim_users::Column;
+        select.select_only().columns([
+            Column::Id,
+            Column::Uid,
+            Column::Resource,
+            Column::Version,
+            Column::CreatedAt,
+            Column::UpdatedAt,
+        ])
+    }
 }
 
 /// The column a listing reads a user's groups into, as JSON `[[uid, displayName], …]`.
@@ -161,13 +253,13 @@ fn without_search(select: Select<ScimUsers>) -> Select<ScimUsers> {
         .column_as(Expr::cust("''"), "search")
 }
 
-/// A user row plus its groups as JSON text.
-struct RowWithGroups(ScimUser, Option<String>);
+/// A user's columns plus its groups as JSON text.
+struct RowWithGroups<U>(U, Option<String>);
 
-impl FromQueryResult for RowWithGroups {
+impl<U: FromQueryResult> FromQueryResult for RowWithGroups<U> {
     fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
         Ok(Self(
-            ScimUser::from_query_result(res, pre)?,
+            U::from_query_result(res, pre)?,
             res.try_get(pre, GROUPS_COLUMN)?,
         ))
     }
@@ -474,17 +566,17 @@ fn sort_column(sort: UserSort) -> scim_users::Column {
 
 /// Counts the users matching `condition` and returns one page of them, in a stable order (the
 /// sort column, then id), with their groups when asked for.
-pub async fn page(
+pub async fn page<U: ListedColumns>(
     conn: &impl Conn,
     scope: &OrgScope,
     request: &UserPageRequest,
-) -> StoreResult<(u64, Vec<ListedUser>)> {
+) -> StoreResult<(u64, Vec<ListedUser<U>>)> {
     let mut base = scope.select::<ScimUsers>();
     if let Some(condition) = &request.condition {
         base = base.filter(condition.clone());
     }
     let counter = base.clone();
-    let mut query = without_search(base);
+    let mut query = U::columns(base);
     if let Some(after) = request.after_id {
         query = query.filter(scim_users::Column::Id.gt(after));
     }
@@ -535,7 +627,7 @@ pub async fn page(
         let groups = groups_subquery(conn.raw().get_database_backend());
         query
             .column_as(groups, GROUPS_COLUMN)
-            .into_model::<RowWithGroups>()
+            .into_model::<RowWithGroups<U>>()
             .all(conn.raw())
             .await?
             .into_iter()
@@ -548,6 +640,7 @@ pub async fn page(
             .collect::<StoreResult<Vec<_>>>()?
     } else {
         query
+            .into_model::<U>()
             .all(conn.raw())
             .await?
             .into_iter()
@@ -555,10 +648,10 @@ pub async fn page(
             .collect()
     };
     if request.with_groups && !inline_groups {
-        let ids: Vec<ScimUserId> = rows.iter().map(|r| r.user.id).collect();
+        let ids: Vec<ScimUserId> = rows.iter().map(|r| r.user.id()).collect();
         let mut groups = super::scim_groups::groups_of_users(conn, scope, &ids).await?;
         for row in &mut rows {
-            row.groups = Some(groups.remove(&row.user.id).unwrap_or_default());
+            row.groups = Some(groups.remove(&row.user.id()).unwrap_or_default());
         }
     }
     let from_start = request.after_id.or(request.skip_from);

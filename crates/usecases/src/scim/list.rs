@@ -14,7 +14,7 @@ use serde_json::Value;
 use store::ids::{ScimGroupId, ScimUserId};
 use store::repo::resource_counts;
 use store::repo::scim_groups::{self, GroupPageRequest, GroupSort};
-use store::repo::scim_users::{self, UserPageRequest, UserSort};
+use store::repo::scim_users::{self, StoredUser, UserPageRequest, UserSort};
 use store::{Conn, scim_filter};
 
 use super::Ctx;
@@ -380,10 +380,10 @@ pub async fn users(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> {
         }
     }
     let (total, mut rows) = match filter.as_ref().and_then(|f| bound(ctx, f)) {
-        None => scim_users::page(db, scope, &page_request).await?,
+        None => scim_users::page::<StoredUser>(db, scope, &page_request).await?,
         Some(limit) => {
             let txn = store::db::begin_bounded(db, limit).await?;
-            let page = scim_users::page(&txn, scope, &page_request)
+            let page = scim_users::page::<StoredUser>(&txn, scope, &page_request)
                 .await
                 .map_err(|e| timed_out(e, limit))?;
             txn.commit().await?;
@@ -400,9 +400,11 @@ pub async fn users(ctx: Ctx<'_>, request: &ListRequest) -> crate::Result<Page> {
         .map(|row| {
             let groups = row.groups.as_deref();
             if everything {
-                return user_json(&row.user, &base, groups);
+                return user_json(row.user.stored(), &base, groups);
             }
-            JsonText::of(&projection.apply(&user_resource(&row.user, &base, groups), schema))
+            JsonText::of(
+                &projection.apply(&user_resource(row.user.stored(), &base, groups), schema),
+            )
         })
         .collect();
     let last_id = rows.last().map(|r| r.user.id.0);

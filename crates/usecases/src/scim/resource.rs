@@ -7,7 +7,7 @@ use scim_core::error::ScimError;
 use scim_core::list::JsonText;
 use serde_json::{Map, Value, json};
 use store::repo::scim_groups::{GroupColumns, MemberRef, ScimGroup};
-use store::repo::scim_users::{EmailColumn, ScimUser, UserColumns};
+use store::repo::scim_users::{EmailColumn, StoredUserRef, UserColumns};
 
 /// Attributes that are never stored in the resource JSON: computed from columns or rows
 /// (`id`, `meta`, `groups`, `members`), or write-only (`password`).
@@ -120,11 +120,15 @@ fn with_meta(
 }
 
 /// A User as the API answers it; `groups` only when loaded.
-pub fn user_resource(row: &ScimUser, base: &str, groups: Option<&[(String, String)]>) -> Value {
+pub fn user_resource(
+    row: StoredUserRef<'_>,
+    base: &str,
+    groups: Option<&[(String, String)]>,
+) -> Value {
     let location = format!("{base}/Users/{}", row.uid);
     let mut resource = with_meta(
-        &row.resource,
-        &row.uid,
+        row.resource,
+        row.uid,
         "User",
         row.created_at,
         row.updated_at,
@@ -145,7 +149,11 @@ pub fn user_resource(row: &ScimUser, base: &str, groups: Option<&[(String, Strin
 /// as text: `id`, `meta` and `groups` followed by the stored attributes spliced in as stored. The
 /// stored text is [`stored_json`]'s: one object, without the keys written here. Equal, as JSON,
 /// to [`user_resource`]'s value, without parsing the stored text.
-pub fn user_json(row: &ScimUser, base: &str, groups: Option<&[(String, String)]>) -> JsonText {
+pub fn user_json(
+    row: StoredUserRef<'_>,
+    base: &str,
+    groups: Option<&[(String, String)]>,
+) -> JsonText {
     fn string(out: &mut Vec<u8>, text: &str) {
         // Writing a `&str` into a `Vec` cannot fail.
         let _ = serde_json::to_writer(&mut *out, text);
@@ -159,7 +167,7 @@ pub fn user_json(row: &ScimUser, base: &str, groups: Option<&[(String, String)]>
     };
     let mut out = Vec::with_capacity(stored.len() + 320 + groups.map_or(0, |g| g.len() * 160));
     out.extend_from_slice(br#"{"id":"#);
-    string(&mut out, &row.uid);
+    string(&mut out, row.uid);
     out.extend_from_slice(br#","meta":{"resourceType":"User","created":""#);
     out.extend_from_slice(timestamp(row.created_at).as_bytes());
     out.extend_from_slice(br#"","lastModified":""#);
@@ -218,6 +226,7 @@ pub fn group_resource(row: &ScimGroup, base: &str, members: Option<&[MemberRef]>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use store::repo::scim_users::ScimUser;
 
     #[test]
     fn a_users_text_is_its_resource() {
@@ -257,10 +266,10 @@ mod tests {
             ("not an object".to_owned(), None),
         ] {
             row.resource = stored;
-            let text = user_json(&row, "https://x/scim", groups);
+            let text = user_json(row.stored(), "https://x/scim", groups);
             assert_eq!(
                 text.to_value(),
-                user_resource(&row, "https://x/scim", groups),
+                user_resource(row.stored(), "https://x/scim", groups),
                 "{}",
                 row.resource
             );

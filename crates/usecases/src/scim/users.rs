@@ -239,7 +239,7 @@ pub async fn create(ctx: Ctx<'_>, body: Value) -> Result<Value> {
         audited(&unit, json!({"userName": user.user_name})),
     );
     unit.commit(Some(scope), audit).await?;
-    Ok(user_resource(&user, ctx.base_url, Some(&[])))
+    Ok(user_resource(user.stored(), ctx.base_url, Some(&[])))
 }
 
 /// `GET /Users/{id}`; `groups` are loaded only when wanted.
@@ -258,7 +258,7 @@ pub async fn get(ctx: Ctx<'_>, uid: &str, with_groups: bool) -> Result<(Value, S
     };
     Ok((
         user_resource(
-            &user,
+            user.stored(),
             ctx.base_url,
             with_groups.then_some(groups.as_slice()),
         ),
@@ -286,7 +286,7 @@ async fn write(
             .await?
             .ok_or_else(|| not_found("User", uid))?;
         check_if_match(user.version, if_match)?;
-        let current = user_resource(&user, ctx.base_url, None);
+        let current = user_resource(user.stored(), ctx.base_url, None);
         let resource = match change {
             Change::Replace(body) => {
                 let mut body = body.clone();
@@ -333,7 +333,7 @@ async fn write(
             .remove(&updated.id)
             .unwrap_or_default();
         Ok(Retry::Done(user_resource(
-            &updated,
+            updated.stored(),
             ctx.base_url,
             Some(&groups),
         )))
