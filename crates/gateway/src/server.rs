@@ -45,7 +45,23 @@ pub async fn open_services(config: &Config) -> anyhow::Result<Services> {
                 redact(&config.kv.url)
             )
         })?;
-    let core = usecases::Core::new(db.clone(), kv.clone(), core_settings(config));
+    let mut core = usecases::Core::new(db.clone(), kv.clone(), core_settings(config));
+    if store::Conn::is_postgres(&db) && config.scim_log.enabled {
+        // One connection of the request log writer's own (`Core::with_request_log_database`).
+        let settings = PoolSettings {
+            max_connections: 1,
+            acquire_timeout: Duration::from_secs(config.database.acquire_timeout_secs),
+        };
+        let log_db = store::connect(&config.database.url, &settings)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the request log's connection to {}",
+                    redact(&config.database.url)
+                )
+            })?;
+        core = core.with_request_log_database(log_db);
+    }
     Ok(Services {
         core,
         db,

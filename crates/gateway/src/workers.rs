@@ -430,21 +430,21 @@ async fn delivery_gauges(core: Core) {
 }
 
 /// Writes the SCIM requests this replica queued, a batch at a time: whatever is queued (up to a
-/// batch), then — unless the batch was full — a pause of `flush_interval`, so a steady request
-/// rate costs a few write transactions a second. A batch that cannot be written is dropped and
+/// batch's count or bytes), then — unless the batch was full — a pause of `flush_interval`, so a
+/// steady request rate costs a few write transactions a second. A batch that cannot be written is dropped and
 /// counted, so an outage of the database never grows the queue.
 async fn request_log_writer(core: Core) {
     let queue = core.request_log().clone();
     let settings = queue.settings().clone();
     loop {
         let batch = queue.next_batch().await;
-        let size = batch.len();
-        if let Err(e) = usecases::request_log::write_batch(&core, batch).await {
+        let size = batch.requests.len();
+        if let Err(e) = usecases::request_log::write_batch(&core, batch.requests).await {
             metrics::counter!(usecases::request_log::DROPPED, "reason" => "write_failed")
                 .increment(size as u64);
             tracing::warn!(error = %e, requests = size, "writing the SCIM request log failed");
         }
-        if size < settings.batch_size {
+        if !batch.full {
             tokio::time::sleep(settings.flush_interval).await;
         }
     }

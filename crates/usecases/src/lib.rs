@@ -45,6 +45,7 @@ pub struct Core {
     settings: Arc<Settings>,
     signals: Arc<Signals>,
     request_log: Arc<request_log::RequestLogQueue>,
+    request_log_db: Option<Database>,
     positions: Arc<scim::positions::Positions>,
 }
 
@@ -142,6 +143,7 @@ impl Core {
             db,
             kv,
             request_log: request_log::RequestLogQueue::new(settings.request_log.clone()),
+            request_log_db: None,
             settings: Arc::new(settings),
             signals: Arc::new(Signals::default()),
             positions: Arc::default(),
@@ -161,6 +163,22 @@ impl Core {
     /// This replica's queue of SCIM requests waiting to be logged.
     pub fn request_log(&self) -> &Arc<request_log::RequestLogQueue> {
         &self.request_log
+    }
+
+    /// The request log's batches are written through `db` (a connection of their own to the
+    /// region's database) rather than the shared pool: a batch is one statement of up to a
+    /// megabyte, the driver never shrinks the buffer a statement was encoded into, and on a pooled
+    /// connection that buffer stayed with whichever connection carried it (the sixteen of a
+    /// pool held tens of megabytes). Nor does the writer then wait for a connection behind the
+    /// requests it logs.
+    pub fn with_request_log_database(mut self, db: Database) -> Self {
+        self.request_log_db = Some(db);
+        self
+    }
+
+    /// Where the request log's batches are written.
+    pub(crate) fn request_log_db(&self) -> &Database {
+        self.request_log_db.as_ref().unwrap_or(&self.db)
     }
 
     /// The region's database.

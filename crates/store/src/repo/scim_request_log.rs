@@ -73,6 +73,10 @@ pub struct NewLoggedRequest {
 
 /// Columns of one row, for the chunk size of a multi-row insert.
 const COLUMNS: usize = 15;
+/// The most text one `INSERT` carries (past its first row). The driver encodes a statement into
+/// its connection's buffer and never shrinks it: a batch written as one statement of 8 MiB left
+/// the connection that carried it holding 8 MiB for good.
+const MAX_INSERT_TEXT_BYTES: usize = 1024 * 1024;
 /// The longest organization UID looked up (longer ones name no organization).
 const MAX_UID_BYTES: usize = 128;
 
@@ -100,23 +104,51 @@ pub async fn insert_batch(conn: &impl Conn, rows: Vec<NewLoggedRequest>) -> Stor
             .map(|org| (org.uid, org.id))
             .collect()
     };
-    let models: Vec<scim_request_log::ActiveModel> = rows
-        .into_iter()
-        .filter_map(|r| {
-            let org_id = match &r.org {
-                LogOrg::Proven(scope) => scope.org_id(),
-                LogOrg::Named(uid) => *known.get(uid)?,
-            };
-            Some(row(org_id, r))
-        })
-        .collect();
-    let written = models.len();
-    let mut models = models.into_iter().peekable();
-    while models.peek().is_some() {
-        let chunk: Vec<_> = models.by_ref().take(rows_per_insert(COLUMNS)).collect();
+    let mut written = 0;
+    let mut chunk = Vec::new();
+    let mut chunk_bytes = 0;
+    for r in rows {
+        let org_id = match &r.org {
+            LogOrg::Proven(scope) => scope.org_id(),
+            LogOrg::Named(uid) => match known.get(uid) {
+                Some(id) => *id,
+                None => continue,
+            },
+        };
+        let bytes = r.text_bytes();
+        if !chunk.is_empty()
+            && (chunk.len() >= rows_per_insert(COLUMNS)
+                || chunk_bytes + bytes > MAX_INSERT_TEXT_BYTES)
+        {
+            written += chunk.len();
+            RequestLog::insert_many(std::mem::take(&mut chunk))
+                .exec(conn.raw())
+                .await?;
+            chunk_bytes = 0;
+        }
+        chunk_bytes += bytes;
+        chunk.push(row(org_id, r));
+    }
+    if !chunk.is_empty() {
+        written += chunk.len();
         RequestLog::insert_many(chunk).exec(conn.raw()).await?;
     }
     Ok(written)
+}
+
+impl NewLoggedRequest {
+    /// The text this row sends to the database (its bodies, path and short fields).
+    fn text_bytes(&self) -> usize {
+        let optional = |field: &Option<String>| field.as_ref().map_or(0, String::len);
+        self.path.len()
+            + self.method.len()
+            + optional(&self.request_body)
+            + optional(&self.response_body)
+            + optional(&self.request_id)
+            + optional(&self.credential_id)
+            + optional(&self.user_name)
+            + optional(&self.external_id)
+    }
 }
 
 fn row(org_id: OrgId, r: NewLoggedRequest) -> scim_request_log::ActiveModel {

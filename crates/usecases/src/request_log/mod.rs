@@ -48,6 +48,8 @@ pub struct RequestLogSettings {
     pub queue_max_bytes: usize,
     /// The most requests written per batch.
     pub batch_size: usize,
+    /// The most body bytes written per batch (a batch holds at least one request).
+    pub batch_max_bytes: usize,
     /// The pause after a batch that was not full: batches are written at most this often, so at
     /// a moderate request rate the log costs a few write transactions a second, not one per
     /// request (on SQLite every write transaction takes the one writer's turn).
@@ -64,6 +66,7 @@ impl Default for RequestLogSettings {
             queue_capacity: 4_000,
             queue_max_bytes: 16 * 1024 * 1024,
             batch_size: 500,
+            batch_max_bytes: 1024 * 1024,
             flush_interval: Duration::from_millis(250),
         }
     }
@@ -142,6 +145,16 @@ impl Captured {
     }
 }
 
+/// Requests taken from the queue to be written together.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// In the order they were queued.
+    pub requests: Vec<Captured>,
+    /// Whether the batch stopped at its bound, so more may be waiting (rather than at an empty
+    /// queue).
+    pub full: bool,
+}
+
 /// This replica's queue of requests waiting to be logged.
 #[derive(Debug)]
 pub struct RequestLogQueue {
@@ -191,16 +204,33 @@ impl RequestLogQueue {
         }
     }
 
-    /// Waits for queued requests and takes up to a batch of them.
-    pub async fn next_batch(&self) -> Vec<Captured> {
-        let mut batch = Vec::new();
+    /// Waits for queued requests and takes up to a batch of them: at most `batch_size` requests
+    /// and, past the first, at most `batch_max_bytes` of bodies. A batch is held three times over
+    /// while it is written (the requests, the rows made of them, the statement's encoded
+    /// values), so its bytes, not only its count, bound the writer's memory.
+    pub async fn next_batch(&self) -> Batch {
         let mut receiver = self.receiver.lock().await;
-        receiver
-            .recv_many(&mut batch, self.settings.batch_size.max(1))
-            .await;
-        let weight: usize = batch.iter().map(Captured::weight).sum();
+        let Some(first) = receiver.recv().await else {
+            return Batch::default();
+        };
+        let mut weight = first.weight();
+        let mut requests = vec![first];
+        let full = loop {
+            if requests.len() >= self.settings.batch_size.max(1)
+                || weight >= self.settings.batch_max_bytes
+            {
+                break true;
+            }
+            match receiver.try_recv() {
+                Ok(captured) => {
+                    weight += captured.weight();
+                    requests.push(captured);
+                }
+                Err(_) => break false,
+            }
+        };
         self.queued_bytes.fetch_sub(weight, Ordering::Relaxed);
-        batch
+        Batch { requests, full }
     }
 
     /// Takes what is queued now, without waiting (tests, and a last flush).
@@ -224,7 +254,7 @@ pub async fn write_batch(core: &Core, batch: Vec<Captured>) -> Result<usize> {
     }
     let max = core.request_log().settings().max_body_bytes;
     let rows = batch.into_iter().map(|c| prepare(c, max)).collect();
-    let txn = store::db::begin_write(core.db()).await?;
+    let txn = store::db::begin_write(core.request_log_db()).await?;
     let written = repo::insert_batch(&txn, rows).await?;
     txn.commit().await?;
     metrics::counter!(WRITTEN).increment(written as u64);

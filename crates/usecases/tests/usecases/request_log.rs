@@ -279,9 +279,103 @@ async fn a_full_queue_drops_instead_of_waiting(backend: Backend) {
     assert_eq!(request_log::write_batch(&w.core, queued).await.unwrap(), 3);
 }
 
+/// The writer's batches stop at `batch_size` requests or, past the first request, at
+/// `batch_max_bytes` of bodies, and say whether they stopped at a bound or at an empty queue.
+async fn batches_are_bounded_by_count_and_by_bytes(backend: Backend) {
+    let queued_in = |settings: RequestLogSettings| async move {
+        let mut all = Settings::for_region("local");
+        all.request_log = settings;
+        let w = common::world_with(backend, all).await;
+        let page = Bytes::from(vec![b'x'; 1000]);
+        for _ in 0..7 {
+            let mut c = captured(LogOrg::Proven(w.scope.clone()), 200, json!({}), Utc::now());
+            c.response_body = Some(page.clone());
+            w.core.request_log().push(c);
+        }
+        let mut batches = Vec::new();
+        for _ in 0..7 {
+            // Seven requests were queued, so no batch here waits for one to arrive.
+            let batch =
+                tokio::time::timeout(Duration::from_secs(10), w.core.request_log().next_batch())
+                    .await
+                    .unwrap();
+            batches.push((batch.requests.len(), batch.full));
+            if !batch.full {
+                break;
+            }
+        }
+        batches
+    };
+    let by_count = queued_in(RequestLogSettings {
+        batch_size: 3,
+        ..RequestLogSettings::default()
+    })
+    .await;
+    assert_eq!(by_count, vec![(3, true), (3, true), (1, false)]);
+    // Requests of a little over 1,000 bytes each: a batch stops at the one that reaches 2,500.
+    let by_bytes = queued_in(RequestLogSettings {
+        batch_size: 100,
+        batch_max_bytes: 2500,
+        ..RequestLogSettings::default()
+    })
+    .await;
+    assert_eq!(by_bytes, vec![(3, true), (3, true), (1, false)]);
+    let one_large = queued_in(RequestLogSettings {
+        batch_max_bytes: 10,
+        ..RequestLogSettings::default()
+    })
+    .await;
+    assert_eq!(one_large.len(), 7, "a batch holds at least one request");
+    assert!(one_large[..6].iter().all(|&(n, full)| n == 1 && full));
+}
+
+/// A batch whose bodies add up to more than one statement carries is written in several, in
+/// one transaction, every row whole; a row naming no organization is still left out.
+async fn a_batch_larger_than_one_statement_is_written_whole(backend: Backend) {
+    let mut settings = Settings::for_region("local");
+    settings.request_log = RequestLogSettings::default();
+    let w = common::world_with(backend, settings).await;
+    let max = w.core.request_log().settings().max_body_bytes;
+    let now = Utc::now();
+    let mut batch = Vec::new();
+    for i in 0..41 {
+        let org = if i == 20 {
+            LogOrg::Named("no-such-organization".into())
+        } else {
+            LogOrg::Proven(w.scope.clone())
+        };
+        let mut c = captured(org, 200, json!({}), now);
+        let body = format!("{{\"n\":{i},\"text\":\"{}\"}}", "y".repeat(max - 40));
+        assert!(body.len() <= max);
+        c.response_body = Some(Bytes::from(body));
+        batch.push(c);
+    }
+    assert_eq!(request_log::write_batch(&w.core, batch).await.unwrap(), 40);
+    let logged = request_log::search(&w.core, &w.scope, &search("2xx", ""))
+        .await
+        .unwrap()
+        .rows;
+    assert_eq!(logged.len(), 40);
+    let mut numbers: Vec<u64> = logged
+        .iter()
+        .map(|r| {
+            let body = r.response_body.as_deref().unwrap_or_default();
+            assert!(body.len() > max - 40, "kept whole: {} bytes", body.len());
+            serde_json::from_str::<serde_json::Value>(body).unwrap()["n"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    numbers.sort_unstable();
+    let expected: Vec<u64> = (0..41).filter(|&i| i != 20).collect();
+    assert_eq!(numbers, expected);
+}
+
 backend_tests!(
     long_responses_are_held_and_logged_by_their_start,
     writes_scoped_redacted_rows,
     prunes_by_age_and_by_count,
     a_full_queue_drops_instead_of_waiting,
+    batches_are_bounded_by_count_and_by_bytes,
+    a_batch_larger_than_one_statement_is_written_whole,
 );
