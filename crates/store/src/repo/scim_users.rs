@@ -2,6 +2,7 @@
 //! resource); the resource itself is JSON. Updates are compare-and-swap on `version`, which is also
 //! the ETag, so two writers never overwrite each other unseen on either database.
 
+use sea_orm::prelude::DateTimeUtc;
 use sea_orm::sea_query::{Expr, ExprTrait, PostgresQueryBuilder, Query, QueryStatementBuilder};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
@@ -16,7 +17,6 @@ use crate::entity::scim_users::{self, Entity as ScimUsers};
 use crate::ids::{AccountId, ScimUserId};
 use crate::types::normalize_key;
 use crate::{OrgScope, StoreError, StoreResult};
-use sea_orm::prelude::DateTimeUtc;
 
 /// A SCIM user row.
 pub type ScimUser = scim_users::Model;
