@@ -431,8 +431,8 @@ async fn delivery_gauges(core: Core) {
 
 /// Writes the SCIM requests this replica queued, a batch at a time: whatever is queued (up to a
 /// batch's count or bytes), then — unless the batch was full — a pause of `flush_interval`, so a
-/// steady request rate costs a few write transactions a second. A batch that cannot be written is dropped and
-/// counted, so an outage of the database never grows the queue.
+/// steady request rate costs a few write transactions a second. A batch that cannot be written is
+/// dropped and counted, so an outage of the database never grows the queue.
 async fn request_log_writer(core: Core) {
     let queue = core.request_log().clone();
     let settings = queue.settings().clone();

@@ -18,7 +18,7 @@ const SENSITIVE: [&str; 4] = ["password", "secret", "token", "authorization"];
 
 /// The sensitive words, any case, found in one pass over a text. Every key of every logged body
 /// is asked, and so is the start of every body too long to parse (a page of users: 16 KiB), where
-/// comparing every word at every position was most of the cost of logging the page.
+/// comparing every word at every position was the largest part of logging the page.
 static SENSITIVE_WORDS: LazyLock<Result<AhoCorasick, aho_corasick::BuildError>> =
     LazyLock::new(|| {
         AhoCorasick::builder()
