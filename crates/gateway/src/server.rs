@@ -45,23 +45,7 @@ pub async fn open_services(config: &Config) -> anyhow::Result<Services> {
                 redact(&config.kv.url)
             )
         })?;
-    let mut core = usecases::Core::new(db.clone(), kv.clone(), core_settings(config));
-    if store::Conn::is_postgres(&db) && config.scim_log.enabled {
-        // One connection of the request log writer's own (`Core::with_request_log_database`).
-        let settings = PoolSettings {
-            max_connections: 1,
-            acquire_timeout: Duration::from_secs(config.database.acquire_timeout_secs),
-        };
-        let log_db = store::connect(&config.database.url, &settings)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot open the request log's connection to {}",
-                    redact(&config.database.url)
-                )
-            })?;
-        core = core.with_request_log_database(log_db);
-    }
+    let core = usecases::Core::new(db.clone(), kv.clone(), core_settings(config));
     Ok(Services {
         core,
         db,
@@ -69,6 +53,31 @@ pub async fn open_services(config: &Config) -> anyhow::Result<Services> {
         region_id: config.region.clone(),
         region: config.region_urls()?,
     })
+}
+
+/// On PostgreSQL, gives the request log writer a connection of its own
+/// (`Core::with_request_log_database`).
+async fn with_request_log_connection(
+    core: usecases::Core,
+    db: &Database,
+    config: &Config,
+) -> anyhow::Result<usecases::Core> {
+    if !(store::Conn::is_postgres(db) && config.scim_log.enabled) {
+        return Ok(core);
+    }
+    let settings = PoolSettings {
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(config.database.acquire_timeout_secs),
+    };
+    let log_db = store::connect(&config.database.url, &settings)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the request log's connection to {}",
+                redact(&config.database.url)
+            )
+        })?;
+    Ok(core.with_request_log_database(log_db))
 }
 
 /// The use cases' settings from the configuration.
@@ -322,6 +331,9 @@ impl RunningApp {
 
 /// Binds the listener, builds the apps and starts serving in the background; returns at once.
 pub async fn start(config: Config, mut services: Services) -> anyhow::Result<RunningApp> {
+    // Here rather than in `open_services`: only a serving process runs the log's writer, and a
+    // one-shot admin command has no use for a second connection.
+    services.core = with_request_log_connection(services.core, &services.db, &config).await?;
     let listener = std::net::TcpListener::bind(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
