@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, RelationDef,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
+    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationDef,
 };
 
 use super::{complete_total, new_uid, now};
@@ -308,10 +308,14 @@ pub async fn page(
     } else {
         base.order_by_desc(column)
     };
-    let rows = query
-        .order_by_asc(scim_groups::Column::Id)
-        .offset(super::skip(offset))
-        .limit(limit)
+    let query = query.order_by_asc(scim_groups::Column::Id);
+    let backend = conn.raw().get_database_backend();
+    let statement = if offset > 0 {
+        query.offset(offset).limit(limit).build(backend)
+    } else {
+        super::with_limit(&query, backend, limit)
+    };
+    let rows = ScimGroup::find_by_statement(statement)
         .all(conn.raw())
         .await?;
     let total = match complete_total(offset, after_id, limit, rows.len()) {

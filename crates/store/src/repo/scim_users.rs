@@ -598,36 +598,42 @@ pub async fn page<U: ListedColumns>(
     // A deep page in id order (how Okta and Entra page through an import with `startIndex`)
     // starts at the id found by skipping over the (org_id, id) index alone — an index-only scan
     // — instead of an OFFSET that visits every skipped row in the table.
-    let query =
-        if request.offset > 0 && request.after_id.is_none() && sort == UserSort::Id && ascending {
-            let first = skipped
-                .select_only()
-                .column(scim_users::Column::Id)
-                .order_by_asc(scim_users::Column::Id)
-                .offset(super::skip(request.offset))
-                .limit(1)
-                .into_query();
+    let deep_in_id_order =
+        request.offset > 0 && request.after_id.is_none() && sort == UserSort::Id && ascending;
+    if deep_in_id_order {
+        let first = skipped
+            .select_only()
+            .column(scim_users::Column::Id)
+            .order_by_asc(scim_users::Column::Id)
+            .offset(super::skip(request.offset))
+            .limit(1)
+            .into_query();
+        query = query.filter(
+            Expr::col((ScimUsers, scim_users::Column::Id)).gte(Expr::SubQuery(
+                None,
+                Box::new(first.into_sub_query_statement()),
+            )),
+        );
+    }
+    let backend = conn.raw().get_database_backend();
+    // Only a page that still skips rows with OFFSET binds its window; every other page (first
+    // pages, cursor pages, deep pages in id order) has its limit in the SQL.
+    let statement = |query: Select<ScimUsers>| {
+        if request.offset > 0 && !deep_in_id_order {
             query
-                .filter(
-                    Expr::col((ScimUsers, scim_users::Column::Id)).gte(Expr::SubQuery(
-                        None,
-                        Box::new(first.into_sub_query_statement()),
-                    )),
-                )
+                .offset(super::skip(request.offset))
                 .limit(request.limit)
+                .build(backend)
         } else {
-            query
-                .offset(super::skip(request.offset))
-                .limit(request.limit)
-        };
+            super::with_limit(&query, backend, request.limit)
+        }
+    };
     // The groups come with the rows only when no row is skipped: PostgreSQL evaluates a select-list
     // subquery for every row an OFFSET skips, so a deep page reads them in a second query instead.
     let inline_groups = request.with_groups && request.offset == 0;
     let mut rows = if inline_groups {
-        let groups = groups_subquery(conn.raw().get_database_backend());
-        query
-            .column_as(groups, GROUPS_COLUMN)
-            .into_model::<RowWithGroups<U>>()
+        let query = query.column_as(groups_subquery(backend), GROUPS_COLUMN);
+        RowWithGroups::<U>::find_by_statement(statement(query))
             .all(conn.raw())
             .await?
             .into_iter()
@@ -639,8 +645,7 @@ pub async fn page<U: ListedColumns>(
             })
             .collect::<StoreResult<Vec<_>>>()?
     } else {
-        query
-            .into_model::<U>()
+        U::find_by_statement(statement(query))
             .all(conn.raw())
             .await?
             .into_iter()
