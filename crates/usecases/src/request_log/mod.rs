@@ -64,7 +64,7 @@ impl Default for RequestLogSettings {
             max_rows_per_organization: 100_000,
             max_body_bytes: 16 * 1024,
             queue_capacity: 4_000,
-            queue_max_bytes: 16 * 1024 * 1024,
+            queue_max_bytes: 8 * 1024 * 1024,
             batch_size: 500,
             batch_max_bytes: 1024 * 1024,
             flush_interval: Duration::from_millis(250),
