@@ -91,8 +91,72 @@ async fn rolls_back_and_forward(backend: Backend) {
     }
 }
 
+/// The request log's bodies compress with LZ4 where the PostgreSQL server has it (this one does:
+/// Debian builds it in), pglz again after the migration is rolled back, and a logged body longer
+/// than the inline limit is stored compressed with LZ4.
+async fn request_log_bodies_compress_with_lz4(backend: Backend) {
+    if backend != Backend::Postgres {
+        return; // SQLite does not compress.
+    }
+    let (guard, store_db) = common::open(backend).await;
+    let acme = common::org(&store_db, "Acme").await;
+    store::db::close(store_db).await.unwrap();
+    let db = raw(&guard.url).await;
+    let methods = |db: sea_orm::DatabaseConnection| async move {
+        db.query_all_raw(Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT attname::text AS name, attcompression::text AS method FROM pg_attribute \
+             WHERE attrelid = 'scim_request_log'::regclass \
+             AND attname IN ('request_body', 'response_body') ORDER BY attname",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r.try_get::<String>("", "name").unwrap(),
+                r.try_get::<String>("", "method").unwrap(),
+            )
+        })
+        .collect::<Vec<_>>()
+    };
+    let both = |method: &str| {
+        vec![
+            ("request_body".to_owned(), method.to_owned()),
+            ("response_body".to_owned(), method.to_owned()),
+        ]
+    };
+    assert_eq!(methods(db.clone()).await, both("l"));
+    // A page of users as the log keeps it: 16 KiB of JSON, compressible.
+    let body = "{\"userName\":\"bjensen@example.com\",\"active\":true},".repeat(300);
+    db.execute_raw(Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "INSERT INTO scim_request_log (org_id, method, path, status, duration_us, \
+         response_body, created_at) VALUES ($1, 'GET', '/Users', 200, 1, $2, now())",
+        [acme.org_id().0.into(), body.into()],
+    ))
+    .await
+    .unwrap();
+    let stored = db
+        .query_one_raw(Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_column_compression(response_body) AS method FROM scim_request_log",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<String>("", "method")
+        .unwrap();
+    assert_eq!(stored, "lz4");
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(methods(db.clone()).await, both("p"));
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(methods(db).await, both("l"));
+}
+
 backend_tests!(
     creates_every_table_of_the_design,
     migrating_twice_is_a_no_op,
-    rolls_back_and_forward
+    rolls_back_and_forward,
+    request_log_bodies_compress_with_lz4
 );

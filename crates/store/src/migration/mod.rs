@@ -15,6 +15,7 @@ mod m0009_resource_counts;
 mod m0010_count_removals;
 mod m0100_search_documents;
 mod m0200_operations;
+mod m0300_request_log_lz4;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_count_removals::Migration),
             Box::new(m0100_search_documents::Migration),
             Box::new(m0200_operations::Migration),
+            Box::new(m0300_request_log_lz4::Migration),
         ]
     }
 }
