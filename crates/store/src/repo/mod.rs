@@ -57,13 +57,14 @@ pub(crate) fn skip(offset: u64) -> Option<u64> {
     (offset > 0).then_some(offset)
 }
 
-/// `select` as a statement whose `LIMIT` is written into the SQL instead of bound. PostgreSQL plans
-/// a prepared statement for its first five executions' parameters and then weighs a generic plan,
-/// which prices an unknown `LIMIT $n` as if it returned a tenth of the table: for a page of a large
-/// organization that plan looked 30 times dearer than the custom one, so every page was planned
-/// anew (0.15–0.3 ms of PostgreSQL's CPU per page). With the limit in the text both plans cost the
-/// same and the generic plan is kept. The server caps `count`, so a connection's statement cache
-/// sees only a few such texts.
+/// `select` (which has no `LIMIT` or `OFFSET` of its own) as a statement whose `LIMIT` is written
+/// into the SQL instead of bound. PostgreSQL plans a prepared statement for its first five
+/// executions' parameters and then weighs a generic plan, which prices an unknown `LIMIT $n` as if
+/// it returned a tenth of the table: for a page of a large organization that plan looked 30 times
+/// dearer than the custom one, so every page was planned anew (0.15–0.3 ms of PostgreSQL's CPU per
+/// page). With the limit in the text both plans cost the same and the generic plan is kept. The
+/// server caps `count`, so the texts are few, and the driver's per-connection statement cache is
+/// bounded (least recently used first out).
 pub(crate) fn with_limit(
     select: &impl sea_orm::QueryTrait,
     backend: sea_orm::DbBackend,
