@@ -69,7 +69,7 @@ async fn with_request_log_connection(
         max_connections: 1,
         acquire_timeout: Duration::from_secs(config.database.acquire_timeout_secs),
     };
-    let log_db = store::connect(&config.database.url, &settings)
+    let mut log_db = store::connect(&config.database.url, &settings)
         .await
         .with_context(|| {
             format!(
@@ -77,6 +77,8 @@ async fn with_request_log_connection(
                 redact(&config.database.url)
             )
         })?;
+    // Its statements count in the database metrics like the pool's (a failing log write too).
+    crate::observe::watch_statements(&mut log_db);
     Ok(core.with_request_log_database(log_db))
 }
 

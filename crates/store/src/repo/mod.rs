@@ -57,19 +57,29 @@ pub(crate) fn skip(offset: u64) -> Option<u64> {
     (offset > 0).then_some(offset)
 }
 
-/// `select` (which has no `LIMIT` or `OFFSET` of its own) as a statement whose `LIMIT` is written
-/// into the SQL instead of bound. PostgreSQL plans a prepared statement for its first five
-/// executions' parameters and then weighs a generic plan, which prices an unknown `LIMIT $n` as if
-/// it returned a tenth of the table: for a page of a large organization that plan looked 30 times
-/// dearer than the custom one, so every page was planned anew (0.15–0.3 ms of PostgreSQL's CPU per
-/// page). With the limit in the text both plans cost the same and the generic plan is kept. The
-/// server caps `count`, so the texts are few, and the driver's per-connection statement cache is
-/// bounded (least recently used first out).
-pub(crate) fn with_limit(
-    select: &impl sea_orm::QueryTrait,
+/// A page query as a statement: `select` (which has no window of its own) with `LIMIT limit`,
+/// after `OFFSET offset` rows when that is not zero.
+///
+/// Without an offset the limit is written into the SQL rather than bound. PostgreSQL plans a
+/// prepared statement for its first five executions' parameters and then weighs a generic plan,
+/// which prices an unknown `LIMIT $n` as if it returned a tenth of the table: for a page of a large
+/// organization that plan looked 30 times dearer than the custom one, so every page was planned
+/// anew (0.15–0.3 ms of PostgreSQL's CPU per page). With the limit in the text both plans cost the
+/// same and the generic plan is kept. The server caps `count`, so the texts are few, and the
+/// driver's per-connection statement cache is bounded (least recently used first out). A page
+/// that skips rows keeps its window bound: its offsets are as many as the positions in the list.
+pub(crate) fn page_statement<S>(
+    select: S,
     backend: sea_orm::DbBackend,
+    offset: u64,
     limit: u64,
-) -> sea_orm::Statement {
+) -> sea_orm::Statement
+where
+    S: sea_orm::QuerySelect + sea_orm::QueryTrait,
+{
+    if offset > 0 {
+        return select.offset(offset).limit(limit).build(backend);
+    }
     let mut statement = select.build(backend);
     statement.sql.push_str(" LIMIT ");
     statement.sql.push_str(&limit.to_string());

@@ -1,5 +1,5 @@
 //! A page of a large organization is planned once per connection, not on every request: its
-//! `LIMIT` is in the SQL ([`super::with_limit`]), so PostgreSQL's generic plan costs what the
+//! `LIMIT` is in the SQL ([`super::page_statement`]), so PostgreSQL's generic plan costs what the
 //! custom one does and the cached plan is kept. With `LIMIT $n` PostgreSQL priced the generic plan
 //! as returning a tenth of the table and planned every page anew.
 #![allow(clippy::unwrap_used, clippy::panic)]
@@ -41,6 +41,13 @@ async fn pages_keep_a_generic_plan_on_postgres() {
     ] {
         db.raw().execute_unprepared(&sql).await.unwrap();
     }
+    let groups = GroupPageRequest {
+        condition: None,
+        sort: (GroupSort::Id, true),
+        offset: 0,
+        limit: 100,
+        after_id: None,
+    };
     let mut after = None;
     for _ in 0..12 {
         let users = UserPageRequest {
@@ -58,13 +65,6 @@ async fn pages_keep_a_generic_plan_on_postgres() {
             .unwrap();
         assert_eq!(page.len(), 100);
         after = page.last().map(|row| row.user.id);
-        let groups = GroupPageRequest {
-            condition: None,
-            sort: (GroupSort::Id, true),
-            offset: 0,
-            limit: 100,
-            after_id: None,
-        };
         let (_, page) = scim_groups::page(&db, &acme, &groups).await.unwrap();
         assert_eq!(page.len(), 100);
     }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
-    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationDef,
+    JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationDef,
 };
 
 use super::{complete_total, new_uid, now};
@@ -310,12 +310,7 @@ pub async fn page(
     };
     let query = query.order_by_asc(scim_groups::Column::Id);
     let backend = conn.raw().get_database_backend();
-    let statement = if offset > 0 {
-        query.offset(offset).limit(limit).build(backend)
-    } else {
-        super::with_limit(&query, backend, limit)
-    };
-    let rows = ScimGroup::find_by_statement(statement)
+    let rows = ScimGroup::find_by_statement(super::page_statement(query, backend, offset, limit))
         .all(conn.raw())
         .await?;
     let total = match complete_total(offset, after_id, limit, rows.len()) {

@@ -616,18 +616,10 @@ pub async fn page<U: ListedColumns>(
         );
     }
     let backend = conn.raw().get_database_backend();
-    // Only a page that still skips rows with OFFSET binds its window; every other page (first
-    // pages, cursor pages, deep pages in id order) has its limit in the SQL.
-    let statement = |query: Select<ScimUsers>| {
-        if request.offset > 0 && !deep_in_id_order {
-            query
-                .offset(super::skip(request.offset))
-                .limit(request.limit)
-                .build(backend)
-        } else {
-            super::with_limit(&query, backend, request.limit)
-        }
-    };
+    // A deep page in id order skipped its rows in the subquery above.
+    let offset = if deep_in_id_order { 0 } else { request.offset };
+    let statement =
+        |query: Select<ScimUsers>| super::page_statement(query, backend, offset, request.limit);
     // The groups come with the rows only when no row is skipped: PostgreSQL evaluates a select-list
     // subquery for every row an OFFSET skips, so a deep page reads them in a second query instead.
     let inline_groups = request.with_groups && request.offset == 0;
