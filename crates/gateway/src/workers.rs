@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::Utc;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use store::repo::feed::Announcement;
 use tokio::task::JoinHandle;
 use usecases::Core;
 use usecases::webhooks::{ClaimedBatch, DeliveryJob, DeliverySettings, Sealer, SentDelivery};
@@ -76,10 +77,16 @@ impl WebhookDeps {
 /// Starts the workers of this replica; they run until their tasks are aborted (the server's
 /// background work is, when it stops).
 pub fn spawn(core: &Core, config: &Config, deps: &WebhookDeps) -> Vec<JoinHandle<()>> {
-    // Another replica's published batch wakes this one's readers and delivery workers.
+    // Another replica's published batch wakes this one's readers, and its delivery worker when
+    // the batch left deliveries for a claim. (This replica's own batches come back here too;
+    // they signalled already, and a second wake-up finds nothing new.)
     let signals = core.signals().clone();
-    let listener = store::db::listen(core.db(), store::repo::feed::FEED_CHANNEL, move || {
+    let listener = store::db::listen(core.db(), store::repo::feed::FEED_CHANNEL, move |payload| {
         signals.feed_advanced();
+        let waiting = payload.map_or(1, |p| Announcement::parse(p).waiting);
+        if waiting > 0 {
+            signals.deliveries_due();
+        }
     });
     let (handoff, fresh) = Handoff::new(&deps.delivery);
     let handoff = Arc::new(handoff);
@@ -288,12 +295,13 @@ async fn deliverer(
         finished,
         Arc::clone(&recording),
     ));
-    let mut published = core.signals().feed();
+    let mut scheduled = core.signals().deliveries();
     let mut queue: VecDeque<DeliveryJob> = VecDeque::new();
     let mut in_flight = FuturesUnordered::new();
-    // Whether a claim may find something: set by a published event, a recorded batch (an
-    // ordered endpoint's next message, a retry) or the poll; cleared by a claim that came back
-    // short, so finishing requests do not each cost an empty claim.
+    // Whether a claim may find something: set by deliveries scheduled for a claim (a
+    // publication that left some, a redelivery), a recorded batch (an ordered endpoint's next
+    // message, a retry) or the poll; cleared by a claim that came back short, so finishing
+    // requests do not each cost an empty claim, nor does a publication without deliveries.
     let mut maybe_due = true;
     loop {
         let outstanding =
@@ -330,7 +338,7 @@ async fn deliverer(
         if in_flight.is_empty() {
             tokio::select! {
                 Some(handed) = fresh.recv() => queue.extend(handed.into_jobs()),
-                _ = published.changed() => maybe_due = true,
+                _ = scheduled.changed() => maybe_due = true,
                 () = recording.done.notified() => maybe_due = true,
                 () = tokio::time::sleep(poll) => maybe_due = true,
             }
@@ -346,7 +354,7 @@ async fn deliverer(
                     recording.awaiting.fetch_sub(1, Ordering::AcqRel);
                 }
             }
-            _ = published.changed() => maybe_due = true,
+            _ = scheduled.changed() => maybe_due = true,
             () = recording.done.notified() => maybe_due = true,
         }
     }

@@ -285,7 +285,7 @@ pub async fn begin_bounded(
 pub fn listen(
     db: &Database,
     channel: &'static str,
-    on_notify: impl Fn() + Send + Sync + 'static,
+    on_notify: impl Fn(Option<&str>) + Send + Sync + 'static,
 ) -> Option<tokio::task::JoinHandle<()>> {
     if db.0.get_database_backend() != DbBackend::Postgres {
         return None;
@@ -303,9 +303,10 @@ pub fn listen(
             match listener.await {
                 Ok(mut listener) => {
                     backoff = Duration::from_millis(100);
-                    on_notify();
-                    while listener.recv().await.is_ok() {
-                        on_notify();
+                    // Notifications sent while not listening are lost: wake as for an unknown one.
+                    on_notify(None);
+                    while let Ok(notification) = listener.recv().await {
+                        on_notify(Some(notification.payload()));
                     }
                     tracing::warn!(channel, "lost the notification connection; reconnecting");
                 }

@@ -221,6 +221,9 @@ pub async fn sequence(
     if done.events > 0 {
         core.signals().feed_advanced();
     }
+    if done.waiting() > 0 {
+        core.signals().deliveries_due();
+    }
     Ok(done)
 }
 

@@ -50,12 +50,14 @@ pub struct Core {
 }
 
 /// In-process wake-ups: a committed change tells the sequencer there is something to publish;
-/// a published batch tells long-polling readers and delivery workers. Counters in watch
-/// channels, so a waiter never misses a signal sent between its check and its wait.
+/// a published batch tells long-polling readers; deliveries left for a claim tell the delivery
+/// worker. Counters in watch channels, so a waiter never misses a signal sent between its check
+/// and its wait.
 #[derive(Debug)]
 pub struct Signals {
     outbox: tokio::sync::watch::Sender<u64>,
     feed: tokio::sync::watch::Sender<u64>,
+    deliveries: tokio::sync::watch::Sender<u64>,
     invitations: tokio::sync::watch::Sender<u64>,
 }
 
@@ -64,6 +66,7 @@ impl Default for Signals {
         Self {
             outbox: tokio::sync::watch::channel(0).0,
             feed: tokio::sync::watch::channel(0).0,
+            deliveries: tokio::sync::watch::channel(0).0,
             invitations: tokio::sync::watch::channel(0).0,
         }
     }
@@ -79,6 +82,19 @@ impl Signals {
     /// on another replica.
     pub fn feed_advanced(&self) {
         self.feed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Webhook deliveries were scheduled that no worker holds yet (created waiting for a claim,
+    /// or rescheduled), here or — through the database's notification — on another replica.
+    /// Deliveries created leased to this replica's worker are handed to it directly and need no
+    /// signal, so a publication without endpoints costs the worker nothing.
+    pub fn deliveries_due(&self) {
+        self.deliveries.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Wakes when deliveries are scheduled for a claim.
+    pub fn deliveries(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.deliveries.subscribe()
     }
 
     /// Invitations were queued: the sender may have work.

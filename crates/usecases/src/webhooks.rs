@@ -351,6 +351,7 @@ pub async fn redeliver(
         ),
     )
     .await?;
+    core.signals().deliveries_due();
     Ok(count)
 }
 
@@ -417,6 +418,7 @@ pub async fn recover(
         ),
     )
     .await?;
+    core.signals().deliveries_due();
     Ok(count)
 }
 
@@ -491,6 +493,7 @@ pub async fn redeliver_in(
         ),
     )
     .await?;
+    core.signals().deliveries_due();
     Ok(count)
 }
 
@@ -529,6 +532,7 @@ pub async fn recover_in(
         ),
     )
     .await?;
+    core.signals().deliveries_due();
     Ok(count)
 }
 

@@ -161,6 +161,5 @@ pub async fn redeliver(
         chrono::Utc::now(),
     )
     .await?;
-    api.core.signals().feed_advanced();
     Ok(json(StatusCode::ACCEPTED, &Scheduled { deliveries }))
 }

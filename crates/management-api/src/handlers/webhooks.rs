@@ -395,7 +395,6 @@ pub async fn recover(
     }
     let scheduled =
         usecases::webhooks::recover(&api.core, &backend.actor, &id, body.since, now).await?;
-    api.core.signals().feed_advanced();
     Ok(json(
         StatusCode::ACCEPTED,
         &Recovered {

@@ -85,6 +85,40 @@ pub struct Sequenced {
     pub leased: Vec<webhooks::Claimed>,
 }
 
+impl Sequenced {
+    /// Deliveries created for a claim to find (not leased to this replica's worker).
+    pub fn waiting(&self) -> usize {
+        self.deliveries.saturating_sub(self.leased.len())
+    }
+}
+
+/// What a sequenced batch's notification on [`FEED_CHANNEL`] says: the feed's new head and how
+/// many of its deliveries wait for a claim, so other replicas' delivery workers wake only when
+/// there is something for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Announcement {
+    /// The feed's head after the batch.
+    pub position: i64,
+    /// Deliveries created waiting for a claim.
+    pub waiting: usize,
+}
+
+impl Announcement {
+    /// The notification's payload: `"{position} {waiting}"`.
+    pub fn payload(&self) -> String {
+        format!("{} {}", self.position, self.waiting)
+    }
+
+    /// Reads a payload. An older replica's payload (the position alone) or anything else
+    /// unreadable says nothing about deliveries, so it is read as "some may wait".
+    pub fn parse(payload: &str) -> Self {
+        let mut parts = payload.split(' ');
+        let position = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let waiting = parts.next().and_then(|w| w.parse().ok()).unwrap_or(1);
+        Self { position, waiting }
+    }
+}
+
 /// Who sends a pass's new deliveries: the replica that sequences the events hands them straight
 /// to its own delivery worker, leased at creation, so no claim has to find and lease them again
 /// (a claim is a scan and an update of every delivery it takes). Deliveries to ordered endpoints
@@ -211,21 +245,26 @@ pub async fn sequence(
     .await?;
     let endpoints = webhooks::active(conn).await?;
     let (deliveries, leased) = fan_out(conn, &endpoints, &assigned, now, fresh).await?;
-    if backend == DbBackend::Postgres {
-        raw.execute_raw(statement(
-            backend,
-            "SELECT pg_notify(?, ?)",
-            vec![FEED_CHANNEL.into(), position.to_string().into()],
-        ))
-        .await?;
-    }
-    Ok(Sequenced {
+    let done = Sequenced {
         events: assigned.len(),
         deliveries,
         last_position: position,
         busy: false,
         leased,
-    })
+    };
+    if backend == DbBackend::Postgres {
+        let announced = Announcement {
+            position,
+            waiting: done.waiting(),
+        };
+        raw.execute_raw(statement(
+            backend,
+            "SELECT pg_notify(?, ?)",
+            vec![FEED_CHANNEL.into(), announced.payload().into()],
+        ))
+        .await?;
+    }
+    Ok(done)
 }
 
 /// An event as the sequencer numbered it.
@@ -478,4 +517,28 @@ pub async fn positions_of(
         out.extend(rows);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod announcement_tests {
+    use super::Announcement;
+
+    #[test]
+    fn a_payload_reads_back_and_an_older_one_reads_as_maybe_waiting() {
+        let announced = Announcement {
+            position: 41_207,
+            waiting: 3,
+        };
+        assert_eq!(announced.payload(), "41207 3");
+        assert_eq!(Announcement::parse(&announced.payload()), announced);
+        let none_waiting = Announcement {
+            position: 9,
+            waiting: 0,
+        };
+        assert_eq!(Announcement::parse("9 0"), none_waiting);
+        // A replica from before the count (the position alone) may have left some.
+        assert_eq!(Announcement::parse("41207").waiting, 1);
+        assert_eq!(Announcement::parse("").waiting, 1);
+        assert_eq!(Announcement::parse("x y").waiting, 1);
+    }
 }

@@ -647,3 +647,92 @@ async fn new_deliveries_are_leased_to_the_sequencing_worker(backend: Backend) {
 }
 
 backend_tests!(new_deliveries_are_leased_to_the_sequencing_worker);
+
+/// The delivery worker is woken only when a claim has something to find: not by a publication
+/// without endpoints, nor by one whose deliveries were all leased to the worker at creation; it
+/// is by deliveries left for a claim (no room, or an ordered endpoint) and by a redelivery.
+async fn the_delivery_worker_wakes_only_for_deliveries_to_claim(backend: Backend) {
+    let quiet = world(backend).await;
+    let scheduled = quiet.core.signals().deliveries();
+    scim_user(&quiet, &idp(), "quiet", "quiet@acme.test").await;
+    let done = usecases::feed::sequence(&quiet.core, 1000, Utc::now(), None)
+        .await
+        .unwrap();
+    assert!(done.events > 0 && done.deliveries == 0, "{done:?}");
+    assert!(
+        !scheduled.has_changed().unwrap(),
+        "nothing to deliver: the worker sleeps"
+    );
+
+    let hook = hook(backend, EndpointSpec::default()).await;
+    let mut scheduled = hook.core().signals().deliveries();
+    scim_user(&hook.world, &idp(), "handed", "handed@acme.test").await;
+    let now = Utc::now();
+    let done = usecases::feed::sequence(
+        hook.core(),
+        1000,
+        now,
+        Some(store::repo::feed::FreshLease {
+            owner: "w1",
+            until: now + chrono::Duration::minutes(5),
+            max: 100,
+        }),
+    )
+    .await
+    .unwrap();
+    assert!(done.deliveries > 0, "{done:?}");
+    assert_eq!(
+        done.leased.len(),
+        done.deliveries,
+        "all handed to the worker"
+    );
+    assert_eq!(done.waiting(), 0);
+    assert!(
+        !scheduled.has_changed().unwrap(),
+        "handed over: no claim needed"
+    );
+
+    scim_user(&hook.world, &idp(), "waiting", "waiting@acme.test").await;
+    let done = usecases::feed::sequence(hook.core(), 1000, Utc::now(), None)
+        .await
+        .unwrap();
+    assert!(done.waiting() > 0, "{done:?}");
+    assert!(
+        scheduled.has_changed().unwrap(),
+        "left for a claim: the worker wakes"
+    );
+
+    scheduled.mark_unchanged();
+    let event = usecases::feed::page(
+        hook.core(),
+        &usecases::feed::FeedQuery {
+            after: None,
+            limit: 1,
+            kinds: Vec::new(),
+            organization: None,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .events
+    .into_iter()
+    .next()
+    .unwrap();
+    let count = usecases::webhooks::redeliver(
+        hook.core(),
+        &backend_actor(),
+        event["id"].as_str().unwrap(),
+        Some(&hook.endpoint),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(count, 1);
+    assert!(
+        scheduled.has_changed().unwrap(),
+        "a redelivery wakes the worker"
+    );
+}
+
+backend_tests!(the_delivery_worker_wakes_only_for_deliveries_to_claim);
