@@ -11,10 +11,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, Func, LikeExpr, Value};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 use super::feed::statement;
@@ -104,9 +104,7 @@ pub async fn insert_batch(conn: &impl Conn, rows: Vec<NewLoggedRequest>) -> Stor
             .map(|org| (org.uid, org.id))
             .collect()
     };
-    let mut written = 0;
-    let mut chunk = Vec::new();
-    let mut chunk_bytes = 0;
+    let mut rows_known = Vec::with_capacity(rows.len());
     for r in rows {
         let org_id = match &r.org {
             LogOrg::Proven(scope) => scope.org_id(),
@@ -115,25 +113,167 @@ pub async fn insert_batch(conn: &impl Conn, rows: Vec<NewLoggedRequest>) -> Stor
                 None => continue,
             },
         };
+        rows_known.push((org_id, r));
+    }
+    let postgres = conn.raw().get_database_backend() == DbBackend::Postgres;
+    let mut written = 0;
+    let mut chunk = Vec::new();
+    let mut chunk_bytes = 0;
+    for (org_id, r) in rows_known {
         let bytes = r.text_bytes();
-        if !chunk.is_empty()
-            && (chunk.len() >= rows_per_insert(COLUMNS)
-                || chunk_bytes + bytes > MAX_INSERT_TEXT_BYTES)
-        {
-            written += chunk.len();
-            RequestLog::insert_many(std::mem::take(&mut chunk))
-                .exec(conn.raw())
-                .await?;
+        let rows_full = !postgres && chunk.len() >= rows_per_insert(COLUMNS);
+        if !chunk.is_empty() && (rows_full || chunk_bytes + bytes > MAX_INSERT_TEXT_BYTES) {
+            written += insert_chunk(conn, std::mem::take(&mut chunk), postgres).await?;
             chunk_bytes = 0;
         }
         chunk_bytes += bytes;
-        chunk.push(row(org_id, r));
+        chunk.push((org_id, r));
     }
     if !chunk.is_empty() {
-        written += chunk.len();
-        RequestLog::insert_many(chunk).exec(conn.raw()).await?;
+        written += insert_chunk(conn, chunk, postgres).await?;
     }
     Ok(written)
+}
+
+/// Writes one chunk of rows in one statement. On PostgreSQL that statement is always the same
+/// text, whatever the chunk's size: each column travels as one array, so the statement is
+/// prepared once per connection and planned once, where a multi-row `VALUES` of this many rows
+/// and parameters would be a new statement to parse and plan for every count of rows (this is
+/// the one statement the server runs for every SCIM request it serves).
+async fn insert_chunk(
+    conn: &impl Conn,
+    chunk: Vec<(OrgId, NewLoggedRequest)>,
+    postgres: bool,
+) -> StoreResult<usize> {
+    let count = chunk.len();
+    if postgres {
+        conn.raw().execute_raw(unnest_insert(chunk)).await?;
+    } else {
+        RequestLog::insert_many(chunk.into_iter().map(|(org_id, r)| row(org_id, r)))
+            .exec(conn.raw())
+            .await?;
+    }
+    Ok(count)
+}
+
+/// The nullable text columns of [`unnest_insert`], in the order of their bits in its `nulls`
+/// array: the driver binds a text array only without NULL elements, so a row's missing values
+/// travel as empty strings and one bit each.
+const NULLABLE: [&str; 9] = [
+    "request_id",
+    "credential_kind",
+    "credential_id",
+    "client_ip",
+    "user_name_normalized",
+    "user_name",
+    "external_id",
+    "request_body",
+    "response_body",
+];
+
+/// `INSERT … SELECT … FROM unnest(arrays)` of a chunk (PostgreSQL).
+fn unnest_insert(chunk: Vec<(OrgId, NewLoggedRequest)>) -> Statement {
+    let rows = chunk.len();
+    let mut org_ids = Vec::with_capacity(rows);
+    let mut methods = Vec::with_capacity(rows);
+    let mut paths = Vec::with_capacity(rows);
+    let mut statuses = Vec::with_capacity(rows);
+    let mut durations = Vec::with_capacity(rows);
+    let mut created = Vec::with_capacity(rows);
+    let mut nulls = Vec::with_capacity(rows);
+    let mut nullable: [Vec<Value>; NULLABLE.len()] =
+        std::array::from_fn(|_| Vec::with_capacity(rows));
+    for (org_id, r) in chunk {
+        org_ids.push(Value::BigInt(Some(org_id.0)));
+        statuses.push(Value::Int(Some(i32::from(r.status))));
+        durations.push(Value::BigInt(Some(r.duration_us)));
+        created.push(Value::ChronoDateTimeUtc(Some(r.at)));
+        let user_name_normalized = r.user_name.as_deref().map(normalize_key);
+        let values = [
+            r.request_id,
+            r.credential_kind,
+            r.credential_id,
+            r.client_ip,
+            user_name_normalized,
+            r.user_name,
+            r.external_id,
+            r.request_body,
+            r.response_body,
+        ];
+        let mut missing = 0i32;
+        for (bit, (column, value)) in nullable.iter_mut().zip(values).enumerate() {
+            if value.is_none() {
+                missing |= 1 << bit;
+            }
+            column.push(Value::String(Some(value.unwrap_or_default())));
+        }
+        nulls.push(Value::Int(Some(missing)));
+        methods.push(Value::String(Some(r.method)));
+        paths.push(Value::String(Some(r.path)));
+    }
+    let array = |ty: ArrayType, values: Vec<Value>| Value::Array(ty, Some(Box::new(values)));
+    let mut values = vec![
+        array(ArrayType::BigInt, org_ids),
+        array(ArrayType::String, methods),
+        array(ArrayType::String, paths),
+        array(ArrayType::Int, statuses),
+        array(ArrayType::BigInt, durations),
+        array(ArrayType::ChronoDateTimeUtc, created),
+        array(ArrayType::Int, nulls),
+    ];
+    values.extend(
+        nullable
+            .into_iter()
+            .map(|column| array(ArrayType::String, column)),
+    );
+    Statement::from_sql_and_values(DbBackend::Postgres, unnest_sql(), values)
+}
+
+/// The text of [`unnest_insert`]'s statement (built once).
+fn unnest_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let fixed = [
+            "org_id",
+            "method",
+            "path",
+            "status",
+            "duration_us",
+            "created_at",
+        ];
+        let mut columns: Vec<&str> = fixed.to_vec();
+        columns.extend(NULLABLE);
+        let mut arrays = vec![
+            "$1::int8[]",
+            "$2::text[]",
+            "$3::text[]",
+            "$4::int4[]",
+            "$5::int8[]",
+            "$6::timestamptz[]",
+            "$7::int4[]",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+        arrays.extend((0..NULLABLE.len()).map(|i| format!("${}::text[]", i + 8)));
+        let mut selected: Vec<String> = fixed.iter().map(|c| format!("t.{c}")).collect();
+        selected.extend(
+            NULLABLE
+                .iter()
+                .enumerate()
+                .map(|(bit, c)| format!("CASE WHEN t.nulls & {} = 0 THEN t.{c} END", 1 << bit)),
+        );
+        let mut names: Vec<&str> = fixed.to_vec();
+        names.push("nulls");
+        names.extend(NULLABLE);
+        format!(
+            "INSERT INTO scim_request_log ({}) SELECT {} FROM unnest({}) AS t({})",
+            columns.join(", "),
+            selected.join(", "),
+            arrays.join(", "),
+            names.join(", "),
+        )
+    })
 }
 
 impl NewLoggedRequest {

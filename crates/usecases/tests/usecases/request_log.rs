@@ -371,7 +371,113 @@ async fn a_batch_larger_than_one_statement_is_written_whole(backend: Backend) {
     assert_eq!(numbers, expected);
 }
 
+/// Every column is stored as given: a missing value as NULL and an empty one as empty (on
+/// PostgreSQL a batch travels as one array per column, with the missing values marked apart),
+/// the time to the microsecond, in a batch of more rows than one multi-row `INSERT` held.
+async fn every_column_is_stored_as_given(backend: Backend) {
+    let w = world(backend, 1000).await;
+    let at = chrono::DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap();
+    let mut full = captured(
+        LogOrg::Proven(w.scope.clone()),
+        201,
+        json!({"userName": "Grace", "externalId": "ext-9"}),
+        at,
+    );
+    full.response_body = Some(Bytes::from_static(b"{\"id\":\"u9\"}"));
+    let mut bare = captured(
+        LogOrg::Named(w.scope.org_uid().to_owned()),
+        401,
+        json!({}),
+        at,
+    );
+    bare.request_id = None;
+    bare.credential = None;
+    bare.client_ip = None;
+    bare.request_body = Vec::new();
+    bare.response_body = None;
+    let mut empty = captured(LogOrg::Proven(w.scope.clone()), 204, json!({}), at);
+    empty.request_id = Some(String::new());
+    empty.client_ip = Some(String::new());
+    let mut batch = vec![full, bare, empty];
+    for i in 0..150 {
+        let mut c = captured(LogOrg::Proven(w.scope.clone()), 200, json!({"n": i}), at);
+        c.method = "GET".into();
+        batch.push(c);
+    }
+    assert_eq!(request_log::write_batch(&w.core, batch).await.unwrap(), 153);
+
+    let rows = request_log::search(
+        &w.core,
+        &w.scope,
+        &SearchInput {
+            limit: 200,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .rows;
+    assert_eq!(rows.len(), 153);
+    let by_status = |status: i32| rows.iter().find(|r| r.status == status).unwrap().id.0;
+    let full = request_log::get(&w.core, &w.scope, by_status(201))
+        .await
+        .unwrap();
+    assert_eq!(full.method, "POST");
+    assert_eq!(full.request_id.as_deref(), Some("req-1"));
+    assert_eq!(full.credential_kind.as_deref(), Some("api_token"));
+    assert_eq!(full.credential_id.as_deref(), Some("tok_1"));
+    assert_eq!(full.client_ip.as_deref(), Some("192.0.2.1"));
+    assert_eq!(full.user_name.as_deref(), Some("Grace"));
+    assert_eq!(full.user_name_normalized.as_deref(), Some("grace"));
+    assert_eq!(full.external_id.as_deref(), Some("ext-9"));
+    assert_eq!(full.response_body.as_deref(), Some("{\"id\":\"u9\"}"));
+    assert!(full.request_body.as_deref().unwrap().contains("Grace"));
+    assert_eq!(full.duration_us, 1500);
+    assert_eq!(full.created_at, at);
+    assert!(
+        full.path.starts_with("/scim/v2.0/organizations/x/Users?") && !full.path.contains("leak"),
+        "{}",
+        full.path
+    );
+
+    let bare = request_log::get(&w.core, &w.scope, by_status(401))
+        .await
+        .unwrap();
+    assert_eq!(
+        bare.org_id, full.org_id,
+        "a named organization's row is its own"
+    );
+    assert_eq!(
+        (
+            &bare.request_id,
+            &bare.credential_kind,
+            &bare.credential_id,
+            &bare.client_ip,
+            &bare.user_name,
+            &bare.user_name_normalized,
+            &bare.external_id,
+            &bare.request_body,
+            &bare.response_body,
+        ),
+        (
+            &None, &None, &None, &None, &None, &None, &None, &None, &None
+        ),
+        "missing values are NULL"
+    );
+
+    let empty = request_log::get(&w.core, &w.scope, by_status(204))
+        .await
+        .unwrap();
+    assert_eq!(
+        empty.request_id.as_deref(),
+        Some(""),
+        "an empty value stays empty"
+    );
+    assert_eq!(empty.client_ip.as_deref(), Some(""));
+}
+
 backend_tests!(
+    every_column_is_stored_as_given,
     long_responses_are_held_and_logged_by_their_start,
     writes_scoped_redacted_rows,
     prunes_by_age_and_by_count,
