@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures_util::StreamExt;
@@ -165,9 +165,12 @@ async fn postman_loop(core: Core, postman: usecases::invitations::Postman, poll:
     }
 }
 
-/// Waits for the next change of `signal`, at most `timeout`.
-async fn wait(signal: &mut tokio::sync::watch::Receiver<u64>, timeout: Duration) {
-    let _ = tokio::time::timeout(timeout, signal.changed()).await;
+/// Waits for the next change of `signal`, at most `timeout`; whether it changed.
+async fn wait(signal: &mut tokio::sync::watch::Receiver<u64>, timeout: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(timeout, signal.changed()).await,
+        Ok(Ok(()))
+    )
 }
 
 /// How this replica's sequencer hands the deliveries it creates straight to this replica's
@@ -233,24 +236,41 @@ impl Handoff {
 
 async fn sequencer(core: Core, handoff: Arc<Handoff>, poll: Duration) {
     let mut written = core.signals().outbox();
+    // Woken by a commit (or after a full batch) something almost surely waits, so the pass skips
+    // the look that only the poll needs.
+    let mut announced = false;
+    let mut lag_recorded: Option<Instant> = None;
     loop {
         let now = Utc::now();
-        let mut pass =
-            usecases::feed::sequence(&core, SEQUENCE_BATCH, now, handoff.lease(now)).await;
+        let lease = handoff.lease(now);
+        let mut pass = if announced {
+            usecases::feed::sequence_waiting(&core, SEQUENCE_BATCH, now, lease).await
+        } else {
+            usecases::feed::sequence(&core, SEQUENCE_BATCH, now, lease).await
+        };
         if let Ok(done) = &mut pass {
             metrics::counter!(observe::EVENTS_PUBLISHED).increment(done.events as u64);
             handoff
                 .hand_over(&core, std::mem::take(&mut done.leased))
                 .await;
         }
-        record_feed_lag(&core).await;
+        // The gauge is scraped every few seconds; reading the oldest waiting event after every
+        // pass (one per create at an IdP's pace) would be a statement per create for nothing.
+        if lag_recorded.is_none_or(|at| at.elapsed() >= FEED_LAG_EVERY) {
+            record_feed_lag(&core).await;
+            lag_recorded = Some(Instant::now());
+        }
         match pass {
             // A full batch: more may be waiting.
-            Ok(done) if done.events as u64 == SEQUENCE_BATCH => continue,
+            Ok(done) if done.events as u64 == SEQUENCE_BATCH => {
+                announced = true;
+                continue;
+            }
             // Another replica holds the sequencer; its batch may have started before this
             // replica's commit, so look again shortly rather than at the next poll.
             Ok(done) if done.busy => {
                 tokio::time::sleep(Duration::from_millis(5)).await;
+                announced = false;
                 continue;
             }
             Ok(_) => {}
@@ -259,9 +279,12 @@ async fn sequencer(core: Core, handoff: Arc<Handoff>, poll: Duration) {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
-        wait(&mut written, poll).await;
+        announced = wait(&mut written, poll).await;
     }
 }
+
+/// How often the feed-lag gauge is read (at most; an idle replica reads it at every poll past it).
+const FEED_LAG_EVERY: Duration = Duration::from_secs(1);
 
 /// Sets the feed-lag gauge: the age of the oldest event still waiting for the sequencer.
 async fn record_feed_lag(core: &Core) {

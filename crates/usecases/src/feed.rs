@@ -215,6 +215,18 @@ pub async fn sequence(
     if !feed::backlog(core.db()).await? {
         return Ok(Sequenced::default());
     }
+    sequence_waiting(core, limit, now, fresh).await
+}
+
+/// [`sequence`] without first looking whether anything waits: for a pass that a commit with
+/// events (or a full previous batch) just announced, where the look would almost always say yes
+/// and cost one more statement per pass.
+pub async fn sequence_waiting(
+    core: &Core,
+    limit: u64,
+    now: DateTime<Utc>,
+    fresh: Option<feed::FreshLease<'_>>,
+) -> Result<Sequenced> {
     let txn = store::db::begin_write(core.db()).await?;
     let done = feed::sequence(&txn, limit, now, fresh).await?;
     txn.commit().await?;
