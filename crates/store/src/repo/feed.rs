@@ -177,26 +177,29 @@ pub async fn sequence(
             row.try_get("", "kind")?,
         ));
     }
-    let head = state(conn).await?;
     if batch.is_empty() {
         return Ok(Sequenced {
-            last_position: head.last_position,
+            last_position: state(conn).await?.last_position,
             ..Sequenced::default()
         });
     }
-    let mut orgs: Vec<OrgId> = batch.iter().filter_map(|(_, org, _)| *org).collect();
-    orgs.sort_unstable();
-    orgs.dedup();
-    let mut counters = counters(conn, &orgs).await?;
+    // The head and the organizations' counters move by this batch's counts, each in the one
+    // statement that also says where it now stands (rather than a read, then a write).
+    let head = advance_head(conn, batch.len()).await?;
+    let mut per_org: HashMap<OrgId, i64> = HashMap::new();
+    for org in batch.iter().filter_map(|(_, org, _)| *org) {
+        *per_org.entry(org).or_insert(0) += 1;
+    }
+    let mut next_sequence = advance_counters(conn, &per_org).await?;
     let mut assigned: Vec<Assigned> = Vec::with_capacity(batch.len());
-    let mut position = head.last_position;
+    let mut position = head - batch.len() as i64;
     for (event, org, kind) in batch {
         position += 1;
         // Region-level events have a position but no organization sequence.
         let sequence = org.map(|org| {
-            let sequence = counters.entry(org).or_insert(0);
+            let sequence = next_sequence.entry(org).or_insert(1);
             *sequence += 1;
-            *sequence
+            *sequence - 1
         });
         assigned.push(Assigned {
             event,
@@ -223,26 +226,6 @@ pub async fn sequence(
         );
         raw.execute_raw(statement(backend, &sql, values)).await?;
     }
-    for chunk in orgs.chunks(UPDATE_CHUNK) {
-        let rows: Vec<&str> = chunk.iter().map(|_| "(?, ?)").collect();
-        let mut values = Vec::with_capacity(chunk.len() * 2);
-        for org in chunk {
-            values.push(org.0.into());
-            values.push(counters.get(org).copied().unwrap_or(0).into());
-        }
-        let sql = format!(
-            "INSERT INTO event_counters (org_id, last_sequence) VALUES {} \
-             ON CONFLICT (org_id) DO UPDATE SET last_sequence = excluded.last_sequence",
-            rows.join(", ")
-        );
-        raw.execute_raw(statement(backend, &sql, values)).await?;
-    }
-    raw.execute_raw(statement(
-        backend,
-        "UPDATE feed_state SET last_position = ? WHERE id = 1",
-        vec![position.into()],
-    ))
-    .await?;
     let endpoints = webhooks::active(conn).await?;
     let (deliveries, leased) = fan_out(conn, &endpoints, &assigned, now, fresh).await?;
     let done = Sequenced {
@@ -276,30 +259,56 @@ struct Assigned {
     sequence: Option<i64>,
 }
 
-async fn counters(conn: &impl Conn, orgs: &[OrgId]) -> StoreResult<HashMap<OrgId, i64>> {
+/// Moves the feed's head past `count` new events; returns the new head (the last of their
+/// positions).
+async fn advance_head(conn: &impl Conn, count: usize) -> StoreResult<i64> {
     let raw = conn.raw();
-    let mut out = HashMap::new();
+    let row = raw
+        .query_one_raw(statement(
+            raw.get_database_backend(),
+            "UPDATE feed_state SET last_position = last_position + ? WHERE id = 1 \
+             RETURNING last_position",
+            vec![(count as i64).into()],
+        ))
+        .await?
+        .ok_or(StoreError::NotFound("feed state"))?;
+    Ok(row.try_get("", "last_position")?)
+}
+
+/// Moves each organization's sequence past its `count` new events (creating its counter at the
+/// first); returns each organization's first new sequence number.
+async fn advance_counters(
+    conn: &impl Conn,
+    counts: &HashMap<OrgId, i64>,
+) -> StoreResult<HashMap<OrgId, i64>> {
+    let raw = conn.raw();
+    let mut orgs: Vec<(OrgId, i64)> = counts.iter().map(|(org, n)| (*org, *n)).collect();
+    orgs.sort_unstable();
+    let mut first = HashMap::with_capacity(orgs.len());
     for chunk in orgs.chunks(UPDATE_CHUNK) {
-        let marks: Vec<&str> = chunk.iter().map(|_| "?").collect();
+        let rows: Vec<&str> = chunk.iter().map(|_| "(?, ?)").collect();
+        let mut values = Vec::with_capacity(chunk.len() * 2);
+        for (org, count) in chunk {
+            values.push(org.0.into());
+            values.push((*count).into());
+        }
         let sql = format!(
-            "SELECT org_id, last_sequence FROM event_counters WHERE org_id IN ({})",
-            marks.join(", ")
+            "INSERT INTO event_counters (org_id, last_sequence) VALUES {} \
+             ON CONFLICT (org_id) DO UPDATE \
+             SET last_sequence = event_counters.last_sequence + excluded.last_sequence \
+             RETURNING org_id, last_sequence",
+            rows.join(", ")
         );
-        let rows = raw
-            .query_all_raw(statement(
-                raw.get_database_backend(),
-                &sql,
-                chunk.iter().map(|o| o.0.into()).collect(),
-            ))
+        let returned = raw
+            .query_all_raw(statement(raw.get_database_backend(), &sql, values))
             .await?;
-        for row in rows {
-            out.insert(
-                OrgId(row.try_get("", "org_id")?),
-                row.try_get::<i64>("", "last_sequence")?,
-            );
+        for row in returned {
+            let org = OrgId(row.try_get("", "org_id")?);
+            let last: i64 = row.try_get("", "last_sequence")?;
+            first.insert(org, last - counts.get(&org).copied().unwrap_or(0) + 1);
         }
     }
-    Ok(out)
+    Ok(first)
 }
 
 /// One delivery per (enabled endpoint whose filters match, event); up to `fresh.max` of those to
