@@ -138,8 +138,8 @@ pub async fn insert_batch(conn: &impl Conn, rows: Vec<NewLoggedRequest>) -> Stor
 /// Writes one chunk of rows in one statement. On PostgreSQL that statement is always the same
 /// text, whatever the chunk's size: each column travels as one array, so the statement is
 /// prepared once per connection and planned once, where a multi-row `VALUES` of this many rows
-/// and parameters would be a new statement to parse and plan for every count of rows (this is
-/// the one statement the server runs for every SCIM request it serves).
+/// and parameters would be a new statement to parse and plan for every count of rows (and this
+/// statement logs every SCIM request the server serves).
 async fn insert_chunk(
     conn: &impl Conn,
     chunk: Vec<(OrgId, NewLoggedRequest)>,
