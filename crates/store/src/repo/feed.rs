@@ -191,6 +191,10 @@ pub async fn sequence(
         *per_org.entry(org).or_insert(0) += 1;
     }
     let mut next_sequence = advance_counters(conn, &per_org).await?;
+    if next_sequence.len() != per_org.len() {
+        // Every counter the upsert touched comes back; one missing would repeat its numbers.
+        return Err(StoreError::NotFound("event counter"));
+    }
     let mut assigned: Vec<Assigned> = Vec::with_capacity(batch.len());
     let mut position = head - batch.len() as i64;
     for (event, org, kind) in batch {

@@ -107,6 +107,28 @@ impl Hook {
         (done.attempted, done.succeeded)
     }
 
+    /// One sequencer pass at `now` whose new deliveries, up to `room`, are leased to `owner`'s
+    /// worker (as the replica's own sequencer hands them over).
+    async fn sequence_leased_to(
+        &self,
+        owner: &str,
+        room: usize,
+        now: DateTime<Utc>,
+    ) -> store::repo::feed::Sequenced {
+        usecases::feed::sequence(
+            self.core(),
+            1000,
+            now,
+            Some(store::repo::feed::FreshLease {
+                owner,
+                until: now + chrono::Duration::minutes(5),
+                max: room,
+            }),
+        )
+        .await
+        .unwrap()
+    }
+
     async fn user(&self, name: &str) {
         scim_user(&self.world, &idp(), name, &format!("{name}@acme.test")).await;
         sequence_all(self.core()).await;
@@ -567,18 +589,7 @@ async fn new_deliveries_are_leased_to_the_sequencing_worker(backend: Backend) {
         scim_user(&hook.world, &idp(), name, &format!("{name}@acme.test")).await;
     }
     let now = Utc::now();
-    let done = usecases::feed::sequence(
-        hook.core(),
-        1000,
-        now,
-        Some(store::repo::feed::FreshLease {
-            owner: "w1",
-            until: now + chrono::Duration::minutes(5),
-            max: 4,
-        }),
-    )
-    .await
-    .unwrap();
+    let done = hook.sequence_leased_to("w1", 4, now).await;
     assert!(
         done.deliveries >= 12,
         "6+ events to each endpoint: {done:?}"
@@ -667,19 +678,7 @@ async fn the_delivery_worker_wakes_only_for_deliveries_to_claim(backend: Backend
     let hook = hook(backend, EndpointSpec::default()).await;
     let mut scheduled = hook.core().signals().deliveries();
     scim_user(&hook.world, &idp(), "handed", "handed@acme.test").await;
-    let now = Utc::now();
-    let done = usecases::feed::sequence(
-        hook.core(),
-        1000,
-        now,
-        Some(store::repo::feed::FreshLease {
-            owner: "w1",
-            until: now + chrono::Duration::minutes(5),
-            max: 100,
-        }),
-    )
-    .await
-    .unwrap();
+    let done = hook.sequence_leased_to("w1", 100, Utc::now()).await;
     assert!(done.deliveries > 0, "{done:?}");
     assert_eq!(
         done.leased.len(),
