@@ -104,7 +104,10 @@ pub async fn insert_batch(conn: &impl Conn, rows: Vec<NewLoggedRequest>) -> Stor
             .map(|org| (org.uid, org.id))
             .collect()
     };
-    let mut rows_known = Vec::with_capacity(rows.len());
+    let postgres = conn.raw().get_database_backend() == DbBackend::Postgres;
+    let mut written = 0;
+    let mut chunk = Vec::new();
+    let mut chunk_bytes = 0;
     for r in rows {
         let org_id = match &r.org {
             LogOrg::Proven(scope) => scope.org_id(),
@@ -113,13 +116,6 @@ pub async fn insert_batch(conn: &impl Conn, rows: Vec<NewLoggedRequest>) -> Stor
                 None => continue,
             },
         };
-        rows_known.push((org_id, r));
-    }
-    let postgres = conn.raw().get_database_backend() == DbBackend::Postgres;
-    let mut written = 0;
-    let mut chunk = Vec::new();
-    let mut chunk_bytes = 0;
-    for (org_id, r) in rows_known {
         let bytes = r.text_bytes();
         let rows_full = !postgres && chunk.len() >= rows_per_insert(COLUMNS);
         if !chunk.is_empty() && (rows_full || chunk_bytes + bytes > MAX_INSERT_TEXT_BYTES) {
@@ -155,6 +151,17 @@ async fn insert_chunk(
     }
     Ok(count)
 }
+
+/// The columns of [`unnest_insert`] that are never NULL, with their arrays' element types, in
+/// the order [`unnest_insert`] binds them.
+const NOT_NULL: [(&str, &str); 6] = [
+    ("org_id", "int8"),
+    ("method", "text"),
+    ("path", "text"),
+    ("status", "int4"),
+    ("duration_us", "int8"),
+    ("created_at", "timestamptz"),
+];
 
 /// The nullable text columns of [`unnest_insert`], in the order of their bits in its `nulls`
 /// array: the driver binds a text array only without NULL elements, so a row's missing values
@@ -229,48 +236,36 @@ fn unnest_insert(chunk: Vec<(OrgId, NewLoggedRequest)>) -> Statement {
     Statement::from_sql_and_values(DbBackend::Postgres, unnest_sql(), values)
 }
 
-/// The text of [`unnest_insert`]'s statement (built once).
+/// The text of [`unnest_insert`]'s statement (built once): its arrays in parameter order — the
+/// [`NOT_NULL`] columns, the `nulls` bits, then the [`NULLABLE`] columns.
 fn unnest_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
-        let fixed = [
-            "org_id",
-            "method",
-            "path",
-            "status",
-            "duration_us",
-            "created_at",
-        ];
-        let mut columns: Vec<&str> = fixed.to_vec();
-        columns.extend(NULLABLE);
-        let mut arrays = vec![
-            "$1::int8[]",
-            "$2::text[]",
-            "$3::text[]",
-            "$4::int4[]",
-            "$5::int8[]",
-            "$6::timestamptz[]",
-            "$7::int4[]",
-        ]
-        .into_iter()
-        .map(str::to_owned)
-        .collect::<Vec<_>>();
-        arrays.extend((0..NULLABLE.len()).map(|i| format!("${}::text[]", i + 8)));
-        let mut selected: Vec<String> = fixed.iter().map(|c| format!("t.{c}")).collect();
-        selected.extend(
-            NULLABLE
-                .iter()
-                .enumerate()
-                .map(|(bit, c)| format!("CASE WHEN t.nulls & {} = 0 THEN t.{c} END", 1 << bit)),
-        );
-        let mut names: Vec<&str> = fixed.to_vec();
-        names.push("nulls");
-        names.extend(NULLABLE);
+        let arrays = NOT_NULL
+            .into_iter()
+            .chain([("nulls", "int4")])
+            .chain(NULLABLE.map(|column| (column, "text")));
+        let (names, types): (Vec<&str>, Vec<&str>) = arrays.unzip();
+        let placeholders: Vec<String> = types
+            .iter()
+            .enumerate()
+            .map(|(i, ty)| format!("${}::{ty}[]", i + 1))
+            .collect();
+        let columns = NOT_NULL
+            .map(|(column, _)| column)
+            .into_iter()
+            .chain(NULLABLE);
+        let selected = NOT_NULL
+            .map(|(column, _)| format!("t.{column}"))
+            .into_iter()
+            .chain(NULLABLE.iter().enumerate().map(|(bit, column)| {
+                format!("CASE WHEN t.nulls & {} = 0 THEN t.{column} END", 1 << bit)
+            }));
         format!(
             "INSERT INTO scim_request_log ({}) SELECT {} FROM unnest({}) AS t({})",
-            columns.join(", "),
-            selected.join(", "),
-            arrays.join(", "),
+            columns.collect::<Vec<_>>().join(", "),
+            selected.collect::<Vec<_>>().join(", "),
+            placeholders.join(", "),
             names.join(", "),
         )
     })
@@ -494,4 +489,36 @@ pub async fn cap_per_organization(conn: &impl Conn, max_rows: u64, limit: u64) -
             .rows_affected();
     }
     Ok(deleted)
+}
+
+#[cfg(test)]
+mod unnest_tests {
+    #[test]
+    fn the_array_insert_binds_each_column_in_order_and_reads_null_bits() {
+        let nullable = super::NULLABLE
+            .iter()
+            .enumerate()
+            .map(|(bit, c)| format!("CASE WHEN t.nulls & {} = 0 THEN t.{c} END", 1 << bit))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let text_arrays = (8..=16)
+            .map(|n| format!("${n}::text[]"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let names = super::NULLABLE.join(", ");
+        assert_eq!(
+            super::unnest_sql(),
+            format!(
+                "INSERT INTO scim_request_log (org_id, method, path, status, duration_us, \
+                 created_at, {names}) SELECT t.org_id, t.method, t.path, t.status, \
+                 t.duration_us, t.created_at, {nullable} FROM unnest($1::int8[], $2::text[], \
+                 $3::text[], $4::int4[], $5::int8[], $6::timestamptz[], $7::int4[], \
+                 {text_arrays}) AS t(org_id, method, path, status, duration_us, created_at, \
+                 nulls, {names})"
+            )
+        );
+        assert!(
+            super::unnest_sql().contains("CASE WHEN t.nulls & 256 = 0 THEN t.response_body END")
+        );
+    }
 }
