@@ -182,6 +182,9 @@ impl Default for PoolSettings {
     }
 }
 
+/// How long a pooled connection may sit idle before it is pinged again when lent.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Connects to `url` (`sqlite://…` or `postgres://…`).
 ///
 /// SQLite runs in WAL mode with a busy timeout and foreign keys on; an in-memory SQLite database
@@ -198,6 +201,11 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Database, Sto
         .min_connections(if in_memory { 1 } else { 0 })
         .acquire_timeout(settings.acquire_timeout)
         .connect_timeout(settings.acquire_timeout)
+        // sqlx pings a connection (a round trip) when it returns to the pool, and by default again
+        // when it is lent: two round trips per checkout besides the work, on a GET that is one
+        // statement. A connection back from its last use a moment ago passed the first ping, so
+        // only one idle for a while (a restart, a proxy's idle cut) is pinged before it is lent.
+        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {
             opts.create_if_missing(true)
