@@ -364,6 +364,7 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
     let browser =
         crate::oauth::authorize_app(&config, &services).with_federation(federation.clone());
     let scim = scim_api(&services, &config, &tokens).with_federation(federation.clone());
+    background.push(tokio::spawn(scim.share_rate_limits()));
     let webhook_deps = crate::workers::WebhookDeps::new(&config)?;
     if config.secrets.webhook_key.is_empty() && config.region != crate::config::LOCAL_REGION {
         tracing::warn!(

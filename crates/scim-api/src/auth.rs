@@ -88,7 +88,7 @@ impl Caller {
             org_uid: principal.scope.org_uid().to_owned(),
             credential_kind,
         });
-        crate::guard::check_rate(&api, &credential_id, principal.scope.org_uid()).await?;
+        crate::guard::check_rate(&api, &credential_id, principal.scope.org_uid())?;
         // Accepted: only now is it the credential's use.
         api.verifier
             .record_use(&principal)

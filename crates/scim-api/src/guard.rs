@@ -16,7 +16,7 @@ use actix_web::http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError};
 use scim_core::error::ScimError;
-use store::ratelimit::{self, Limit};
+use store::ratelimit::Limit;
 
 use crate::ScimApi;
 use crate::error::{ApiError, SCIM_JSON};
@@ -134,35 +134,23 @@ impl ResponseError for RateLimited {
     }
 }
 
-/// Counts a request of `credential` in `org_uid` against both limits.
-pub async fn check_rate(
-    api: &ScimApi,
-    credential: &str,
-    org_uid: &str,
-) -> Result<(), actix_web::Error> {
+/// Counts a request of `credential` in `org_uid` against both limits (in this process: see
+/// [`store::ratelimit::SharedLimits`]).
+pub fn check_rate(api: &ScimApi, credential: &str, org_uid: &str) -> Result<(), RateLimited> {
+    const WHAT: [&str; 2] = ["credential", "organization"];
     let limits = &api.settings.limits;
-    let kv = api.core.kv().as_ref();
+    let credential_key = format!("scim:cred:{credential}");
+    let org_key = format!("scim:org:{org_uid}");
     let checks = [
-        (
-            "credential",
-            format!("scim:cred:{credential}"),
-            limits.per_credential,
-        ),
-        (
-            "organization",
-            format!("scim:org:{org_uid}"),
-            limits.per_organization,
-        ),
+        (credential_key.as_str(), limits.per_credential),
+        (org_key.as_str(), limits.per_organization),
     ];
-    for (what, key, limit) in checks {
-        if let Err(retry_after) = ratelimit::check(kv, &key, limit)
-            .await
-            .map_err(ApiError::from)?
-        {
+    api.rate_limits
+        .check(&checks)
+        .map_err(|(index, retry_after)| {
+            let what = WHAT.get(index).copied().unwrap_or("organization");
             metrics::counter!("scimgate_rate_limited_total", "limit" => format!("scim_{what}"))
                 .increment(1);
-            return Err(RateLimited { what, retry_after }.into());
-        }
-    }
-    Ok(())
+            RateLimited { what, retry_after }
+        })
 }

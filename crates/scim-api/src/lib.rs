@@ -17,6 +17,7 @@ pub mod request_log;
 use std::sync::Arc;
 
 use actix_web::web;
+use store::ratelimit::SharedLimits;
 use token_service::BearerVerifier;
 use usecases::Core;
 
@@ -68,17 +69,28 @@ pub struct ScimApi {
     pub settings: Arc<ScimSettings>,
     /// Finds organizations that live in another region, to point IdPs there.
     pub federation: Option<federation::Federation>,
+    /// The per-credential and per-organization request limits' counters (see
+    /// [`ScimApi::share_rate_limits`]).
+    pub rate_limits: Arc<SharedLimits>,
 }
 
 impl ScimApi {
     /// Builds the API state.
     pub fn new(core: Core, verifier: Arc<dyn BearerVerifier>, settings: ScimSettings) -> Self {
         Self {
+            rate_limits: SharedLimits::new(core.kv().clone()),
             core,
             verifier,
             settings: Arc::new(settings),
             federation: None,
         }
+    }
+
+    /// Adds this replica's hits on the request limits to the key-value store, and reads the other
+    /// replicas', until dropped; the server runs it in the background. Without it each replica
+    /// holds the limits on its own.
+    pub fn share_rate_limits(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.rate_limits.clone().share_forever()
     }
 
     /// Points requests for organizations of other regions to their region.

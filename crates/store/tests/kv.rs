@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use store::kv::{self, Kv, Notice};
+use store::ratelimit::{Limit, SharedLimits};
 use testkit::{Backend, backend_tests};
 
 async fn open(backend: Backend) -> Kv {
@@ -181,6 +182,104 @@ async fn counters_count_within_a_window(backend: Backend) {
     );
 }
 
+/// Several counters in one call: each gets its own amount and window, created or added to.
+async fn counters_are_added_to_in_one_call(backend: Backend) {
+    let kv = open(backend).await;
+    let add = |by| {
+        [
+            kv::Counter {
+                key: "rate:a",
+                by,
+                window: Duration::from_secs(60),
+            },
+            kv::Counter {
+                key: "rate:b",
+                by: by * 10,
+                window: Duration::from_millis(300),
+            },
+        ]
+    };
+    let first = kv.add_to_counters(&add(2)).await.unwrap();
+    assert_eq!(first.iter().map(|c| c.0).collect::<Vec<_>>(), [2, 20]);
+    assert!(first[0].1 > Duration::from_secs(55) && first[0].1 <= Duration::from_secs(60));
+    assert!(first[1].1 <= Duration::from_millis(300));
+    let second = kv.add_to_counters(&add(1)).await.unwrap();
+    assert_eq!(second.iter().map(|c| c.0).collect::<Vec<_>>(), [3, 30]);
+    assert_eq!(kv.incr("rate:a", Duration::from_secs(60)).await.unwrap(), 4);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let third = kv.add_to_counters(&add(1)).await.unwrap();
+    assert_eq!(
+        third.iter().map(|c| c.0).collect::<Vec<_>>(),
+        [5, 10],
+        "the short window ended and started over"
+    );
+    assert!(kv.add_to_counters(&[]).await.unwrap().is_empty());
+}
+
+fn per_minute(max: u64) -> Limit {
+    Limit::per_minute(max)
+}
+
+/// Limits are exact within a process, checked in order, and a refused hit counts nowhere.
+async fn shared_limits_count_in_order_and_stop_at_the_first_over(backend: Backend) {
+    let limits = SharedLimits::new(open(backend).await);
+    let checks = [("cred", per_minute(2)), ("org", per_minute(3))];
+    assert_eq!(limits.check(&checks), Ok(()));
+    assert_eq!(limits.check(&checks), Ok(()));
+    let (index, retry_after) = limits.check(&checks).unwrap_err();
+    assert_eq!(index, 0, "the credential's third hit is over its 2");
+    assert!(retry_after > Duration::from_secs(55) && retry_after <= Duration::from_secs(60));
+    // The refused hit did not count on the organization: it has had two.
+    assert_eq!(limits.check(&[("org", per_minute(3))]), Ok(()));
+    let (index, _) = limits
+        .check(&[("other cred", per_minute(2)), ("org", per_minute(3))])
+        .unwrap_err();
+    assert_eq!(index, 1, "the organization's fourth hit is over its 3");
+    // A limit of 0 is off.
+    for _ in 0..10 {
+        assert_eq!(limits.check(&[("cred", per_minute(0))]), Ok(()));
+    }
+    limits.share().await.unwrap();
+    assert!(
+        limits.check(&checks).is_err(),
+        "sharing changes nothing here"
+    );
+    // A window that ends starts the count over.
+    let short = Limit {
+        max: 1,
+        window: Duration::from_millis(300),
+    };
+    assert_eq!(limits.check(&[("short", short)]), Ok(()));
+    assert!(limits.check(&[("short", short)]).is_err());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(limits.check(&[("short", short)]), Ok(()), "a new window");
+}
+
+/// Two replicas on one store: what one counted reaches the other with its next share, so the
+/// second is held to what is left of the limit after at most one batch of its own.
+async fn shared_limits_add_up_across_replicas(backend: Backend) {
+    let kv = open(backend).await;
+    let (first, second) = (SharedLimits::new(kv.clone()), SharedLimits::new(kv.clone()));
+    let limit = [("org", per_minute(5))];
+    for _ in 0..4 {
+        assert_eq!(first.check(&limit), Ok(()));
+    }
+    first.share().await.unwrap();
+    assert_eq!(
+        kv.add_to_counters(&[]).await.unwrap(),
+        Vec::new(),
+        "nothing added by an empty call"
+    );
+    // The second replica has not heard of those four until it shares its own first hit.
+    assert_eq!(second.check(&limit), Ok(()));
+    second.share().await.unwrap();
+    assert!(second.check(&limit).is_err(), "4 + 1 of 5 used");
+    // And the first hears of the second's hit with its own next one.
+    assert!(first.check(&limit).is_ok(), "its own count is 4 of 5");
+    first.share().await.unwrap();
+    assert!(first.check(&limit).is_err(), "now 6 counted in the store");
+}
+
 async fn revocation_set_and_plain_values(backend: Backend) {
     let kv = open(backend).await;
     assert!(!kv.is_revoked("inst-1").await.unwrap());
@@ -216,6 +315,9 @@ backend_tests!(
     concurrent_takes_have_exactly_one_winner,
     values_expire,
     counters_count_within_a_window,
+    counters_are_added_to_in_one_call,
+    shared_limits_count_in_order_and_stop_at_the_first_over,
+    shared_limits_add_up_across_replicas,
     revocation_set_and_plain_values,
     namespaces_do_not_see_each_other,
     published_messages_reach_this_process_before_publish_returns,

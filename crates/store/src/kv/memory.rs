@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{KeyValueStore, Listener, Listening, LocalListeners, Notice};
+use super::{Counter, KeyValueStore, Listener, Listening, LocalListeners, Notice};
 use crate::StoreError;
 
 #[derive(Debug)]
@@ -53,6 +53,33 @@ fn live<'a>(map: &'a mut HashMap<String, Entry>, key: &str, now: Instant) -> Opt
         map.remove(key);
     }
     map.get_mut(key)
+}
+
+/// Adds `by` to the counter under `key`, which starts a `window` when this creates it; answers the
+/// new count and how long the window has left.
+fn add(
+    map: &mut HashMap<String, Entry>,
+    now: Instant,
+    key: &str,
+    by: u64,
+    window: Duration,
+) -> (u64, Duration) {
+    let entry = match live(map, key, now) {
+        Some(entry) => entry,
+        None => map.entry(key.to_owned()).or_insert(Entry {
+            value: 0u64.to_be_bytes().to_vec(),
+            expires_at: now + window,
+        }),
+    };
+    let count = entry
+        .value
+        .as_slice()
+        .try_into()
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+        .saturating_add(by);
+    entry.value = count.to_be_bytes().to_vec();
+    (count, entry.expires_at.saturating_duration_since(now))
 }
 
 fn revoked_key(id: &str) -> String {
@@ -114,23 +141,18 @@ impl KeyValueStore for MemoryKv {
         key: &str,
         window: Duration,
     ) -> Result<(u64, Duration), StoreError> {
+        self.with_entries(|map, now| add(map, now, key, 1, window))
+    }
+
+    async fn add_to_counters(
+        &self,
+        counters: &[Counter<'_>],
+    ) -> Result<Vec<(u64, Duration)>, StoreError> {
         self.with_entries(|map, now| {
-            let entry = match live(map, key, now) {
-                Some(entry) => entry,
-                None => map.entry(key.to_owned()).or_insert(Entry {
-                    value: 0u64.to_be_bytes().to_vec(),
-                    expires_at: now + window,
-                }),
-            };
-            let count = entry
-                .value
-                .as_slice()
-                .try_into()
-                .map(u64::from_be_bytes)
-                .unwrap_or(0)
-                .saturating_add(1);
-            entry.value = count.to_be_bytes().to_vec();
-            (count, entry.expires_at.saturating_duration_since(now))
+            counters
+                .iter()
+                .map(|counter| add(map, now, counter.key, counter.by, counter.window))
+                .collect()
         })
     }
 

@@ -14,6 +14,17 @@ pub use redis::RedisKv;
 
 use crate::StoreError;
 
+/// What [`KeyValueStore::add_to_counters`] adds to one counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counter<'a> {
+    /// The counter's key.
+    pub key: &'a str,
+    /// How much to add.
+    pub by: u64,
+    /// The expiry window the counter starts when this creates it.
+    pub window: Duration,
+}
+
 /// A shared handle to the configured key-value store.
 pub type Kv = Arc<dyn KeyValueStore>;
 
@@ -37,6 +48,12 @@ pub trait KeyValueStore: Send + Sync + std::fmt::Debug {
     /// `Retry-After` tells a caller over its limit).
     async fn incr_window(&self, key: &str, window: Duration)
     -> Result<(u64, Duration), StoreError>;
+    /// Adds `by` to each of `counters` as [`KeyValueStore::incr_window`] adds one, and answers
+    /// each one's new count and how long its window has left, in order. One round trip for all.
+    async fn add_to_counters(
+        &self,
+        counters: &[Counter<'_>],
+    ) -> Result<Vec<(u64, Duration)>, StoreError>;
     /// Marks `id` revoked for `ttl` (as long as anything it revokes can still be presented).
     async fn revoke(&self, id: &str, ttl: Duration) -> Result<(), StoreError>;
     /// True when `id` is in the revocation set.

@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, ExistenceCheck, Script, SetExpiry, SetOptions};
 
-use super::{KeyValueStore, Listener, Listening, LocalListeners, Notice};
+use super::{Counter, KeyValueStore, Listener, Listening, LocalListeners, Notice};
 use crate::StoreError;
 
 /// INCR, and on the first increment start the expiry window; answers the count and the
@@ -26,6 +26,25 @@ if count == 1 or left < 0 then
   left = tonumber(ARGV[1])
 end
 return {count, left}
+";
+
+/// INCR_WITH_WINDOW for each key, adding ARGV[2i] instead of one, with ARGV[2i - 1] as its window:
+/// answers each key's count and milliseconds left, in turn.
+const ADD_TO_COUNTERS: &str = r"
+local answer = {}
+for i = 1, #KEYS do
+  local window = tonumber(ARGV[2 * i - 1])
+  local by = tonumber(ARGV[2 * i])
+  local count = redis.call('INCRBY', KEYS[i], by)
+  local left = redis.call('PTTL', KEYS[i])
+  if count == by or left < 0 then
+    redis.call('PEXPIRE', KEYS[i], window)
+    left = window
+  end
+  answer[2 * i - 1] = count
+  answer[2 * i] = left
+end
+return answer
 ";
 
 /// EXISTS over the revocation keys, but only when the marker (KEYS[1]) exists: -1 otherwise.
@@ -42,6 +61,7 @@ pub struct RedisKv {
     conn: ConnectionManager,
     namespace: String,
     incr_script: Script,
+    add_to_counters_script: Script,
     exists_if_marked: Script,
     listeners: Arc<LocalListeners>,
 }
@@ -78,6 +98,7 @@ impl RedisKv {
             conn,
             namespace: namespace.to_owned(),
             incr_script: Script::new(INCR_WITH_WINDOW),
+            add_to_counters_script: Script::new(ADD_TO_COUNTERS),
             exists_if_marked: Script::new(EXISTS_IF_MARKED),
             listeners: Arc::default(),
         })
@@ -203,6 +224,35 @@ impl KeyValueStore for RedisKv {
             .await
             .map_err(kv_err)?;
         Ok((count, Duration::from_millis(left)))
+    }
+
+    async fn add_to_counters(
+        &self,
+        counters: &[Counter<'_>],
+    ) -> Result<Vec<(u64, Duration)>, StoreError> {
+        if counters.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut invocation = self.add_to_counters_script.prepare_invoke();
+        for counter in counters {
+            invocation
+                .key(self.key(counter.key))
+                .arg(millis(counter.window))
+                .arg(counter.by);
+        }
+        let mut conn = self.conn.clone();
+        let answer: Vec<u64> = invocation.invoke_async(&mut conn).await.map_err(kv_err)?;
+        if answer.len() != counters.len() * 2 {
+            return Err(StoreError::KeyValue(format!(
+                "adding to {} counters answered {} values",
+                counters.len(),
+                answer.len()
+            )));
+        }
+        Ok(answer
+            .chunks_exact(2)
+            .map(|pair| (pair[0], Duration::from_millis(pair[1])))
+            .collect())
     }
 
     async fn revoke(&self, id: &str, ttl: Duration) -> Result<(), StoreError> {
