@@ -39,6 +39,8 @@ pub async fn revoke(
             jwt::remaining(&claims),
         )
         .await?;
+        // Replicas remember access tokens they verified: they must forget this one.
+        store::credential_cache::announce(&svc.inner.kv, &claims.org).await?;
     }
     let mut res = HttpResponse::Ok();
     no_store(&mut res);

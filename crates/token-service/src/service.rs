@@ -101,6 +101,8 @@ impl TokenService {
         )
         .await?;
         refresh_tokens::revoke_family(&self.inner.db, family_id).await?;
+        // Replicas remember access tokens they verified: they must forget the family's.
+        store::credential_cache::announce(&self.inner.kv, family_id).await?;
         Ok(())
     }
 
@@ -149,8 +151,8 @@ impl TokenService {
         let cache = &self.inner.credentials;
         let ticket = match cache.get(&key) {
             Ok(VerifiedCredential::Installation(found)) => return Ok(found),
-            // Keys say their kind, so an API token is never found here.
-            Ok(VerifiedCredential::ApiToken(_)) => None,
+            // Keys say their kind, so another kind is never found here.
+            Ok(VerifiedCredential::ApiToken(_) | VerifiedCredential::AccessToken(_)) => None,
             Err(ticket) => Some(ticket),
         };
         let found = installations::authenticate(&self.inner.db, installation_uid, org_uid).await?;

@@ -71,7 +71,9 @@ async fn record_use(
         let last = match held {
             VerifiedCredential::ApiToken(p) => &mut p.last_used_at,
             VerifiedCredential::Installation(Some(p)) => &mut p.last_used_at,
-            VerifiedCredential::Installation(None) => return false,
+            VerifiedCredential::Installation(None) | VerifiedCredential::AccessToken(_) => {
+                return false;
+            }
         };
         let due = api_tokens::use_due(*last, at);
         if due {
@@ -146,6 +148,32 @@ pub enum VerifiedCredential {
     /// What an installation proves for one organization, under `installation:{uid}|{org}`
     /// (`None`: nothing there).
     Installation(Option<InstallationPrincipal>),
+    /// An OAuth access token whose signature and claims checked out and that no revocation had
+    /// reached when it was read, under `access:{digest}`.
+    AccessToken(VerifiedAccess),
+}
+
+/// What a verified access token says, as far as a later request with it needs.
+#[derive(Debug, Clone)]
+pub struct VerifiedAccess {
+    /// The installation (the token's `sub`).
+    installation_uid: String,
+    /// The organization it is for (`org`).
+    org_uid: String,
+    /// When it expires (`exp`, seconds since the epoch).
+    expires_at: i64,
+}
+
+/// The cache key of an access token: its digest, so the cache never holds a usable token.
+fn access_key(token: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(token.as_bytes());
+    let mut key = String::with_capacity(7 + 64);
+    key.push_str("access:");
+    for byte in digest {
+        key.push_str(&format!("{byte:02x}"));
+    }
+    key
 }
 
 /// Verifies an organization API token: valid, not revoked or expired, and of this organization.
@@ -231,33 +259,66 @@ impl BearerVerifier for TokenService {
         if !jwt::looks_like_jwt(token) {
             return Err(VerifyError::Invalid);
         }
-        let claims = match jwt::verify(&self.inner.keys, self.settings(), token).await {
-            Ok(claims) => claims,
-            Err(JwtError::WrongRegion(region)) => return Err(VerifyError::WrongRegion { region }),
-            Err(JwtError::Store(e)) => return Err(VerifyError::Unavailable(e)),
-            Err(JwtError::Invalid) => return Err(VerifyError::Invalid),
-        };
-        if claims.org != org_uid || self.is_revoked(&claims).await? {
+        let access = self.verify_access_token(token).await?;
+        if access.org_uid != org_uid {
             return Err(VerifyError::Invalid);
         }
         let installation = self
-            .installation(&claims.sub, org_uid)
+            .installation(&access.installation_uid, org_uid)
             .await?
             .ok_or(VerifyError::Invalid)?;
         Ok(Principal {
             scope: installation.scope,
             usage: Usage::Installation {
-                cache_key: crate::service::installation_key(&claims.sub, org_uid),
+                cache_key: crate::service::installation_key(&access.installation_uid, org_uid),
                 id: installation.installation_id,
                 last_used_at: installation.last_used_at,
             },
-            credential: Credential::Installation(claims.sub),
+            credential: Credential::Installation(access.installation_uid),
             scim_enabled: installation.scim_enabled,
         })
     }
 
     async fn record_use(&self, principal: &Principal) -> Result<(), VerifyError> {
         record_use(&self.inner.db, Some(&self.inner.credentials), principal).await
+    }
+}
+
+impl TokenService {
+    /// Checks an OAuth access token's signature and claims, and that no revocation reached it.
+    /// An IdP sends the same token with every request until it expires, so a replica remembers
+    /// one it verified (for the credential cache's short TTL, and never past `exp`): a revocation
+    /// of the token, its refresh family or its installation is announced, and makes every
+    /// replica forget what it remembered before the revoking request is answered here.
+    async fn verify_access_token(&self, token: &str) -> Result<VerifiedAccess, VerifyError> {
+        let cache = &self.inner.credentials;
+        let key = access_key(token);
+        let now = chrono::Utc::now().timestamp();
+        let ticket = match cache.get(&key) {
+            Ok(VerifiedCredential::AccessToken(access)) if now < access.expires_at => {
+                return Ok(access);
+            }
+            Ok(_) => None,
+            Err(ticket) => Some(ticket),
+        };
+        let claims = match jwt::verify(&self.inner.keys, self.settings(), token).await {
+            Ok(claims) => claims,
+            Err(JwtError::WrongRegion(region)) => return Err(VerifyError::WrongRegion { region }),
+            Err(JwtError::Store(e)) => return Err(VerifyError::Unavailable(e)),
+            Err(JwtError::Invalid) => return Err(VerifyError::Invalid),
+        };
+        if self.is_revoked(&claims).await? {
+            return Err(VerifyError::Invalid);
+        }
+        let access = VerifiedAccess {
+            installation_uid: claims.sub,
+            org_uid: claims.org,
+            expires_at: claims.exp,
+        };
+        if let Some(ticket) = ticket {
+            cache.insert(ticket, key, VerifiedCredential::AccessToken(access.clone()));
+        }
+        Ok(access)
     }
 }
 
