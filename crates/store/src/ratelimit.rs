@@ -92,8 +92,23 @@ struct LocalCounter {
 }
 
 impl LocalCounter {
+    fn starting(now: Instant, window: Duration) -> Self {
+        Self {
+            window,
+            ends: now + window,
+            shared: 0,
+            sending: 0,
+            waiting: 0,
+        }
+    }
+
     fn count(&self) -> u64 {
         self.shared + self.sending + self.waiting
+    }
+
+    /// Whether it still matters: its window runs, or hits of it are still to reach the store.
+    fn matters(&self, now: Instant) -> bool {
+        now < self.ends || self.waiting > 0 || self.sending > 0
     }
 }
 
@@ -119,7 +134,7 @@ impl SharedLimits {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if counters.len() >= FORGET_FROM && counters.len().is_power_of_two() {
             // Without a shared store nothing else forgets ended windows.
-            counters.retain(|_, c| now < c.ends || c.waiting > 0 || c.sending > 0);
+            counters.retain(|_, c| c.matters(now));
         }
         let mut first_waiting = false;
         let mut verdict = Ok(());
@@ -161,7 +176,7 @@ impl SharedLimits {
                 .counters
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            counters.retain(|_, c| now < c.ends || c.waiting > 0 || c.sending > 0);
+            counters.retain(|_, c| c.matters(now));
             counters
                 .iter_mut()
                 .filter(|(_, c)| c.waiting > 0)
@@ -248,18 +263,6 @@ impl SharedLimits {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
-        }
-    }
-}
-
-impl LocalCounter {
-    fn starting(now: Instant, window: Duration) -> Self {
-        Self {
-            window,
-            ends: now + window,
-            shared: 0,
-            sending: 0,
-            waiting: 0,
         }
     }
 }

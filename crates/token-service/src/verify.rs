@@ -166,14 +166,7 @@ pub struct VerifiedAccess {
 
 /// The cache key of an access token: its digest, so the cache never holds a usable token.
 fn access_key(token: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(token.as_bytes());
-    let mut key = String::with_capacity(7 + 64);
-    key.push_str("access:");
-    for byte in digest {
-        key.push_str(&format!("{byte:02x}"));
-    }
-    key
+    format!("access:{}", store::secret::sha256_hex(token))
 }
 
 /// Verifies an organization API token: valid, not revoked or expired, and of this organization.
