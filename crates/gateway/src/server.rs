@@ -390,7 +390,18 @@ pub async fn start(config: Config, mut services: Services) -> anyhow::Result<Run
     let trusted = web::Data::new(crate::client_addr::TrustedProxies(
         config.http.trusted_proxies.clone(),
     ));
+    // Each HTTP worker gets a database pool of its own (see `Database::give_each_worker_a_pool`):
+    // as many as actix starts, which is its default when the configuration leaves it at 0.
+    let http_workers = if config.http.workers > 0 {
+        config.http.workers
+    } else {
+        std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+    };
+    services.db.give_each_worker_a_pool(http_workers);
+    let worker_db = services.db.clone();
     let mut server = HttpServer::new(move || {
+        // Runs on each worker's thread as it starts.
+        worker_db.serve_from_this_thread();
         App::new()
             .app_data(data.clone())
             .app_data(trusted.clone())

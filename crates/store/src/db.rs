@@ -4,12 +4,16 @@
 //! outside this crate: the repositories are the way in, and tenant repositories take an
 //! [`crate::OrgScope`].
 
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    SqliteTransactionMode, SqlxPostgresConnector, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -17,8 +21,58 @@ use crate::StoreError;
 use crate::migration::Migrator;
 
 /// The region's pooled database connection.
-#[derive(Debug, Clone)]
-pub struct Database(DatabaseConnection);
+#[derive(Clone)]
+pub struct Database {
+    /// The pool of everything but the HTTP workers (background work, the CLI), and of the HTTP
+    /// workers too until [`Database::give_each_worker_a_pool`].
+    shared: DatabaseConnection,
+    /// Each HTTP worker's own pool, on PostgreSQL once the server sets them up; shared by every
+    /// clone, so the handles built before that use them as well.
+    workers: Arc<OnceLock<WorkerPools>>,
+    /// What [`Database::on_statement`] watches with, for worker pools opened after it.
+    watch: Arc<Mutex<Option<StatementWatch>>>,
+    /// What the pools are opened with.
+    opened_with: Arc<(String, PoolSettings)>,
+}
+
+type StatementWatch = Arc<dyn Fn(&StatementInfo<'_>) + Send + Sync>;
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("shared", &self.shared)
+            .field("workers", &self.workers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Pools of their own for the threads that serve requests. A socket is driven by the runtime it
+/// was opened on, and each HTTP worker runs a runtime of its own: a connection that one worker
+/// (or the background runtime) opened wakes that thread as well on every round trip when another
+/// worker uses it. A worker whose connections are all its own wakes nobody else.
+#[derive(Debug)]
+struct WorkerPools {
+    /// Which database's pools a thread's binding is for (several run in one test process).
+    family: u64,
+    /// The next binding's slot.
+    next: AtomicUsize,
+    /// One per binding, opened on first use on the worker's own thread. A worker that actix
+    /// restarts (after a panic) takes a new slot rather than its predecessor's: those connections
+    /// belong to a runtime that is gone. Past the spare slots, a new worker uses the shared pool.
+    pools: Vec<OnceLock<DatabaseConnection>>,
+    max_each: u32,
+}
+
+thread_local! {
+    /// The worker pool this thread serves requests from: its database's family, and the index.
+    static SERVING_FROM: Cell<Option<(u64, usize)>> = const { Cell::new(None) };
+}
+
+/// Worker pools beyond the workers' count, for workers actix restarts.
+const SPARE_BINDINGS: usize = 16;
+
+/// Tells families of worker pools apart.
+static FAMILIES: AtomicU64 = AtomicU64::new(0);
 
 /// A write transaction open on the [`Database`]; repositories run on it as on the database.
 /// Dropped without [`Transaction::commit`], it rolls back.
@@ -60,13 +114,120 @@ pub trait Conn: sealed::Sealed + Sync {
 impl sealed::Sealed for Database {
     type Raw = DatabaseConnection;
     fn raw_with(&self, _: sealed::Token) -> &DatabaseConnection {
-        &self.0
+        self.conn()
     }
 }
 
 impl Conn for Database {
     fn is_postgres(&self) -> bool {
-        self.0.get_database_backend() == DbBackend::Postgres
+        self.shared.get_database_backend() == DbBackend::Postgres
+    }
+}
+
+impl Database {
+    fn new(shared: DatabaseConnection, url: &str, settings: &PoolSettings) -> Self {
+        Self {
+            shared,
+            workers: Arc::default(),
+            watch: Arc::default(),
+            opened_with: Arc::new((url.to_owned(), settings.clone())),
+        }
+    }
+
+    /// The pool this thread uses: its worker's own when it serves requests, else the shared one.
+    fn conn(&self) -> &DatabaseConnection {
+        let (Some(workers), Some((family, index))) = (self.workers.get(), SERVING_FROM.get())
+        else {
+            return &self.shared;
+        };
+        match workers.pools.get(index) {
+            Some(pool) if family == workers.family => {
+                pool.get_or_init(|| self.worker_pool(workers.max_each))
+            }
+            _ => &self.shared,
+        }
+    }
+
+    /// A worker's pool, opened lazily: its connections are opened by the worker that uses them.
+    fn worker_pool(&self, max: u32) -> DatabaseConnection {
+        use sea_orm::sqlx::ConnectOptions as _;
+        let (url, settings) = &*self.opened_with;
+        let connect = match url.parse::<PgConnectOptions>() {
+            Ok(options) => options.disable_statement_logging(),
+            // The shared pool opened with the same URL, so this does not happen; if it did, the
+            // worker would use the shared pool's connections (correct, only slower).
+            Err(_) => return self.shared.clone(),
+        };
+        let pool = PgPoolOptions::new()
+            .max_connections(max)
+            .min_connections(0)
+            .acquire_timeout(settings.acquire_timeout)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IF_IDLE_FOR {
+                        sea_orm::sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
+            .connect_lazy_with(connect);
+        let mut conn = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+        if let Some(watch) = self
+            .watch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+        {
+            conn.set_metric_callback(move |info| watch(&statement_info(info)));
+        }
+        conn
+    }
+
+    /// Gives each of `workers` HTTP workers a pool of its own (PostgreSQL; nothing on SQLite),
+    /// sharing `max_connections` between them; the shared pool keeps serving everything else.
+    /// Each worker thread then calls [`Database::serve_from_this_thread`].
+    pub fn give_each_worker_a_pool(&self, workers: usize) {
+        if !self.is_postgres() || workers == 0 {
+            return;
+        }
+        let max = self.opened_with.1.max_connections;
+        let count = u32::try_from(workers).unwrap_or(u32::MAX);
+        let _ = self.workers.set(WorkerPools {
+            family: FAMILIES.fetch_add(1, Ordering::Relaxed),
+            next: AtomicUsize::new(0),
+            pools: (0..workers + SPARE_BINDINGS)
+                .map(|_| OnceLock::new())
+                .collect(),
+            max_each: max.div_ceil(count).max(2),
+        });
+    }
+
+    /// Binds the calling thread (an HTTP worker starting) to a worker pool of its own.
+    pub fn serve_from_this_thread(&self) {
+        if let Some(workers) = self.workers.get() {
+            let index = workers.next.fetch_add(1, Ordering::Relaxed);
+            SERVING_FROM.set(Some((workers.family, index)));
+        }
+    }
+
+    /// Every pool: the shared one, and the workers' that are open.
+    fn pools(&self) -> impl Iterator<Item = &DatabaseConnection> {
+        std::iter::once(&self.shared).chain(
+            self.workers
+                .get()
+                .into_iter()
+                .flat_map(|w| w.pools.iter().filter_map(OnceLock::get)),
+        )
+    }
+}
+
+fn statement_info<'a>(info: &'a sea_orm::metric::Info<'a>) -> StatementInfo<'a> {
+    StatementInfo {
+        sql: &info.statement.sql,
+        params: info.statement.values.as_ref().map_or(0, |v| v.0.len()),
+        elapsed: info.elapsed,
+        failed: info.failed,
     }
 }
 
@@ -111,15 +272,15 @@ pub struct StatementInfo<'a> {
 impl Database {
     /// Calls `watch` after every statement this pool runs (metrics, and tests that check no
     /// statement's size grows with the input).
+    /// Worker pools opened later are watched alike.
     pub fn on_statement(&mut self, watch: impl Fn(&StatementInfo<'_>) + Send + Sync + 'static) {
-        self.0.set_metric_callback(move |info| {
-            watch(&StatementInfo {
-                sql: &info.statement.sql,
-                params: info.statement.values.as_ref().map_or(0, |v| v.0.len()),
-                elapsed: info.elapsed,
-                failed: info.failed,
-            });
-        });
+        let watch: StatementWatch = Arc::new(watch);
+        *self
+            .watch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(watch.clone());
+        self.shared
+            .set_metric_callback(move |info| watch(&statement_info(info)));
     }
 }
 
@@ -136,31 +297,38 @@ pub struct PoolState {
 
 impl Database {
     /// The pool's current use.
+    /// The pools' current use, added up.
     pub fn pool_state(&self) -> PoolState {
-        // The backend is checked first: sea-orm's getters panic on the other one.
-        let (size, idle, max) = match self.0.get_database_backend() {
-            DbBackend::Postgres => {
-                let pool = self.0.get_postgres_connection_pool();
-                (
-                    pool.size(),
-                    pool.num_idle(),
-                    pool.options().get_max_connections(),
-                )
-            }
-            _ => {
-                let pool = self.0.get_sqlite_connection_pool();
-                (
-                    pool.size(),
-                    pool.num_idle(),
-                    pool.options().get_max_connections(),
-                )
-            }
+        let mut state = PoolState {
+            size: 0,
+            idle: 0,
+            max: 0,
         };
-        PoolState {
-            size,
-            idle: u32::try_from(idle).unwrap_or(u32::MAX),
-            max,
+        for conn in self.pools() {
+            // The backend is checked first: sea-orm's getters panic on the other one.
+            let (size, idle, max) = match conn.get_database_backend() {
+                DbBackend::Postgres => {
+                    let pool = conn.get_postgres_connection_pool();
+                    (
+                        pool.size(),
+                        pool.num_idle(),
+                        pool.options().get_max_connections(),
+                    )
+                }
+                _ => {
+                    let pool = conn.get_sqlite_connection_pool();
+                    (
+                        pool.size(),
+                        pool.num_idle(),
+                        pool.options().get_max_connections(),
+                    )
+                }
+            };
+            state.size += size;
+            state.idle += u32::try_from(idle).unwrap_or(u32::MAX);
+            state.max += max;
         }
+        state
     }
 }
 
@@ -216,36 +384,40 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Database, Sto
         });
     sea_orm::Database::connect(options)
         .await
-        .map(Database)
+        .map(|shared| Database::new(shared, url, settings))
         .map_err(StoreError::Database)
 }
 
 /// Applies every pending migration.
 pub async fn migrate(db: &Database) -> Result<(), StoreError> {
-    Migrator::up(&db.0, None)
+    Migrator::up(&db.shared, None)
         .await
         .map_err(StoreError::Database)
 }
 
 /// Checks the database answers a trivial query (readiness).
 pub async fn ping(db: &Database) -> Result<(), StoreError> {
-    db.0.ping().await.map_err(StoreError::Database)
+    db.conn().ping().await.map_err(StoreError::Database)
 }
 
 /// Closes the pool (tests that drop their database).
 pub async fn close(db: Database) -> Result<(), StoreError> {
-    db.0.close().await.map_err(StoreError::Database)
+    for conn in db.pools() {
+        conn.clone().close().await.map_err(StoreError::Database)?;
+    }
+    Ok(())
 }
 
 /// Opens a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so two writers queue on the busy
 /// timeout instead of failing when the second one tries to upgrade its read lock.
 pub async fn begin_write(db: &Database) -> Result<Transaction, StoreError> {
     let options = TransactionOptions {
-        sqlite_transaction_mode: (db.0.get_database_backend() == DbBackend::Sqlite)
+        sqlite_transaction_mode: (db.shared.get_database_backend() == DbBackend::Sqlite)
             .then_some(SqliteTransactionMode::Immediate),
         ..TransactionOptions::default()
     };
-    db.0.begin_with_options(options)
+    db.conn()
+        .begin_with_options(options)
         .await
         .map(Transaction)
         .map_err(StoreError::Database)
@@ -255,13 +427,14 @@ pub async fn begin_write(db: &Database) -> Result<Transaction, StoreError> {
 /// `REPEATABLE READ`; a SQLite read transaction in WAL mode), for a listing that must agree with
 /// a cursor taken in the same transaction.
 pub async fn begin_read(db: &Database) -> Result<Transaction, StoreError> {
-    let postgres = db.0.get_database_backend() == DbBackend::Postgres;
+    let postgres = db.is_postgres();
     let options = TransactionOptions {
         isolation_level: postgres.then_some(sea_orm::IsolationLevel::RepeatableRead),
         access_mode: postgres.then_some(sea_orm::AccessMode::ReadOnly),
         sqlite_transaction_mode: (!postgres).then_some(SqliteTransactionMode::Deferred),
     };
-    db.0.begin_with_options(options)
+    db.conn()
+        .begin_with_options(options)
         .await
         .map(Transaction)
         .map_err(StoreError::Database)
@@ -276,8 +449,8 @@ pub async fn begin_bounded(
     db: &Database,
     limit: std::time::Duration,
 ) -> Result<Transaction, StoreError> {
-    let txn = db.0.begin().await.map_err(StoreError::Database)?;
-    if db.0.get_database_backend() == DbBackend::Postgres {
+    let txn = db.conn().begin().await.map_err(StoreError::Database)?;
+    if db.is_postgres() {
         let millis = limit.as_millis().clamp(1, i32::MAX as u128);
         txn.execute_unprepared(&format!("SET LOCAL statement_timeout = {millis}"))
             .await
@@ -295,10 +468,10 @@ pub fn listen(
     channel: &'static str,
     on_notify: impl Fn(Option<&str>) + Send + Sync + 'static,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    if db.0.get_database_backend() != DbBackend::Postgres {
+    if !db.is_postgres() {
         return None;
     }
-    let pool = db.0.get_postgres_connection_pool().clone();
+    let pool = db.shared.get_postgres_connection_pool().clone();
     Some(tokio::spawn(async move {
         use sea_orm::sqlx::postgres::PgListener;
         let mut backoff = Duration::from_millis(100);
