@@ -270,9 +270,8 @@ pub struct StatementInfo<'a> {
 }
 
 impl Database {
-    /// Calls `watch` after every statement this pool runs (metrics, and tests that check no
-    /// statement's size grows with the input).
-    /// Worker pools opened later are watched alike.
+    /// Calls `watch` after every statement the pools run (metrics, and tests that check no
+    /// statement's size grows with the input); worker pools opened later are watched alike.
     pub fn on_statement(&mut self, watch: impl Fn(&StatementInfo<'_>) + Send + Sync + 'static) {
         let watch: StatementWatch = Arc::new(watch);
         *self
@@ -296,7 +295,6 @@ pub struct PoolState {
 }
 
 impl Database {
-    /// The pool's current use.
     /// The pools' current use, added up.
     pub fn pool_state(&self) -> PoolState {
         let mut state = PoolState {
