@@ -59,8 +59,9 @@ async fn each_worker_thread_uses_a_pool_of_its_own(backend: Backend) {
     match backend {
         Backend::Postgres => {
             // The default 16 shared between two workers: 8 each, opened by their first use.
+            // (How many connections stay open is not asserted: a worker's runtime that ended
+            // first may have dropped its connections instead of returning them.)
             assert_eq!(db.pool_state().max, shared_max + 16);
-            assert!(db.pool_state().size >= 3, "{:?}", db.pool_state());
         }
         Backend::Sqlite => assert_eq!(db.pool_state().max, shared_max, "one pool on SQLite"),
     }
