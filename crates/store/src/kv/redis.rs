@@ -15,21 +15,10 @@ use redis::{AsyncCommands, ExistenceCheck, Script, SetExpiry, SetOptions};
 use super::{Counter, KeyValueStore, Listener, Listening, LocalListeners, Notice};
 use crate::StoreError;
 
-/// INCR, and on the first increment start the expiry window; answers the count and the
-/// milliseconds the window has left. A key left without expiry (a failure between the two calls
-/// of an older version) gets one, so a counter can never block forever.
-const INCR_WITH_WINDOW: &str = r"
-local count = redis.call('INCR', KEYS[1])
-local left = redis.call('PTTL', KEYS[1])
-if count == 1 or left < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  left = tonumber(ARGV[1])
-end
-return {count, left}
-";
-
-/// INCR_WITH_WINDOW for each key, adding ARGV[2i] instead of one, with ARGV[2i - 1] as its window:
-/// answers each key's count and milliseconds left, in turn.
+/// INCRBY ARGV[2i] on each key, starting its expiry window of ARGV[2i - 1] ms when this created it;
+/// answers each key's count and the milliseconds its window has left, in turn. A key left without
+/// expiry (a failure between two calls of an older version) gets one, so a counter can never block
+/// forever.
 const ADD_TO_COUNTERS: &str = r"
 local answer = {}
 for i = 1, #KEYS do
@@ -60,7 +49,6 @@ pub struct RedisKv {
     client: redis::Client,
     conn: ConnectionManager,
     namespace: String,
-    incr_script: Script,
     add_to_counters_script: Script,
     exists_if_marked: Script,
     listeners: Arc<LocalListeners>,
@@ -97,7 +85,6 @@ impl RedisKv {
             client,
             conn,
             namespace: namespace.to_owned(),
-            incr_script: Script::new(INCR_WITH_WINDOW),
             add_to_counters_script: Script::new(ADD_TO_COUNTERS),
             exists_if_marked: Script::new(EXISTS_IF_MARKED),
             listeners: Arc::default(),
@@ -215,15 +202,11 @@ impl KeyValueStore for RedisKv {
         key: &str,
         window: Duration,
     ) -> Result<(u64, Duration), StoreError> {
-        let mut conn = self.conn.clone();
-        let (count, left): (u64, u64) = self
-            .incr_script
-            .key(self.key(key))
-            .arg(millis(window))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(kv_err)?;
-        Ok((count, Duration::from_millis(left)))
+        let counter = Counter { key, by: 1, window };
+        self.add_to_counters(&[counter])
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::KeyValue("a counter answered nothing".into()))
     }
 
     async fn add_to_counters(
