@@ -12,7 +12,7 @@ use std::time::Duration;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
     SqliteTransactionMode, SqlxPostgresConnector, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
@@ -20,9 +20,20 @@ use sea_orm_migration::MigratorTrait;
 use crate::StoreError;
 use crate::migration::Migrator;
 
+mod own_connections;
+use own_connections::OwnConnections;
+
 /// The region's pooled database connection.
 #[derive(Clone)]
 pub struct Database {
+    pools: Pools,
+}
+
+/// What a [`Database`] holds, and the sea-orm connection its repositories run on. Other crates
+/// can neither build one nor reach the one in a [`Database`] (that takes a [`sealed::Token`]),
+/// so no query is written outside this crate.
+#[derive(Clone)]
+pub struct Pools {
     /// The pool of everything but the HTTP workers (background work, the CLI), and of the HTTP
     /// workers too until [`Database::give_each_worker_a_pool`].
     shared: DatabaseConnection,
@@ -40,8 +51,8 @@ type StatementWatch = Arc<dyn Fn(&StatementInfo<'_>) + Send + Sync>;
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Database")
-            .field("shared", &self.shared)
-            .field("workers", &self.workers)
+            .field("shared", &self.pools.shared)
+            .field("workers", &self.pools.workers)
             .finish_non_exhaustive()
     }
 }
@@ -59,8 +70,17 @@ struct WorkerPools {
     /// One per binding, opened on first use on the worker's own thread. A worker that actix
     /// restarts (after a panic) takes a new slot rather than its predecessor's: those connections
     /// belong to a runtime that is gone. Past the spare slots, a new worker uses the shared pool.
-    pools: Vec<OnceLock<DatabaseConnection>>,
+    pools: Vec<OnceLock<WorkerPool>>,
+    /// Each worker's share of `max_connections`.
     max_each: u32,
+}
+
+/// One HTTP worker's connections: half for its statements outside a transaction (most requests
+/// are one such read), half for its transactions.
+#[derive(Debug)]
+struct WorkerPool {
+    own: OwnConnections,
+    transactions: DatabaseConnection,
 }
 
 thread_local! {
@@ -112,54 +132,151 @@ pub trait Conn: sealed::Sealed + Sync {
 }
 
 impl sealed::Sealed for Database {
-    type Raw = DatabaseConnection;
-    fn raw_with(&self, _: sealed::Token) -> &DatabaseConnection {
-        self.conn()
+    type Raw = Pools;
+    fn raw_with(&self, _: sealed::Token) -> &Pools {
+        &self.pools
+    }
+}
+
+/// A statement outside a transaction runs on the worker's own connections when an HTTP worker
+/// runs it (PostgreSQL), else on the shared pool.
+#[async_trait::async_trait]
+impl ConnectionTrait for Pools {
+    fn get_database_backend(&self) -> DbBackend {
+        self.shared.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: sea_orm::Statement) -> Result<sea_orm::ExecResult, DbErr> {
+        match self.worker() {
+            Some(worker) => worker.own.execute(stmt).await,
+            None => self.shared.execute_raw(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
+        self.conn().execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+        match self.worker() {
+            Some(worker) => worker.own.query_one(stmt).await,
+            None => self.shared.query_one_raw(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        match self.worker() {
+            Some(worker) => worker.own.query_all(stmt).await,
+            None => self.shared.query_all_raw(stmt).await,
+        }
+    }
+
+    fn support_returning(&self) -> bool {
+        self.shared.support_returning()
     }
 }
 
 impl Conn for Database {
     fn is_postgres(&self) -> bool {
-        self.shared.get_database_backend() == DbBackend::Postgres
+        self.pools.shared.get_database_backend() == DbBackend::Postgres
     }
 }
 
 impl Database {
     fn new(shared: DatabaseConnection, url: &str, settings: &PoolSettings) -> Self {
         Self {
-            shared,
-            workers: Arc::default(),
-            watch: Arc::default(),
-            opened_with: Arc::new((url.to_owned(), settings.clone())),
+            pools: Pools {
+                shared,
+                workers: Arc::default(),
+                watch: Arc::default(),
+                opened_with: Arc::new((url.to_owned(), settings.clone())),
+            },
         }
     }
 
-    /// The pool this thread uses: its worker's own when it serves requests, else the shared one.
+    /// Gives each of `workers` HTTP workers a pool of its own (PostgreSQL; nothing on SQLite),
+    /// sharing `max_connections` between them; the shared pool keeps serving everything else.
+    /// Each worker thread then calls [`Database::serve_from_this_thread`].
+    pub fn give_each_worker_a_pool(&self, workers: usize) {
+        if !self.is_postgres() || workers == 0 {
+            return;
+        }
+        let max = self.pools.opened_with.1.max_connections;
+        let count = u32::try_from(workers).unwrap_or(u32::MAX);
+        let _ = self.pools.workers.set(WorkerPools {
+            family: FAMILIES.fetch_add(1, Ordering::Relaxed),
+            next: AtomicUsize::new(0),
+            pools: (0..workers + SPARE_BINDINGS)
+                .map(|_| OnceLock::new())
+                .collect(),
+            // Two at least: one for statements outside a transaction, one for transactions.
+            max_each: max.div_ceil(count).max(2),
+        });
+    }
+
+    /// Binds the calling thread (an HTTP worker starting) to a worker pool of its own.
+    pub fn serve_from_this_thread(&self) {
+        if let Some(workers) = self.pools.workers.get() {
+            let index = workers.next.fetch_add(1, Ordering::Relaxed);
+            SERVING_FROM.set(Some((workers.family, index)));
+        }
+    }
+}
+
+impl Pools {
+    /// The pool this thread opens transactions on: its worker's own when it serves requests, else
+    /// the shared one.
     fn conn(&self) -> &DatabaseConnection {
+        self.worker().map_or(&self.shared, |w| &w.transactions)
+    }
+
+    /// This thread's worker pool, when it is an HTTP worker's (PostgreSQL).
+    fn worker(&self) -> Option<&WorkerPool> {
         let (Some(workers), Some((family, index))) = (self.workers.get(), SERVING_FROM.get())
         else {
-            return &self.shared;
+            return None;
         };
-        match workers.pools.get(index) {
-            Some(pool) if family == workers.family => {
-                pool.get_or_init(|| self.worker_pool(workers.max_each))
-            }
-            _ => &self.shared,
+        if family != workers.family {
+            return None;
         }
+        let slot = workers.pools.get(index)?;
+        if let Some(pool) = slot.get() {
+            return Some(pool);
+        }
+        let pool = self.worker_pool(workers.max_each)?;
+        Some(slot.get_or_init(|| pool))
     }
 
     /// A worker's pool, opened lazily: its connections are opened by the worker that uses them.
-    fn worker_pool(&self, max: u32) -> DatabaseConnection {
+    /// `None` if the URL does not parse (the shared pool opened with it, so this does not happen;
+    /// if it did, the worker would use the shared pool: correct, only slower).
+    fn worker_pool(&self, max: u32) -> Option<WorkerPool> {
         use sea_orm::sqlx::ConnectOptions as _;
         let (url, settings) = &*self.opened_with;
-        let connect = match url.parse::<PgConnectOptions>() {
-            Ok(options) => options.disable_statement_logging(),
-            // The shared pool opened with the same URL, so this does not happen; if it did, the
-            // worker would use the shared pool's connections (correct, only slower).
-            Err(_) => return self.shared.clone(),
-        };
+        let connect = url
+            .parse::<PgConnectOptions>()
+            .ok()?
+            .disable_statement_logging();
+        let watch = self
+            .watch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let own_max = max.div_ceil(2);
+        let own = OwnConnections::new(
+            connect.clone(),
+            own_max,
+            settings.acquire_timeout,
+            watch.clone(),
+        );
         let pool = PgPoolOptions::new()
-            .max_connections(max)
+            .max_connections(max - own_max)
             .min_connections(0)
             .acquire_timeout(settings.acquire_timeout)
             .test_before_acquire(false)
@@ -172,53 +289,24 @@ impl Database {
                 })
             })
             .connect_lazy_with(connect);
-        let mut conn = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
-        if let Some(watch) = self
-            .watch
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-        {
-            conn.set_metric_callback(move |info| watch(&statement_info(info)));
+        let mut transactions = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+        if let Some(watch) = watch {
+            transactions.set_metric_callback(move |info| watch(&statement_info(info)));
         }
-        conn
+        Some(WorkerPool { own, transactions })
     }
 
-    /// Gives each of `workers` HTTP workers a pool of its own (PostgreSQL; nothing on SQLite),
-    /// sharing `max_connections` between them; the shared pool keeps serving everything else.
-    /// Each worker thread then calls [`Database::serve_from_this_thread`].
-    pub fn give_each_worker_a_pool(&self, workers: usize) {
-        if !self.is_postgres() || workers == 0 {
-            return;
-        }
-        let max = self.opened_with.1.max_connections;
-        let count = u32::try_from(workers).unwrap_or(u32::MAX);
-        let _ = self.workers.set(WorkerPools {
-            family: FAMILIES.fetch_add(1, Ordering::Relaxed),
-            next: AtomicUsize::new(0),
-            pools: (0..workers + SPARE_BINDINGS)
-                .map(|_| OnceLock::new())
-                .collect(),
-            max_each: max.div_ceil(count).max(2),
-        });
-    }
-
-    /// Binds the calling thread (an HTTP worker starting) to a worker pool of its own.
-    pub fn serve_from_this_thread(&self) {
-        if let Some(workers) = self.workers.get() {
-            let index = workers.next.fetch_add(1, Ordering::Relaxed);
-            SERVING_FROM.set(Some((workers.family, index)));
-        }
-    }
-
-    /// Every pool: the shared one, and the workers' that are open.
+    /// Every sea-orm pool: the shared one, and the workers' that are open.
     fn pools(&self) -> impl Iterator<Item = &DatabaseConnection> {
-        std::iter::once(&self.shared).chain(
-            self.workers
-                .get()
-                .into_iter()
-                .flat_map(|w| w.pools.iter().filter_map(OnceLock::get)),
-        )
+        std::iter::once(&self.shared).chain(self.worker_pools().map(|w| &w.transactions))
+    }
+
+    /// The workers' pools that are open.
+    fn worker_pools(&self) -> impl Iterator<Item = &WorkerPool> {
+        self.workers
+            .get()
+            .into_iter()
+            .flat_map(|w| w.pools.iter().filter_map(OnceLock::get))
     }
 }
 
@@ -275,10 +363,12 @@ impl Database {
     pub fn on_statement(&mut self, watch: impl Fn(&StatementInfo<'_>) + Send + Sync + 'static) {
         let watch: StatementWatch = Arc::new(watch);
         *self
+            .pools
             .watch
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(watch.clone());
-        self.shared
+        self.pools
+            .shared
             .set_metric_callback(move |info| watch(&statement_info(info)));
     }
 }
@@ -302,7 +392,7 @@ impl Database {
             idle: 0,
             max: 0,
         };
-        for conn in self.pools() {
+        for conn in self.pools.pools() {
             // The backend is checked first: sea-orm's getters panic on the other one.
             let (size, idle, max) = match conn.get_database_backend() {
                 DbBackend::Postgres => {
@@ -324,6 +414,12 @@ impl Database {
             };
             state.size += size;
             state.idle += u32::try_from(idle).unwrap_or(u32::MAX);
+            state.max += max;
+        }
+        for worker in self.pools.worker_pools() {
+            let (size, idle, max) = worker.own.state();
+            state.size += size;
+            state.idle += idle;
             state.max += max;
         }
         state
@@ -388,19 +484,22 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Database, Sto
 
 /// Applies every pending migration.
 pub async fn migrate(db: &Database) -> Result<(), StoreError> {
-    Migrator::up(&db.shared, None)
+    Migrator::up(&db.pools.shared, None)
         .await
         .map_err(StoreError::Database)
 }
 
 /// Checks the database answers a trivial query (readiness).
 pub async fn ping(db: &Database) -> Result<(), StoreError> {
-    db.conn().ping().await.map_err(StoreError::Database)
+    db.pools.conn().ping().await.map_err(StoreError::Database)
 }
 
 /// Closes the pool (tests that drop their database).
 pub async fn close(db: Database) -> Result<(), StoreError> {
-    for conn in db.pools() {
+    for worker in db.pools.worker_pools() {
+        worker.own.close().await;
+    }
+    for conn in db.pools.pools() {
         conn.clone().close().await.map_err(StoreError::Database)?;
     }
     Ok(())
@@ -410,11 +509,12 @@ pub async fn close(db: Database) -> Result<(), StoreError> {
 /// timeout instead of failing when the second one tries to upgrade its read lock.
 pub async fn begin_write(db: &Database) -> Result<Transaction, StoreError> {
     let options = TransactionOptions {
-        sqlite_transaction_mode: (db.shared.get_database_backend() == DbBackend::Sqlite)
+        sqlite_transaction_mode: (db.pools.shared.get_database_backend() == DbBackend::Sqlite)
             .then_some(SqliteTransactionMode::Immediate),
         ..TransactionOptions::default()
     };
-    db.conn()
+    db.pools
+        .conn()
         .begin_with_options(options)
         .await
         .map(Transaction)
@@ -431,7 +531,8 @@ pub async fn begin_read(db: &Database) -> Result<Transaction, StoreError> {
         access_mode: postgres.then_some(sea_orm::AccessMode::ReadOnly),
         sqlite_transaction_mode: (!postgres).then_some(SqliteTransactionMode::Deferred),
     };
-    db.conn()
+    db.pools
+        .conn()
         .begin_with_options(options)
         .await
         .map(Transaction)
@@ -447,7 +548,12 @@ pub async fn begin_bounded(
     db: &Database,
     limit: std::time::Duration,
 ) -> Result<Transaction, StoreError> {
-    let txn = db.conn().begin().await.map_err(StoreError::Database)?;
+    let txn = db
+        .pools
+        .conn()
+        .begin()
+        .await
+        .map_err(StoreError::Database)?;
     if db.is_postgres() {
         let millis = limit.as_millis().clamp(1, i32::MAX as u128);
         txn.execute_unprepared(&format!("SET LOCAL statement_timeout = {millis}"))
@@ -469,7 +575,7 @@ pub fn listen(
     if !db.is_postgres() {
         return None;
     }
-    let pool = db.shared.get_postgres_connection_pool().clone();
+    let pool = db.pools.shared.get_postgres_connection_pool().clone();
     Some(tokio::spawn(async move {
         use sea_orm::sqlx::postgres::PgListener;
         let mut backoff = Duration::from_millis(100);
