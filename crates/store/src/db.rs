@@ -384,6 +384,14 @@ pub struct PoolState {
     pub max: u32,
 }
 
+impl PoolState {
+    fn add(&mut self, size: u32, idle: u32, max: u32) {
+        self.size += size;
+        self.idle += idle;
+        self.max += max;
+    }
+}
+
 impl Database {
     /// The pools' current use, added up.
     pub fn pool_state(&self) -> PoolState {
@@ -412,15 +420,11 @@ impl Database {
                     )
                 }
             };
-            state.size += size;
-            state.idle += u32::try_from(idle).unwrap_or(u32::MAX);
-            state.max += max;
+            state.add(size, u32::try_from(idle).unwrap_or(u32::MAX), max);
         }
         for worker in self.pools.worker_pools() {
             let (size, idle, max) = worker.own.state();
-            state.size += size;
-            state.idle += idle;
-            state.max += max;
+            state.add(size, idle, max);
         }
         state
     }
