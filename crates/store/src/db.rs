@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, SqlxPostgresConnector, TransactionOptions, TransactionTrait,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -21,7 +21,7 @@ use crate::StoreError;
 use crate::migration::Migrator;
 
 mod own_connections;
-use own_connections::OwnConnections;
+use own_connections::{OwnConnections, OwnTransaction};
 
 /// The region's pooled database connection.
 #[derive(Clone)]
@@ -76,11 +76,12 @@ struct WorkerPools {
 }
 
 /// One HTTP worker's connections: half for its statements outside a transaction (most requests
-/// are one such read), half for its transactions.
+/// are one such read), half for its transactions, so that transactions waiting on a statement
+/// outside them never hold every connection.
 #[derive(Debug)]
 struct WorkerPool {
-    own: OwnConnections,
-    transactions: DatabaseConnection,
+    statements: Arc<OwnConnections>,
+    transactions: Arc<OwnConnections>,
 }
 
 thread_local! {
@@ -97,7 +98,18 @@ static FAMILIES: AtomicU64 = AtomicU64::new(0);
 /// A write transaction open on the [`Database`]; repositories run on it as on the database.
 /// Dropped without [`Transaction::commit`], it rolls back.
 #[derive(Debug)]
-pub struct Transaction(DatabaseTransaction);
+pub struct Transaction(TransactionConn);
+
+/// The sea-orm connection a [`Transaction`] runs on: an HTTP worker's own connection
+/// (PostgreSQL), else one of sea-orm's pools.
+#[derive(Debug)]
+pub struct TransactionConn(OpenOn);
+
+#[derive(Debug)]
+enum OpenOn {
+    Worker(OwnTransaction),
+    Pool(DatabaseTransaction),
+}
 
 pub(crate) mod sealed {
     /// Proof of being inside this crate: other crates cannot name or build it, so they cannot
@@ -148,13 +160,16 @@ impl ConnectionTrait for Pools {
 
     async fn execute_raw(&self, stmt: sea_orm::Statement) -> Result<sea_orm::ExecResult, DbErr> {
         match self.worker() {
-            Some(worker) => worker.own.execute(stmt).await,
+            Some(worker) => worker.statements.execute(stmt).await,
             None => self.shared.execute_raw(stmt).await,
         }
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
-        self.conn().execute_unprepared(sql).await
+        match self.worker() {
+            Some(worker) => worker.statements.execute_unprepared(sql).await,
+            None => self.shared.execute_unprepared(sql).await,
+        }
     }
 
     async fn query_one_raw(
@@ -162,7 +177,7 @@ impl ConnectionTrait for Pools {
         stmt: sea_orm::Statement,
     ) -> Result<Option<sea_orm::QueryResult>, DbErr> {
         match self.worker() {
-            Some(worker) => worker.own.query_one(stmt).await,
+            Some(worker) => worker.statements.query_one(stmt).await,
             None => self.shared.query_one_raw(stmt).await,
         }
     }
@@ -172,7 +187,7 @@ impl ConnectionTrait for Pools {
         stmt: sea_orm::Statement,
     ) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
         match self.worker() {
-            Some(worker) => worker.own.query_all(stmt).await,
+            Some(worker) => worker.statements.query_all(stmt).await,
             None => self.shared.query_all_raw(stmt).await,
         }
     }
@@ -230,12 +245,6 @@ impl Database {
 }
 
 impl Pools {
-    /// The pool this thread opens transactions on: its worker's own when it serves requests, else
-    /// the shared one.
-    fn conn(&self) -> &DatabaseConnection {
-        self.worker().map_or(&self.shared, |w| &w.transactions)
-    }
-
     /// This thread's worker pool, when it is an HTTP worker's (PostgreSQL).
     fn worker(&self) -> Option<&WorkerPool> {
         let (Some(workers), Some((family, index))) = (self.workers.get(), SERVING_FROM.get())
@@ -253,7 +262,7 @@ impl Pools {
         Some(slot.get_or_init(|| pool))
     }
 
-    /// A worker's pool, opened lazily: its connections are opened by the worker that uses them.
+    /// A worker's connections, opened lazily: they are opened by the worker that uses them.
     /// `None` if the URL does not parse (the shared pool opened with it, so this does not happen;
     /// if it did, the worker would use the shared pool: correct, only slower).
     fn worker_pool(&self, max: u32) -> Option<WorkerPool> {
@@ -268,37 +277,19 @@ impl Pools {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
-        let own_max = max.div_ceil(2);
-        let own = OwnConnections::new(
-            connect.clone(),
-            own_max,
-            settings.acquire_timeout,
-            watch.clone(),
-        );
-        let pool = PgPoolOptions::new()
-            .max_connections(max - own_max)
-            .min_connections(0)
-            .acquire_timeout(settings.acquire_timeout)
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= PING_IF_IDLE_FOR {
-                        sea_orm::sqlx::Connection::ping(conn).await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .connect_lazy_with(connect);
-        let mut transactions = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
-        if let Some(watch) = watch {
-            transactions.set_metric_callback(move |info| watch(&statement_info(info)));
-        }
-        Some(WorkerPool { own, transactions })
-    }
-
-    /// Every sea-orm pool: the shared one, and the workers' that are open.
-    fn pools(&self) -> impl Iterator<Item = &DatabaseConnection> {
-        std::iter::once(&self.shared).chain(self.worker_pools().map(|w| &w.transactions))
+        let statements_max = max.div_ceil(2);
+        let open = |max| {
+            OwnConnections::new(
+                connect.clone(),
+                max,
+                settings.acquire_timeout,
+                watch.clone(),
+            )
+        };
+        Some(WorkerPool {
+            statements: open(statements_max),
+            transactions: open(max - statements_max),
+        })
     }
 
     /// The workers' pools that are open.
@@ -307,6 +298,16 @@ impl Pools {
             .get()
             .into_iter()
             .flat_map(|w| w.pools.iter().filter_map(OnceLock::get))
+    }
+
+    /// Opens a transaction: on the worker's own connections with `begin` (PostgreSQL), else on
+    /// the shared pool with `options`.
+    async fn begin(&self, begin: &str, options: TransactionOptions) -> Result<Transaction, DbErr> {
+        let open = match self.worker() {
+            Some(worker) => OpenOn::Worker(worker.transactions.begin(begin).await?),
+            None => OpenOn::Pool(self.shared.begin_with_options(options).await?),
+        };
+        Ok(Transaction(TransactionConn(open)))
     }
 }
 
@@ -320,8 +321,8 @@ fn statement_info<'a>(info: &'a sea_orm::metric::Info<'a>) -> StatementInfo<'a> 
 }
 
 impl sealed::Sealed for Transaction {
-    type Raw = DatabaseTransaction;
-    fn raw_with(&self, _: sealed::Token) -> &DatabaseTransaction {
+    type Raw = TransactionConn;
+    fn raw_with(&self, _: sealed::Token) -> &TransactionConn {
         &self.0
     }
 }
@@ -335,12 +336,71 @@ impl Conn for Transaction {
 impl Transaction {
     /// Commits the transaction.
     pub async fn commit(self) -> Result<(), StoreError> {
-        self.0.commit().await.map_err(StoreError::from)
+        match self.0.0 {
+            OpenOn::Worker(txn) => txn.commit().await,
+            OpenOn::Pool(txn) => txn.commit().await,
+        }
+        .map_err(StoreError::from)
     }
 
     /// Rolls the transaction back.
     pub async fn rollback(self) -> Result<(), StoreError> {
-        self.0.rollback().await.map_err(StoreError::from)
+        match self.0.0 {
+            OpenOn::Worker(txn) => txn.rollback().await,
+            OpenOn::Pool(txn) => txn.rollback().await,
+        }
+        .map_err(StoreError::from)
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for TransactionConn {
+    fn get_database_backend(&self) -> DbBackend {
+        match &self.0 {
+            OpenOn::Worker(_) => DbBackend::Postgres,
+            OpenOn::Pool(txn) => txn.get_database_backend(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: sea_orm::Statement) -> Result<sea_orm::ExecResult, DbErr> {
+        match &self.0 {
+            OpenOn::Worker(txn) => txn.execute(stmt).await,
+            OpenOn::Pool(txn) => txn.execute_raw(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
+        match &self.0 {
+            OpenOn::Worker(txn) => txn.execute_unprepared(sql).await,
+            OpenOn::Pool(txn) => txn.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+        match &self.0 {
+            OpenOn::Worker(txn) => txn.query_one(stmt).await,
+            OpenOn::Pool(txn) => txn.query_one_raw(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        match &self.0 {
+            OpenOn::Worker(txn) => txn.query_all(stmt).await,
+            OpenOn::Pool(txn) => txn.query_all_raw(stmt).await,
+        }
+    }
+
+    fn support_returning(&self) -> bool {
+        match &self.0 {
+            OpenOn::Worker(_) => true,
+            OpenOn::Pool(txn) => txn.support_returning(),
+        }
     }
 }
 
@@ -400,31 +460,32 @@ impl Database {
             idle: 0,
             max: 0,
         };
-        for conn in self.pools.pools() {
-            // The backend is checked first: sea-orm's getters panic on the other one.
-            let (size, idle, max) = match conn.get_database_backend() {
-                DbBackend::Postgres => {
-                    let pool = conn.get_postgres_connection_pool();
-                    (
-                        pool.size(),
-                        pool.num_idle(),
-                        pool.options().get_max_connections(),
-                    )
-                }
-                _ => {
-                    let pool = conn.get_sqlite_connection_pool();
-                    (
-                        pool.size(),
-                        pool.num_idle(),
-                        pool.options().get_max_connections(),
-                    )
-                }
-            };
-            state.add(size, u32::try_from(idle).unwrap_or(u32::MAX), max);
-        }
+        // The backend is checked first: sea-orm's getters panic on the other one.
+        let shared = &self.pools.shared;
+        let (size, idle, max) = match shared.get_database_backend() {
+            DbBackend::Postgres => {
+                let pool = shared.get_postgres_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+            _ => {
+                let pool = shared.get_sqlite_connection_pool();
+                (
+                    pool.size(),
+                    pool.num_idle(),
+                    pool.options().get_max_connections(),
+                )
+            }
+        };
+        state.add(size, u32::try_from(idle).unwrap_or(u32::MAX), max);
         for worker in self.pools.worker_pools() {
-            let (size, idle, max) = worker.own.state();
-            state.add(size, idle, max);
+            for own in [&worker.statements, &worker.transactions] {
+                let (size, idle, max) = own.state();
+                state.add(size, idle, max);
+            }
         }
         state
     }
@@ -495,18 +556,21 @@ pub async fn migrate(db: &Database) -> Result<(), StoreError> {
 
 /// Checks the database answers a trivial query (readiness).
 pub async fn ping(db: &Database) -> Result<(), StoreError> {
-    db.pools.conn().ping().await.map_err(StoreError::Database)
+    db.pools.shared.ping().await.map_err(StoreError::Database)
 }
 
 /// Closes the pool (tests that drop their database).
 pub async fn close(db: Database) -> Result<(), StoreError> {
     for worker in db.pools.worker_pools() {
-        worker.own.close().await;
+        worker.statements.close().await;
+        worker.transactions.close().await;
     }
-    for conn in db.pools.pools() {
-        conn.clone().close().await.map_err(StoreError::Database)?;
-    }
-    Ok(())
+    db.pools
+        .shared
+        .clone()
+        .close()
+        .await
+        .map_err(StoreError::Database)
 }
 
 /// Opens a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so two writers queue on the busy
@@ -518,10 +582,8 @@ pub async fn begin_write(db: &Database) -> Result<Transaction, StoreError> {
         ..TransactionOptions::default()
     };
     db.pools
-        .conn()
-        .begin_with_options(options)
+        .begin("BEGIN", options)
         .await
-        .map(Transaction)
         .map_err(StoreError::Database)
 }
 
@@ -536,10 +598,8 @@ pub async fn begin_read(db: &Database) -> Result<Transaction, StoreError> {
         sqlite_transaction_mode: (!postgres).then_some(SqliteTransactionMode::Deferred),
     };
     db.pools
-        .conn()
-        .begin_with_options(options)
+        .begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", options)
         .await
-        .map(Transaction)
         .map_err(StoreError::Database)
 }
 
@@ -552,19 +612,25 @@ pub async fn begin_bounded(
     db: &Database,
     limit: std::time::Duration,
 ) -> Result<Transaction, StoreError> {
+    let set = format!(
+        "SET LOCAL statement_timeout = {}",
+        limit.as_millis().clamp(1, i32::MAX as u128)
+    );
     let txn = db
         .pools
-        .conn()
-        .begin()
+        .begin(&format!("BEGIN; {set}"), TransactionOptions::default())
         .await
         .map_err(StoreError::Database)?;
-    if db.is_postgres() {
-        let millis = limit.as_millis().clamp(1, i32::MAX as u128);
-        txn.execute_unprepared(&format!("SET LOCAL statement_timeout = {millis}"))
+    // A worker's own transaction set it with its `BEGIN`.
+    if let OpenOn::Pool(pooled) = &txn.0.0
+        && db.is_postgres()
+    {
+        pooled
+            .execute_unprepared(&set)
             .await
             .map_err(StoreError::Database)?;
     }
-    Ok(Transaction(txn))
+    Ok(txn)
 }
 
 /// Calls `on_notify` whenever PostgreSQL delivers a notification on `channel` (another replica's

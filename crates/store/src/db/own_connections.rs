@@ -1,16 +1,17 @@
-//! An HTTP worker's own PostgreSQL connections for the statements it runs outside a transaction:
-//! a SCIM `GET` is one such statement.
+//! An HTTP worker's own PostgreSQL connections: one set for the statements it runs outside a
+//! transaction (a SCIM `GET` is one such statement), one for its transactions.
 //!
 //! sqlx's pool tests every connection returned to it with a round trip (a `Sync` and its
 //! `ReadyForQuery`), unconditionally: its own comment calls it a band-aid for a statement whose
 //! future was dropped half-way, which leaves the connection mid-exchange. On a one-statement `GET`
-//! that test was a sixth of the server's CPU. Here the case it guards against is handled where it
-//! happens: a connection comes back only from a statement that ran to its end (or that the server
-//! refused, after which sqlx itself waits for the exchange to finish before the next one); one
-//! whose statement was cut off is closed, never lent again. A connection idle for a while (a
-//! restart, a proxy's idle cut) is still pinged before it is lent, as the pools do.
+//! that test was a sixth of the server's CPU, and it is one more round trip per transaction. Here
+//! the case it guards against is handled where it happens: a connection comes back only from an
+//! exchange that ran to its end (or that the server refused, after which sqlx itself waits for the
+//! exchange to finish before the next one); one whose exchange was cut off is closed, never lent
+//! again. A connection idle for a while (a restart, a proxy's idle cut) is still pinged before it
+//! is lent, as the pools do.
 //!
-//! One worker runs its requests on one thread, so the lock below is never contended; the
+//! One worker runs its requests on one thread, so the locks below are never contended; the
 //! semaphore bounds how many connections the worker opens, and a request past the bound waits
 //! (as long as the pool's acquire timeout) for one to come back.
 
@@ -56,15 +57,15 @@ impl std::fmt::Debug for OwnConnections {
     }
 }
 
-/// A connection lent to one statement. Dropped before [`Lent::give_back`] (the statement's future
-/// was dropped, or the connection failed), it is closed rather than lent again.
-struct Lent<'a> {
-    home: &'a OwnConnections,
+/// A connection lent to one statement or one transaction. Dropped before [`Lent::give_back`] (the
+/// statement's future was dropped, or the connection failed), it is closed rather than lent again.
+struct Lent {
+    home: Arc<OwnConnections>,
     conn: Option<PgConnection>,
     _permit: OwnedSemaphorePermit,
 }
 
-impl Lent<'_> {
+impl Lent {
     fn give_back(mut self) {
         if let Some(conn) = self.conn.take() {
             self.home.idle().push(Idle {
@@ -73,14 +74,105 @@ impl Lent<'_> {
             });
         }
     }
-}
 
-impl Drop for Lent<'_> {
-    fn drop(&mut self) {
+    /// Closes the connection (it failed, or an exchange on it was cut off).
+    fn close(&mut self) {
         if self.conn.take().is_some() {
             self.home.open.fetch_sub(1, Ordering::Relaxed);
         }
     }
+
+    /// Gives the connection back after an exchange that left it in step, else closes it.
+    fn end(mut self, in_step: bool) {
+        if in_step {
+            self.give_back();
+        } else {
+            self.close();
+        }
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Whether an exchange that ended this way left its connection in step: it ran to its end, or the
+/// server refused it (sqlx then waits for the exchange to finish before the next one). Any other
+/// failure (the socket, the protocol) leaves it unusable.
+fn in_step<T>(result: &Result<T, sqlx::Error>) -> bool {
+    matches!(result, Ok(_) | Err(sqlx::Error::Database(_)))
+}
+
+/// One kind of exchange for a prepared statement, as sea-orm's connections offer them.
+trait Exchange {
+    type Out: Send;
+    /// The error a failure is reported as (sea-orm's: `Exec` for execute, `Query` for queries).
+    const ERR: fn(RuntimeErr) -> DbErr;
+    fn run(
+        conn: &mut PgConnection,
+        query: sqlx::query::Query<'_, sqlx::Postgres, SqlxValues>,
+    ) -> impl Future<Output = Result<Self::Out, sqlx::Error>> + Send;
+}
+
+struct Execute;
+struct QueryOne;
+struct QueryAll;
+
+impl Exchange for Execute {
+    type Out = ExecResult;
+    const ERR: fn(RuntimeErr) -> DbErr = DbErr::Exec;
+    async fn run(
+        conn: &mut PgConnection,
+        query: sqlx::query::Query<'_, sqlx::Postgres, SqlxValues>,
+    ) -> Result<ExecResult, sqlx::Error> {
+        query.execute(conn).await.map(ExecResult::from)
+    }
+}
+
+impl Exchange for QueryOne {
+    type Out = Option<QueryResult>;
+    const ERR: fn(RuntimeErr) -> DbErr = DbErr::Query;
+    async fn run(
+        conn: &mut PgConnection,
+        query: sqlx::query::Query<'_, sqlx::Postgres, SqlxValues>,
+    ) -> Result<Option<QueryResult>, sqlx::Error> {
+        query
+            .fetch_optional(conn)
+            .await
+            .map(|row| row.map(QueryResult::from))
+    }
+}
+
+impl Exchange for QueryAll {
+    type Out = Vec<QueryResult>;
+    const ERR: fn(RuntimeErr) -> DbErr = DbErr::Query;
+    async fn run(
+        conn: &mut PgConnection,
+        query: sqlx::query::Query<'_, sqlx::Postgres, SqlxValues>,
+    ) -> Result<Vec<QueryResult>, sqlx::Error> {
+        query
+            .fetch_all(conn)
+            .await
+            .map(|rows| rows.into_iter().map(QueryResult::from).collect())
+    }
+}
+
+/// Runs SQL text with the simple protocol: no parameters, several statements in one round trip.
+async fn unprepared(conn: &mut PgConnection, sql: &str) -> Result<ExecResult, sqlx::Error> {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(conn)
+        .await
+        .map(ExecResult::from)
+}
+
+fn sqlx_err(error: fn(RuntimeErr) -> DbErr) -> impl FnOnce(sqlx::Error) -> DbErr {
+    move |e| error(RuntimeErr::SqlxError(e.into()))
+}
+
+fn closed() -> DbErr {
+    DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed)
 }
 
 impl OwnConnections {
@@ -89,8 +181,8 @@ impl OwnConnections {
         max: u32,
         acquire_timeout: Duration,
         watch: Option<StatementWatch>,
-    ) -> Self {
-        Self {
+    ) -> Arc<Self> {
+        Arc::new(Self {
             connect,
             acquire_timeout,
             idle: Mutex::default(),
@@ -98,7 +190,7 @@ impl OwnConnections {
             max,
             open: AtomicU32::new(0),
             watch,
-        }
+        })
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
@@ -121,15 +213,15 @@ impl OwnConnections {
         }
     }
 
-    async fn lend(&self) -> Result<Lent<'_>, DbErr> {
+    async fn lend(self: &Arc<Self>) -> Result<Lent, DbErr> {
         let deadline = Instant::now() + self.acquire_timeout;
         let permit =
             tokio::time::timeout(self.acquire_timeout, self.permits.clone().acquire_owned())
                 .await
                 .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?
-                .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed))?;
+                .map_err(|_| closed())?;
         let mut lent = Lent {
-            home: self,
+            home: self.clone(),
             conn: None,
             _permit: permit,
         };
@@ -142,14 +234,13 @@ impl OwnConnections {
             }
             // Dead (the server restarted, a proxy cut it) or silent: closed, and the next one
             // tried.
-            drop(lent.conn.take());
-            self.open.fetch_sub(1, Ordering::Relaxed);
+            lent.close();
         }
         let left = deadline.saturating_duration_since(Instant::now());
         let conn = tokio::time::timeout(left, PgConnection::connect_with(&self.connect))
             .await
             .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?
-            .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(e.into())))?;
+            .map_err(sqlx_err(DbErr::Conn))?;
         self.open.fetch_add(1, Ordering::Relaxed);
         lent.conn = Some(conn);
         Ok(lent)
@@ -168,26 +259,17 @@ impl OwnConnections {
         idle.pop()
     }
 
-    /// Runs one statement on a lent connection and gives the connection back when the exchange
-    /// finished: on success, or on an error the server answered (the connection stays in step).
-    async fn run<T>(
+    /// Runs one prepared statement on `conn`, and tells the watch.
+    async fn run_on<E: Exchange>(
         &self,
+        conn: &mut PgConnection,
         stmt: Statement,
-        run: impl AsyncFnOnce(
-            &mut PgConnection,
-            sqlx::query::Query<'_, sqlx::Postgres, SqlxValues>,
-        ) -> Result<T, sqlx::Error>,
-        error: fn(RuntimeErr) -> DbErr,
-    ) -> Result<T, DbErr> {
-        let mut lent = self.lend().await?;
+    ) -> Result<E::Out, sqlx::Error> {
         let started = Instant::now();
         let params = stmt.values.as_ref().map_or(0, |v| v.0.len());
         let values = SqlxValues(stmt.values.unwrap_or(sea_orm::Values(Vec::new())));
         let query = sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), values);
-        let Some(conn) = lent.conn.as_mut() else {
-            return Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed));
-        };
-        let result = run(conn, query).await;
+        let result = E::run(conn, query).await;
         if let Some(watch) = &self.watch {
             watch(&StatementInfo {
                 sql: &stmt.sql,
@@ -196,55 +278,171 @@ impl OwnConnections {
                 failed: result.is_err(),
             });
         }
-        match result {
-            Ok(out) => {
-                lent.give_back();
-                Ok(out)
-            }
+        result
+    }
+
+    /// Runs one statement on a lent connection, given back when the exchange finished.
+    async fn run<E: Exchange>(self: &Arc<Self>, stmt: Statement) -> Result<E::Out, DbErr> {
+        let mut lent = self.lend().await?;
+        let conn = lent.conn.as_mut().ok_or_else(closed)?;
+        let result = self.run_on::<E>(conn, stmt).await;
+        lent.end(in_step(&result));
+        result.map_err(sqlx_err(E::ERR))
+    }
+
+    pub(super) async fn execute(self: &Arc<Self>, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.run::<Execute>(stmt).await
+    }
+
+    pub(super) async fn query_one(
+        self: &Arc<Self>,
+        stmt: Statement,
+    ) -> Result<Option<QueryResult>, DbErr> {
+        self.run::<QueryOne>(stmt).await
+    }
+
+    pub(super) async fn query_all(
+        self: &Arc<Self>,
+        stmt: Statement,
+    ) -> Result<Vec<QueryResult>, DbErr> {
+        self.run::<QueryAll>(stmt).await
+    }
+
+    /// Runs SQL text with the simple protocol, on a lent connection.
+    pub(super) async fn execute_unprepared(
+        self: &Arc<Self>,
+        sql: &str,
+    ) -> Result<ExecResult, DbErr> {
+        let mut lent = self.lend().await?;
+        let conn = lent.conn.as_mut().ok_or_else(closed)?;
+        let result = unprepared(conn, sql).await;
+        lent.end(in_step(&result));
+        result.map_err(sqlx_err(DbErr::Exec))
+    }
+
+    /// Opens a transaction with `begin` (`BEGIN …`, and what the transaction sets, in one round
+    /// trip) on a connection lent to it until it ends.
+    pub(super) async fn begin(self: &Arc<Self>, begin: &str) -> Result<OwnTransaction, DbErr> {
+        let mut lent = self.lend().await?;
+        let conn = lent.conn.as_mut().ok_or_else(closed)?;
+        match unprepared(conn, begin).await {
+            Ok(_) => Ok(OwnTransaction {
+                open: tokio::sync::Mutex::new(Some(Open {
+                    lent,
+                    in_step: true,
+                })),
+            }),
             Err(e) => {
-                if matches!(e, sqlx::Error::Database(_)) {
-                    lent.give_back();
-                }
-                Err(error(RuntimeErr::SqlxError(e.into())))
+                lent.end(matches!(e, sqlx::Error::Database(_)));
+                Err(sqlx_err(DbErr::Query)(e))
             }
         }
     }
+}
+
+/// A transaction on one of a worker's own connections. Like sqlx's, it commits or rolls back
+/// with a statement, and without sqlx's ping of the connection when it is given back: dropped
+/// without either (an error returned early), it is rolled back by a task of the worker's
+/// runtime before its connection is lent again; a statement of it that was cut off closes the
+/// connection instead (PostgreSQL rolls back what a closed connection left open).
+pub(super) struct OwnTransaction {
+    /// `None` once it ended.
+    open: tokio::sync::Mutex<Option<Open>>,
+}
+
+struct Open {
+    lent: Lent,
+    /// False while a statement runs: still false after it, the statement was cut off half-way.
+    in_step: bool,
+}
+
+impl std::fmt::Debug for OwnTransaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnTransaction").finish_non_exhaustive()
+    }
+}
+
+impl OwnTransaction {
+    /// Runs one statement of the transaction.
+    async fn run<E: Exchange>(&self, stmt: Statement) -> Result<E::Out, DbErr> {
+        let mut open = self.open.lock().await;
+        let open = open.as_mut().filter(|o| o.in_step).ok_or_else(closed)?;
+        let conn = open.lent.conn.as_mut().ok_or_else(closed)?;
+        open.in_step = false;
+        let result = open.lent.home.run_on::<E>(conn, stmt).await;
+        open.in_step = in_step(&result);
+        result.map_err(sqlx_err(E::ERR))
+    }
 
     pub(super) async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.run(
-            stmt,
-            async |conn, query| query.execute(conn).await.map(ExecResult::from),
-            DbErr::Exec,
-        )
-        .await
+        self.run::<Execute>(stmt).await
     }
 
     pub(super) async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.run(
-            stmt,
-            async |conn, query| {
-                query
-                    .fetch_optional(conn)
-                    .await
-                    .map(|row| row.map(QueryResult::from))
-            },
-            DbErr::Query,
-        )
-        .await
+        self.run::<QueryOne>(stmt).await
     }
 
     pub(super) async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.run(
-            stmt,
-            async |conn, query| {
-                query
-                    .fetch_all(conn)
-                    .await
-                    .map(|rows| rows.into_iter().map(QueryResult::from).collect())
-            },
-            DbErr::Query,
-        )
-        .await
+        self.run::<QueryAll>(stmt).await
+    }
+
+    pub(super) async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        let mut open = self.open.lock().await;
+        let open = open.as_mut().filter(|o| o.in_step).ok_or_else(closed)?;
+        let conn = open.lent.conn.as_mut().ok_or_else(closed)?;
+        open.in_step = false;
+        let result = unprepared(conn, sql).await;
+        open.in_step = in_step(&result);
+        result.map_err(sqlx_err(DbErr::Exec))
+    }
+
+    pub(super) async fn commit(self) -> Result<(), DbErr> {
+        self.end("COMMIT").await
+    }
+
+    pub(super) async fn rollback(self) -> Result<(), DbErr> {
+        self.end("ROLLBACK").await
+    }
+
+    /// Ends the transaction with `sql`; the connection is given back once it answered.
+    async fn end(mut self, sql: &str) -> Result<(), DbErr> {
+        let open = self.open.get_mut().take();
+        let Some(Open {
+            mut lent,
+            in_step: true,
+        }) = open
+        else {
+            // A statement of it was cut off: its connection closes (and PostgreSQL rolls back).
+            return Err(closed());
+        };
+        let conn = lent.conn.as_mut().ok_or_else(closed)?;
+        let result = unprepared(conn, sql).await;
+        lent.end(in_step(&result));
+        result.map(|_| ()).map_err(sqlx_err(DbErr::Exec))
+    }
+}
+
+impl Drop for OwnTransaction {
+    fn drop(&mut self) {
+        let Some(Open {
+            mut lent,
+            in_step: true,
+        }) = self.open.get_mut().take()
+        else {
+            return;
+        };
+        // The connection belongs to the runtime of the worker that opened it, which is the one
+        // dropping it; without a runtime, the connection closes.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let Some(conn) = lent.conn.as_mut() else {
+                return;
+            };
+            let result = unprepared(conn, "ROLLBACK").await;
+            lent.end(in_step(&result));
+        });
     }
 }
 
@@ -253,7 +451,7 @@ impl OwnConnections {
 mod tests {
     use super::*;
 
-    fn connections(max: u32, acquire_timeout: Duration) -> OwnConnections {
+    fn connections(max: u32, acquire_timeout: Duration) -> Arc<OwnConnections> {
         testkit::install_crypto_provider();
         let url = testkit::postgres_admin_url();
         let options = url
@@ -267,7 +465,7 @@ mod tests {
     }
 
     /// The server process behind the connection a statement ran on.
-    async fn backend_pid(own: &OwnConnections) -> i32 {
+    async fn backend_pid(own: &Arc<OwnConnections>) -> i32 {
         let row = own
             .query_one(sql("SELECT pg_backend_pid() AS pid"))
             .await
@@ -341,6 +539,143 @@ mod tests {
             "{waiting:?}"
         );
         assert_eq!(own.state(), (1, 1, 1), "one connection at most");
+        own.close().await;
+    }
+
+    /// Whether the session's temporary table `own_txn_check` exists (on the connection lent).
+    async fn check_table_exists(own: &Arc<OwnConnections>) -> bool {
+        let row = own
+            .query_one(sql(
+                "SELECT to_regclass('pg_temp.own_txn_check') IS NOT NULL AS present",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<bool>("", "present").unwrap()
+    }
+
+    /// Waits (bounded) until every open connection is idle again.
+    async fn all_idle(own: &Arc<OwnConnections>) {
+        for _ in 0..200 {
+            let (open, idle, _) = own.state();
+            if open == idle {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("still lent: {:?}", own.state());
+    }
+
+    #[tokio::test]
+    async fn a_committed_transaction_gives_its_connection_back() {
+        let own = connections(2, Duration::from_secs(5));
+        let txn = own.begin("BEGIN").await.unwrap();
+        txn.execute(sql("CREATE TEMP TABLE own_txn_check (x int)"))
+            .await
+            .unwrap();
+        let row = txn
+            .query_one(sql("SELECT pg_backend_pid() AS pid"))
+            .await
+            .unwrap()
+            .unwrap();
+        let in_transaction = row.try_get::<i32>("", "pid").unwrap();
+        assert_eq!(own.state(), (1, 0, 2), "lent to the transaction");
+        txn.commit().await.unwrap();
+        assert_eq!(own.state(), (1, 1, 2), "given back at once");
+        assert_eq!(
+            backend_pid(&own).await,
+            in_transaction,
+            "the same connection"
+        );
+        assert!(check_table_exists(&own).await, "what it did is committed");
+        own.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_transaction_dropped_unfinished_is_rolled_back_before_its_connection_is_lent() {
+        let own = connections(2, Duration::from_secs(5));
+        let first = backend_pid(&own).await;
+        let txn = own.begin("BEGIN").await.unwrap();
+        txn.execute(sql("CREATE TEMP TABLE own_txn_check (x int)"))
+            .await
+            .unwrap();
+        // A statement the server refuses aborts the transaction; the connection stays in step.
+        let refused = txn.query_one(sql("SELECT 1 / 0 AS never")).await;
+        assert!(matches!(refused, Err(DbErr::Query(_))), "{refused:?}");
+        drop(txn);
+        all_idle(&own).await;
+        assert_eq!(own.state(), (1, 1, 2));
+        assert_eq!(backend_pid(&own).await, first, "the same connection");
+        assert!(!check_table_exists(&own).await, "rolled back");
+        own.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_statement_cut_off_in_a_transaction_closes_its_connection() {
+        let own = connections(2, Duration::from_secs(5));
+        let first = backend_pid(&own).await;
+        let txn = own.begin("BEGIN").await.unwrap();
+        txn.execute(sql("CREATE TEMP TABLE own_txn_check (x int)"))
+            .await
+            .unwrap();
+        let cut = tokio::time::timeout(
+            Duration::from_millis(200),
+            txn.query_one(sql("SELECT pg_sleep(5)")),
+        )
+        .await;
+        assert!(cut.is_err(), "the statement was cut off");
+        let next = txn.query_one(sql("SELECT 1 AS one")).await;
+        assert!(
+            matches!(next, Err(DbErr::ConnectionAcquire(_))),
+            "the transaction runs nothing more: {next:?}"
+        );
+        let committed = txn.commit().await;
+        assert!(committed.is_err(), "nor commits: {committed:?}");
+        assert_eq!(own.state(), (0, 0, 2), "its connection was closed");
+        assert_ne!(backend_pid(&own).await, first, "a new connection");
+        assert!(!check_table_exists(&own).await);
+        own.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_transaction_can_set_what_it_needs_with_its_begin() {
+        let own = connections(2, Duration::from_secs(5));
+        let timeout = async || {
+            let row = own
+                .query_one(sql(
+                    "SELECT current_setting('statement_timeout') AS timeout",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get::<String>("", "timeout").unwrap()
+        };
+        let before = timeout().await;
+        let txn = own
+            .begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL statement_timeout = 150")
+            .await
+            .unwrap();
+        let row = txn
+            .query_one(sql(
+                "SELECT current_setting('transaction_isolation') AS isolation, \
+                 current_setting('transaction_read_only') AS read_only",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            row.try_get::<String>("", "isolation").unwrap(),
+            "repeatable read"
+        );
+        assert_eq!(row.try_get::<String>("", "read_only").unwrap(), "on");
+        let slow = txn.query_one(sql("SELECT pg_sleep(2)")).await;
+        assert!(
+            matches!(&slow, Err(DbErr::Query(RuntimeErr::SqlxError(e))) if e.to_string().contains("statement timeout")),
+            "{slow:?}"
+        );
+        txn.rollback().await.unwrap();
+        assert_eq!(own.state(), (1, 1, 2), "in step, given back");
+        assert_eq!(timeout().await, before, "the setting ended with it");
         own.close().await;
     }
 }
