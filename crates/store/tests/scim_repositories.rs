@@ -481,6 +481,80 @@ backend_tests!(
     mapped_groups_raise_effective_roles,
 );
 
+/// An IdP's lookups of one shape run one kept statement text with each request's values
+/// (`repo::first_pages`): each answers from its own organization only, across organizations and
+/// values, for a filter on a column and for one on the email rows (whose condition names the
+/// organization again).
+async fn lookups_of_one_shape_share_a_statement_and_stay_in_their_org(backend: Backend) {
+    use std::sync::{Arc, Mutex};
+    let (_guard, mut db) = common::open(backend).await;
+    let texts = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = texts.clone();
+    db.on_statement(move |statement| {
+        if statement.sql.contains("FROM \"scim_users\"") {
+            seen.lock().unwrap().push(statement.sql.to_owned());
+        }
+    });
+    let acme = common::org(&db, "Acme").await;
+    let beta = common::org(&db, "Beta").await;
+    let (acme_dave, _) = provision(&db, &acme, "dave").await;
+    provision(&db, &acme, "erin").await;
+    let (beta_dave, _) = provision(&db, &beta, "dave").await;
+    let lookup = async |scope: &OrgScope, filter: &str| {
+        let condition = store::scim_filter::user_condition(
+            &scim_core::filter::parse_filter(filter).unwrap(),
+            scope,
+            store::Conn::is_postgres(&db),
+        );
+        let mut request = page(condition);
+        request.with_groups = true;
+        let (total, rows) = users::page::<StoredUser>(&db, scope, &request)
+            .await
+            .unwrap();
+        assert_eq!(total, rows.len() as u64);
+        rows.iter().map(|r| r.user.uid.clone()).collect::<Vec<_>>()
+    };
+    for filter in [
+        r#"userName eq "DAVE""#,
+        r#"emails.value eq "dave@example.com""#,
+    ] {
+        texts.lock().unwrap().clear();
+        assert_eq!(
+            lookup(&acme, filter).await,
+            vec![acme_dave.uid.clone()],
+            "{filter}"
+        );
+        assert_eq!(
+            lookup(&beta, filter).await,
+            vec![beta_dave.uid.clone()],
+            "{filter}"
+        );
+        assert_eq!(
+            lookup(&acme, filter).await,
+            vec![acme_dave.uid.clone()],
+            "{filter}"
+        );
+        let texts = std::mem::take(&mut *texts.lock().unwrap());
+        assert_eq!(texts.len(), 3, "{texts:?}");
+        assert!(
+            texts.iter().all(|t| *t == texts[0]),
+            "one statement text: {texts:?}"
+        );
+    }
+    assert_eq!(lookup(&acme, r#"userName eq "erin""#).await.len(), 1);
+    assert!(
+        lookup(&beta, r#"userName eq "erin""#).await.is_empty(),
+        "another organization's user is not found through the kept statement"
+    );
+    assert!(
+        lookup(&beta, r#"emails.value eq "erin@example.com""#)
+            .await
+            .is_empty()
+    );
+}
+
+backend_tests!(lookups_of_one_shape_share_a_statement_and_stay_in_their_org);
+
 async fn console_read_models_and_mapping_preview(backend: Backend) {
     let (_guard, db) = common::open(backend).await;
     let acme = common::org(&db, "Acme").await;

@@ -8,6 +8,7 @@ pub mod backend_clients;
 pub mod directory;
 pub mod events;
 pub mod feed;
+mod first_pages;
 pub mod group_mappings;
 pub mod idempotency;
 pub mod installations;

@@ -10,7 +10,7 @@ use sea_orm::{
     QueryTrait, Select, Statement,
 };
 
-use super::{complete_total, new_uid, now};
+use super::{complete_total, first_pages, new_uid, now};
 use crate::db::{Conn, Raw};
 use crate::entity::scim_user_emails::{self, Entity as UserEmails};
 use crate::entity::scim_users::{self, Entity as ScimUsers};
@@ -566,66 +566,32 @@ fn sort_column(sort: UserSort) -> scim_users::Column {
 
 /// Counts the users matching `condition` and returns one page of them, in a stable order (the
 /// sort column, then id), with their groups when asked for.
-pub async fn page<U: ListedColumns>(
+pub async fn page<U: ListedColumns + 'static>(
     conn: &impl Conn,
     scope: &OrgScope,
     request: &UserPageRequest,
 ) -> StoreResult<(u64, Vec<ListedUser<U>>)> {
-    let mut base = scope.select::<ScimUsers>();
-    if let Some(condition) = &request.condition {
-        base = base.filter(condition.clone());
-    }
-    let counter = base.clone();
-    let mut query = U::columns(base);
-    if let Some(after) = request.after_id {
-        query = query.filter(scim_users::Column::Id.gt(after));
-    }
-    let mut skipped = counter.clone();
-    if let Some(from) = request.skip_from {
-        query = query.filter(scim_users::Column::Id.gte(from));
-        skipped = skipped.filter(scim_users::Column::Id.gte(from));
-    }
-    let (sort, ascending) = request.sort;
-    let column = sort_column(sort);
-    query = if ascending {
-        query.order_by_asc(column)
-    } else {
-        query.order_by_desc(column)
-    };
-    if sort != UserSort::Id {
-        query = query.order_by_asc(scim_users::Column::Id);
-    }
-    // A deep page in id order (how Okta and Entra page through an import with `startIndex`)
-    // starts at the id found by skipping over the (org_id, id) index alone — an index-only scan
-    // — instead of an OFFSET that visits every skipped row in the table.
-    let deep_in_id_order =
-        request.offset > 0 && request.after_id.is_none() && sort == UserSort::Id && ascending;
-    if deep_in_id_order {
-        let first = skipped
-            .select_only()
-            .column(scim_users::Column::Id)
-            .order_by_asc(scim_users::Column::Id)
-            .offset(super::skip(request.offset))
-            .limit(1)
-            .into_query();
-        query = query.filter(
-            Expr::col((ScimUsers, scim_users::Column::Id)).gte(Expr::SubQuery(
-                None,
-                Box::new(first.into_sub_query_statement()),
-            )),
-        );
-    }
     let backend = conn.raw().get_database_backend();
-    // A deep page in id order skipped its rows in the subquery above.
-    let offset = if deep_in_id_order { 0 } else { request.offset };
-    let statement =
-        |query: Select<ScimUsers>| super::page_statement(query, backend, offset, request.limit);
     // The groups come with the rows only when no row is skipped: PostgreSQL evaluates a select-list
     // subquery for every row an OFFSET skips, so a deep page reads them in a second query instead.
     let inline_groups = request.with_groups && request.offset == 0;
+    let first_page =
+        request.offset == 0 && request.after_id.is_none() && request.skip_from.is_none();
+    let statement = if first_page {
+        let listing = first_pages::Listing {
+            columns: std::any::TypeId::of::<U>(),
+            sort: (request.sort.0 as u8, request.sort.1),
+            limit: request.limit,
+            inline_groups,
+        };
+        first_pages::statement(backend, scope, listing, request.condition.as_ref(), || {
+            page_statement::<U>(scope, request, backend, inline_groups)
+        })
+    } else {
+        page_statement::<U>(scope, request, backend, inline_groups)
+    };
     let mut rows = if inline_groups {
-        let query = query.column_as(groups_subquery(backend), GROUPS_COLUMN);
-        RowWithGroups::<U>::find_by_statement(statement(query))
+        RowWithGroups::<U>::find_by_statement(statement)
             .all(conn.raw())
             .await?
             .into_iter()
@@ -637,7 +603,7 @@ pub async fn page<U: ListedColumns>(
             })
             .collect::<StoreResult<Vec<_>>>()?
     } else {
-        U::find_by_statement(statement(query))
+        U::find_by_statement(statement)
             .all(conn.raw())
             .await?
             .into_iter()
@@ -658,9 +624,74 @@ pub async fn page<U: ListedColumns>(
         None if request.condition.is_none() => {
             super::resource_counts::get(conn, scope, super::resource_counts::Kind::Users).await?
         }
-        None => counter.count(conn.raw()).await?,
+        None => matching(scope, request).count(conn.raw()).await?,
     };
     Ok((total, rows))
+}
+
+/// The organization's users matching the request's condition.
+fn matching(scope: &OrgScope, request: &UserPageRequest) -> Select<ScimUsers> {
+    let users = scope.select::<ScimUsers>();
+    match &request.condition {
+        Some(condition) => users.filter(condition.clone()),
+        None => users,
+    }
+}
+
+/// The statement reading a page of users.
+pub(super) fn page_statement<U: ListedColumns>(
+    scope: &OrgScope,
+    request: &UserPageRequest,
+    backend: DbBackend,
+    inline_groups: bool,
+) -> Statement {
+    let mut query = U::columns(matching(scope, request));
+    if let Some(after) = request.after_id {
+        query = query.filter(scim_users::Column::Id.gt(after));
+    }
+    if let Some(from) = request.skip_from {
+        query = query.filter(scim_users::Column::Id.gte(from));
+    }
+    let (sort, ascending) = request.sort;
+    let column = sort_column(sort);
+    query = if ascending {
+        query.order_by_asc(column)
+    } else {
+        query.order_by_desc(column)
+    };
+    if sort != UserSort::Id {
+        query = query.order_by_asc(scim_users::Column::Id);
+    }
+    // A deep page in id order (how Okta and Entra page through an import with `startIndex`)
+    // starts at the id found by skipping over the (org_id, id) index alone — an index-only scan
+    // — instead of an OFFSET that visits every skipped row in the table.
+    let deep_in_id_order =
+        request.offset > 0 && request.after_id.is_none() && sort == UserSort::Id && ascending;
+    if deep_in_id_order {
+        let mut skipped = matching(scope, request);
+        if let Some(from) = request.skip_from {
+            skipped = skipped.filter(scim_users::Column::Id.gte(from));
+        }
+        let first = skipped
+            .select_only()
+            .column(scim_users::Column::Id)
+            .order_by_asc(scim_users::Column::Id)
+            .offset(super::skip(request.offset))
+            .limit(1)
+            .into_query();
+        query = query.filter(
+            Expr::col((ScimUsers, scim_users::Column::Id)).gte(Expr::SubQuery(
+                None,
+                Box::new(first.into_sub_query_statement()),
+            )),
+        );
+    }
+    if inline_groups {
+        query = query.column_as(groups_subquery(backend), GROUPS_COLUMN);
+    }
+    // A deep page in id order skipped its rows in the subquery above.
+    let offset = if deep_in_id_order { 0 } else { request.offset };
+    super::page_statement(query, backend, offset, request.limit)
 }
 
 /// The ids at positions 0, `every`, 2·`every`, … of the organization's users in id order, read
