@@ -300,12 +300,37 @@ impl Pools {
             .flat_map(|w| w.pools.iter().filter_map(OnceLock::get))
     }
 
-    /// Opens a transaction: on the worker's own connections with `begin` (PostgreSQL), else on
-    /// the shared pool with `options`.
-    async fn begin(&self, begin: &str, options: TransactionOptions) -> Result<Transaction, DbErr> {
+    /// Opens a transaction with `options`, then runs `set` in it (`SET LOCAL …`, PostgreSQL): on
+    /// the worker's own connections with one `BEGIN …; SET …` (PostgreSQL), else on the shared
+    /// pool.
+    async fn begin(
+        &self,
+        options: TransactionOptions,
+        set: Option<&str>,
+    ) -> Result<Transaction, DbErr> {
         let open = match self.worker() {
-            Some(worker) => OpenOn::Worker(worker.transactions.begin(begin).await?),
-            None => OpenOn::Pool(self.shared.begin_with_options(options).await?),
+            Some(worker) => {
+                // What sea-orm sends as `SET TRANSACTION …` after its `BEGIN`, in the `BEGIN`.
+                let mut begin = String::from("BEGIN");
+                if let Some(level) = options.isolation_level {
+                    begin.push_str(&format!(" ISOLATION LEVEL {level}"));
+                }
+                if let Some(mode) = options.access_mode {
+                    begin.push_str(&format!(" {mode}"));
+                }
+                if let Some(set) = set {
+                    begin.push_str("; ");
+                    begin.push_str(set);
+                }
+                OpenOn::Worker(worker.transactions.begin(&begin).await?)
+            }
+            None => {
+                let txn = self.shared.begin_with_options(options).await?;
+                if let Some(set) = set {
+                    txn.execute_unprepared(set).await?;
+                }
+                OpenOn::Pool(txn)
+            }
         };
         Ok(Transaction(TransactionConn(open)))
     }
@@ -582,7 +607,7 @@ pub async fn begin_write(db: &Database) -> Result<Transaction, StoreError> {
         ..TransactionOptions::default()
     };
     db.pools
-        .begin("BEGIN", options)
+        .begin(options, None)
         .await
         .map_err(StoreError::Database)
 }
@@ -598,7 +623,7 @@ pub async fn begin_read(db: &Database) -> Result<Transaction, StoreError> {
         sqlite_transaction_mode: (!postgres).then_some(SqliteTransactionMode::Deferred),
     };
     db.pools
-        .begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", options)
+        .begin(options, None)
         .await
         .map_err(StoreError::Database)
 }
@@ -616,21 +641,13 @@ pub async fn begin_bounded(
         "SET LOCAL statement_timeout = {}",
         limit.as_millis().clamp(1, i32::MAX as u128)
     );
-    let txn = db
-        .pools
-        .begin(&format!("BEGIN; {set}"), TransactionOptions::default())
+    db.pools
+        .begin(
+            TransactionOptions::default(),
+            db.is_postgres().then_some(set.as_str()),
+        )
         .await
-        .map_err(StoreError::Database)?;
-    // A worker's own transaction set it with its `BEGIN`.
-    if let OpenOn::Pool(pooled) = &txn.0.0
-        && db.is_postgres()
-    {
-        pooled
-            .execute_unprepared(&set)
-            .await
-            .map_err(StoreError::Database)?;
-    }
-    Ok(txn)
+        .map_err(StoreError::Database)
 }
 
 /// Calls `on_notify` whenever PostgreSQL delivers a notification on `channel` (another replica's

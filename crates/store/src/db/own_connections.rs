@@ -554,6 +554,15 @@ mod tests {
         row.try_get::<bool>("", "present").unwrap()
     }
 
+    /// A transaction that has created the session's temporary table `own_txn_check`.
+    async fn begin_creating_check_table(own: &Arc<OwnConnections>) -> OwnTransaction {
+        let txn = own.begin("BEGIN").await.unwrap();
+        txn.execute(sql("CREATE TEMP TABLE own_txn_check (x int)"))
+            .await
+            .unwrap();
+        txn
+    }
+
     /// Waits (bounded) until every open connection is idle again.
     async fn all_idle(own: &Arc<OwnConnections>) {
         for _ in 0..200 {
@@ -569,10 +578,7 @@ mod tests {
     #[tokio::test]
     async fn a_committed_transaction_gives_its_connection_back() {
         let own = connections(2, Duration::from_secs(5));
-        let txn = own.begin("BEGIN").await.unwrap();
-        txn.execute(sql("CREATE TEMP TABLE own_txn_check (x int)"))
-            .await
-            .unwrap();
+        let txn = begin_creating_check_table(&own).await;
         let row = txn
             .query_one(sql("SELECT pg_backend_pid() AS pid"))
             .await
@@ -595,10 +601,7 @@ mod tests {
     async fn a_transaction_dropped_unfinished_is_rolled_back_before_its_connection_is_lent() {
         let own = connections(2, Duration::from_secs(5));
         let first = backend_pid(&own).await;
-        let txn = own.begin("BEGIN").await.unwrap();
-        txn.execute(sql("CREATE TEMP TABLE own_txn_check (x int)"))
-            .await
-            .unwrap();
+        let txn = begin_creating_check_table(&own).await;
         // A statement the server refuses aborts the transaction; the connection stays in step.
         let refused = txn.query_one(sql("SELECT 1 / 0 AS never")).await;
         assert!(matches!(refused, Err(DbErr::Query(_))), "{refused:?}");
@@ -614,10 +617,7 @@ mod tests {
     async fn a_statement_cut_off_in_a_transaction_closes_its_connection() {
         let own = connections(2, Duration::from_secs(5));
         let first = backend_pid(&own).await;
-        let txn = own.begin("BEGIN").await.unwrap();
-        txn.execute(sql("CREATE TEMP TABLE own_txn_check (x int)"))
-            .await
-            .unwrap();
+        let txn = begin_creating_check_table(&own).await;
         let cut = tokio::time::timeout(
             Duration::from_millis(200),
             txn.query_one(sql("SELECT pg_sleep(5)")),

@@ -204,29 +204,33 @@ mod tests {
         assert_eq!(builds.get(), 2);
     }
 
-    /// The IdPs' lookups, as `scim_users::page` builds them (every stored column, the groups
-    /// inline), bind only the organization and the condition's values: their shapes are kept.
+    /// The IdPs' lookups, as `scim_users::page` asks for them (every stored column, the groups
+    /// inline), bind only the organization and the condition's values: their shapes are kept,
+    /// and the kept statement is the one a build gives for another organization and value.
     #[test]
     fn the_idps_lookups_are_kept() {
-        use crate::repo::scim_users::{StoredUser, UserPageRequest, UserSort, page_statement};
-        let filters = [
-            r#"userName eq "Alice@Example.com""#,
-            r#"externalId eq "00u1abc""#,
-            r#"emails[type eq "work" and value eq "alice@example.com"]"#,
+        use crate::repo::scim_users::{
+            StoredUser, UserPageRequest, UserSort, page_statement, page_statement_of,
+        };
+        let lookups = [
+            [r#"userName eq "Alice@Example.com""#, r#"userName eq "bob""#],
+            [r#"externalId eq "00u1abc""#, r#"externalId eq "00u2def""#],
+            [
+                r#"emails[type eq "work" and value eq "alice@example.com"]"#,
+                r#"emails[type eq "work" and value eq "bob@example.com"]"#,
+            ],
         ];
         for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
-            for filter in filters {
-                let builds = Cell::new(0);
-                for id in [1, 2] {
+            for pair in lookups {
+                let kept_before = KEPT.lock().unwrap().values().flatten().count();
+                for (id, filter) in [(1, pair[0]), (2, pair[1])] {
                     let scope = scope(id);
-                    let parsed = scim_core::filter::parse_filter(filter).unwrap();
-                    let condition = crate::scim_filter::user_condition(
-                        &parsed,
-                        &scope,
-                        backend == DbBackend::Postgres,
-                    );
                     let request = UserPageRequest {
-                        condition,
+                        condition: crate::scim_filter::user_condition(
+                            &scim_core::filter::parse_filter(filter).unwrap(),
+                            &scope,
+                            backend == DbBackend::Postgres,
+                        ),
                         sort: (UserSort::Id, true),
                         offset: 0,
                         limit: 101,
@@ -235,21 +239,12 @@ mod tests {
                         total: None,
                         with_groups: true,
                     };
-                    let listing = Listing {
-                        columns: TypeId::of::<StoredUser>(),
-                        sort: (0, true),
-                        limit: 101,
-                        inline_groups: true,
-                    };
-                    let kept =
-                        statement(backend, &scope, listing, request.condition.as_ref(), || {
-                            builds.set(builds.get() + 1);
-                            page_statement::<StoredUser>(&scope, &request, backend, true)
-                        });
-                    let fresh = page_statement::<StoredUser>(&scope, &request, backend, true);
-                    assert_eq!((&kept.sql, &kept.values), (&fresh.sql, &fresh.values));
+                    let served = page_statement_of::<StoredUser>(backend, &scope, &request);
+                    let built = page_statement::<StoredUser>(&scope, &request, backend, true);
+                    assert_eq!((&served.sql, &served.values), (&built.sql, &built.values));
                 }
-                assert_eq!(builds.get(), 1, "{backend:?}: {filter}");
+                let kept_after = KEPT.lock().unwrap().values().flatten().count();
+                assert_eq!(kept_after, kept_before + 1, "{backend:?}: {pair:?} kept");
             }
         }
     }

@@ -572,24 +572,8 @@ pub async fn page<U: ListedColumns + 'static>(
     request: &UserPageRequest,
 ) -> StoreResult<(u64, Vec<ListedUser<U>>)> {
     let backend = conn.raw().get_database_backend();
-    // The groups come with the rows only when no row is skipped: PostgreSQL evaluates a select-list
-    // subquery for every row an OFFSET skips, so a deep page reads them in a second query instead.
-    let inline_groups = request.with_groups && request.offset == 0;
-    let first_page =
-        request.offset == 0 && request.after_id.is_none() && request.skip_from.is_none();
-    let statement = if first_page {
-        let listing = first_pages::Listing {
-            columns: std::any::TypeId::of::<U>(),
-            sort: (request.sort.0 as u8, request.sort.1),
-            limit: request.limit,
-            inline_groups,
-        };
-        first_pages::statement(backend, scope, listing, request.condition.as_ref(), || {
-            page_statement::<U>(scope, request, backend, inline_groups)
-        })
-    } else {
-        page_statement::<U>(scope, request, backend, inline_groups)
-    };
+    let inline_groups = groups_inline(request);
+    let statement = page_statement_of::<U>(backend, scope, request);
     let mut rows = if inline_groups {
         RowWithGroups::<U>::find_by_statement(statement)
             .all(conn.raw())
@@ -638,7 +622,38 @@ fn matching(scope: &OrgScope, request: &UserPageRequest) -> Select<ScimUsers> {
     }
 }
 
-/// The statement reading a page of users.
+/// Whether a page's groups come with its rows. Only when no row is skipped: PostgreSQL evaluates a
+/// select-list subquery for every row an OFFSET skips, so a deep page reads them in a second query
+/// instead.
+fn groups_inline(request: &UserPageRequest) -> bool {
+    request.with_groups && request.offset == 0
+}
+
+/// The statement reading a page of users: for a first page, the text kept for its shape
+/// ([`first_pages`]) with this page's values; else built.
+pub(super) fn page_statement_of<U: ListedColumns + 'static>(
+    backend: DbBackend,
+    scope: &OrgScope,
+    request: &UserPageRequest,
+) -> Statement {
+    let inline_groups = groups_inline(request);
+    let first_page =
+        request.offset == 0 && request.after_id.is_none() && request.skip_from.is_none();
+    if !first_page {
+        return page_statement::<U>(scope, request, backend, inline_groups);
+    }
+    let listing = first_pages::Listing {
+        columns: std::any::TypeId::of::<U>(),
+        sort: (request.sort.0 as u8, request.sort.1),
+        limit: request.limit,
+        inline_groups,
+    };
+    first_pages::statement(backend, scope, listing, request.condition.as_ref(), || {
+        page_statement::<U>(scope, request, backend, inline_groups)
+    })
+}
+
+/// The statement reading a page of users, built.
 pub(super) fn page_statement<U: ListedColumns>(
     scope: &OrgScope,
     request: &UserPageRequest,
