@@ -12,10 +12,13 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Query, QueryStatementBuilder};
+use sea_orm::sea_query::{
+    Alias, CommonTableExpression, Expr, ExprTrait, Query, QueryStatementBuilder, UpdateStatement,
+    WithClause,
+};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, UpdateMany,
 };
 
 use super::{new_uid, now};
@@ -144,7 +147,12 @@ pub async fn queue_for_account_uid(
     invited_by: String,
     email: bool,
 ) -> StoreResult<Option<InvitationStatus>> {
-    revoke_open_of_account_uid(conn, scope, account_uid).await?;
+    let backend = conn.raw().get_database_backend();
+    let revoke = revoke_open_of_account_uid_update(scope, account_uid);
+    if backend != DbBackend::Postgres {
+        // SQLite has no data-modifying `WITH`: the revocation is a statement of its own.
+        conn.raw().execute_raw(backend.build(&revoke)).await?;
+    }
     let not_sent = Expr::val(InvitationStatus::NotSent.as_str());
     let status = if email {
         let sends = Query::select()
@@ -195,12 +203,53 @@ pub async fn queue_for_account_uid(
         .map_err(|e| crate::StoreError::Database(DbErr::Custom(e.to_string())))?
         .returning_col(invitations::Column::Status)
         .to_owned();
-    let backend = conn.raw().get_database_backend();
-    let Some(row) = conn.raw().query_one_raw(backend.build(&insert)).await? else {
+    let statement = if backend == DbBackend::Postgres {
+        // The revocation rides in the insert's `WITH`: one round trip. Both parts see the same
+        // snapshot, so the new invitation is not among those revoked.
+        let revoked = CommonTableExpression::new()
+            .query(revoke)
+            .table_name(Alias::new("revoked"))
+            .to_owned();
+        backend.build(&insert.with(WithClause::new().cte(revoked).to_owned()))
+    } else {
+        backend.build(&insert)
+    };
+    let Some(row) = conn.raw().query_one_raw(statement).await? else {
         return Ok(None);
     };
     let status: String = row.try_get("", "status")?;
     Ok(InvitationStatus::parse(&status))
+}
+
+/// [`revoke_open`] for the account whose public id is `account_uid` (a subquery finds it).
+pub async fn revoke_open_of_account_uid(
+    conn: &impl Conn,
+    scope: &OrgScope,
+    account_uid: &str,
+) -> StoreResult<u64> {
+    let backend = conn.raw().get_database_backend();
+    let statement = backend.build(&revoke_open_of_account_uid_update(scope, account_uid));
+    Ok(conn.raw().execute_raw(statement).await?.rows_affected())
+}
+
+/// The update of [`revoke_open_of_account_uid`].
+fn revoke_open_of_account_uid_update(scope: &OrgScope, account_uid: &str) -> UpdateStatement {
+    let account = Query::select()
+        .column(accounts::Column::Id)
+        .from(Accounts)
+        .and_where(accounts::Column::Uid.eq(account_uid))
+        .to_owned();
+    // `= (subquery)`, not `IN (subquery)`: the uid is unique, and as a scalar the account's id is
+    // known before the scan, so both columns of the (org, account) index bound it. With `IN`,
+    // PostgreSQL may plan a merge join that reads every invitation of the organization (a new
+    // account's id lies past the statistics' histogram, so the join looks cheap): measured at
+    // 5,300 invitations, 29 ms and 5,234 buffers against 0.9 ms and 33, on every create.
+    let account_id = Expr::SubQuery(None, Box::new(account.into_sub_query_statement()));
+    revoke_open_where(
+        scope,
+        Expr::col((Invitations, invitations::Column::AccountId)).eq(account_id),
+    )
+    .into_query()
 }
 
 /// Revokes the person's open invitations into the organization (a newer one replaces them, or
@@ -210,31 +259,15 @@ pub async fn revoke_open(
     scope: &OrgScope,
     account_id: AccountId,
 ) -> StoreResult<u64> {
-    revoke_open_where(conn, scope, invitations::Column::AccountId.eq(account_id)).await
+    let done = revoke_open_where(scope, invitations::Column::AccountId.eq(account_id))
+        .exec(conn.raw())
+        .await?;
+    Ok(done.rows_affected)
 }
 
-/// [`revoke_open`] for the account whose public id is `account_uid` (a subquery finds it).
-pub async fn revoke_open_of_account_uid(
-    conn: &impl Conn,
-    scope: &OrgScope,
-    account_uid: &str,
-) -> StoreResult<u64> {
-    let account = Query::select()
-        .column(accounts::Column::Id)
-        .from(Accounts)
-        .and_where(accounts::Column::Uid.eq(account_uid))
-        .to_owned();
-    revoke_open_where(
-        conn,
-        scope,
-        invitations::Column::AccountId.in_subquery(account),
-    )
-    .await
-}
-
-/// Revokes the open invitations of the organization that `which` selects.
-async fn revoke_open_where(conn: &impl Conn, scope: &OrgScope, which: Expr) -> StoreResult<u64> {
-    let done = scope
+/// The update revoking the open invitations of the organization that `which` selects.
+fn revoke_open_where(scope: &OrgScope, which: Expr) -> UpdateMany<Invitations> {
+    scope
         .update_many::<Invitations>()
         .col_expr(
             invitations::Column::Status,
@@ -246,9 +279,6 @@ async fn revoke_open_where(conn: &impl Conn, scope: &OrgScope, which: Expr) -> S
         )
         .filter(which)
         .filter(invitations::Column::Status.is_in(OPEN))
-        .exec(conn.raw())
-        .await?;
-    Ok(done.rows_affected)
 }
 
 /// An invitation of the organization by its public id.
@@ -552,4 +582,185 @@ pub async fn backlog(conn: &impl Conn) -> StoreResult<(u64, Option<DateTime<Utc>
     Ok(queued.map_or((0, None), |(n, oldest)| {
         (u64::try_from(n).unwrap_or(0), oldest)
     }))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    use serde_json::Value;
+
+    use super::{InvitationStatus, queue_for_account_uid, revoke_open_of_account_uid_update};
+    use crate::db::{PoolSettings, Raw, connect, migrate};
+    use crate::types::Email;
+
+    /// A new invitation revokes the person's open ones in the organization, and only theirs; on
+    /// PostgreSQL the revocation and the insert are one statement.
+    async fn a_new_invitation_replaces_the_open_one(backend: testkit::Backend) {
+        let test_db = testkit::TestDatabase::create(backend).await;
+        let db = connect(&test_db.url, &PoolSettings::default())
+            .await
+            .unwrap();
+        migrate(&db).await.unwrap();
+        let (_, acme) = crate::repo::organizations::create(&db, "Acme", "local")
+            .await
+            .unwrap();
+        let (_, other) = crate::repo::organizations::create(&db, "Other", "local")
+            .await
+            .unwrap();
+        let email = |e: &str| Email::parse(e).unwrap();
+        let ann = crate::repo::accounts::ensure(&db, &email("ann@x.example"), None)
+            .await
+            .unwrap();
+        let bob = crate::repo::accounts::ensure(&db, &email("bob@x.example"), None)
+            .await
+            .unwrap();
+        let queue = |scope, uid: &str| {
+            let uid = uid.to_owned();
+            let db = &db;
+            async move {
+                queue_for_account_uid(db, scope, &uid, "scim".into(), false)
+                    .await
+                    .unwrap()
+            }
+        };
+        // Without email (the deployment has none) invitations are recorded, not sent.
+        assert_eq!(
+            queue(&acme, &ann.uid).await,
+            Some(InvitationStatus::NotSent)
+        );
+        assert_eq!(
+            queue(&acme, &bob.uid).await,
+            Some(InvitationStatus::NotSent)
+        );
+        assert_eq!(
+            queue(&other, &ann.uid).await,
+            Some(InvitationStatus::NotSent)
+        );
+        assert_eq!(
+            queue(&acme, &ann.uid).await,
+            Some(InvitationStatus::NotSent)
+        );
+        assert_eq!(queue(&acme, "no such account").await, None);
+        let rows = db
+            .raw()
+            .query_all_raw(Statement::from_string(
+                db.raw().get_database_backend(),
+                "SELECT o.name, a.email, i.status FROM invitations i \
+                 JOIN organizations o ON o.id = i.org_id JOIN accounts a ON a.id = i.account_id \
+                 ORDER BY i.id",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let get = |i| r.try_get_by_index::<String>(i).unwrap();
+                format!("{} {} {}", get(0), get(1), get(2))
+            })
+            .collect::<Vec<_>>();
+        assert_eq!(
+            rows,
+            [
+                "Acme ann@x.example revoked",
+                "Acme bob@x.example not_sent",
+                "Other ann@x.example not_sent",
+                "Acme ann@x.example not_sent",
+            ]
+        );
+    }
+
+    testkit::backend_tests!(a_new_invitation_replaces_the_open_one);
+
+    /// Provisioning revokes a new member's open invitations on every create. The organization's
+    /// other invitations must not be read: the statement is bounded by the (org, account) index
+    /// even when the account is newer than the table's statistics, as every new account is.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn revoking_a_new_accounts_invitations_reads_only_its_own() {
+        let test_db = testkit::TestDatabase::create(testkit::Backend::Postgres).await;
+        let db = connect(&test_db.url, &PoolSettings::default())
+            .await
+            .unwrap();
+        migrate(&db).await.unwrap();
+        let (_, scope) = crate::repo::organizations::create(&db, "Acme", "local")
+            .await
+            .unwrap();
+        let org_id = scope.org_id().0;
+        let accounts = |from: u32, to: u32| {
+            format!(
+                "INSERT INTO accounts (id, uid, email, email_normalized, name, created_at, \
+                 updated_at) SELECT g, 'a' || g, 'p' || g || '@x.example', 'p' || g || '@x.example', \
+                 '', now(), now() FROM generate_series({from}, {to}) g"
+            )
+        };
+        let invitations = |from: u32| {
+            format!(
+                "INSERT INTO invitations (uid, org_id, account_id, email, invited_by, status, \
+                 attempts, next_attempt_at, created_at) SELECT 'i' || a.uid, {org_id}, a.id, \
+                 a.email, 'scim', 'not_sent', 0, now(), now() FROM accounts a WHERE a.id >= {from}"
+            )
+        };
+        // As in a growing deployment: the accounts' statistics were taken before the organization's
+        // members arrived, the invitations' (a smaller table, analyzed more often) after most of
+        // them, and the newest member is newer than both. PostgreSQL then prices a merge join of
+        // the organization's invitations against the account as nearly free.
+        for sql in [
+            accounts(1, 100_000),
+            "ANALYZE accounts".to_owned(),
+            accounts(100_001, 105_000),
+            invitations(100_001),
+            "ANALYZE invitations".to_owned(),
+            accounts(105_001, 105_001),
+            invitations(105_001),
+        ] {
+            db.raw().execute_unprepared(&sql).await.unwrap();
+        }
+        let revoke =
+            DbBackend::Postgres.build(&revoke_open_of_account_uid_update(&scope, "a105001"));
+        let txn = crate::db::begin_write(&db).await.unwrap();
+        let explained = txn
+            .raw()
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                format!("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {}", revoke.sql),
+                revoke.values.unwrap(),
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<Value>(0)
+            .unwrap();
+        // It revoked that account's invitation, and only that one.
+        let statuses = txn
+            .raw()
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT status, count(*) FROM invitations GROUP BY status ORDER BY status",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let status: String = r.try_get_by_index(0).unwrap();
+                let count: i64 = r.try_get_by_index(1).unwrap();
+                (status, count)
+            })
+            .collect::<Vec<_>>();
+        txn.rollback().await.unwrap();
+        assert_eq!(
+            statuses,
+            [("not_sent".to_owned(), 5000), ("revoked".to_owned(), 1)]
+        );
+        let plan = &explained[0]["Plan"];
+        // The account and its one invitation are read, not the 5,000 others.
+        assert!(most_rows(plan) <= 1, "{explained:#}");
+        let text = explained.to_string();
+        assert!(!text.contains("Merge Join"), "{explained:#}");
+        assert!(text.contains("ix_invitations_org_account"), "{explained:#}");
+    }
+    /// The most rows any node of an `EXPLAIN (ANALYZE, FORMAT JSON)` plan produced.
+    fn most_rows(plan: &Value) -> u64 {
+        let own = plan["Actual Rows"].as_u64().unwrap_or(0);
+        let children = plan["Plans"].as_array().into_iter().flatten();
+        children.map(most_rows).fold(own, u64::max)
+    }
 }
