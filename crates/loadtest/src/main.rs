@@ -143,6 +143,12 @@ enum Scenario {
         samples: usize,
         #[arg(long, default_value_t = 1000)]
         chunk: usize,
+        /// The server's PostgreSQL database: after each growth, wait until the sequencer has
+        /// published every event the growth wrote, so that each size is measured in the steady
+        /// state and not beside the backlog of the members just added (an IdP's single-member
+        /// changes come long after its initial push).
+        #[arg(long)]
+        settle_database_url: Option<String>,
     },
     /// Create `users` users, then `groups` groups of `members_per_group` members each (POST
     /// /Groups with the members inline, `chunk` at most per request, the rest by PATCH).
@@ -784,12 +790,34 @@ async fn list_pages(
     }
 }
 
+/// Waits (at most ten minutes) until no event waits for the sequencer; returns how long it took.
+async fn sequencer_caught_up(database_url: &str) -> anyhow::Result<Duration> {
+    use sqlx::Connection as _;
+    let started = Instant::now();
+    let mut conn = sqlx::PgConnection::connect(database_url).await?;
+    loop {
+        let (waiting,): (bool,) =
+            sqlx::query_as("SELECT EXISTS (SELECT 1 FROM events WHERE position IS NULL)")
+                .fetch_one(&mut conn)
+                .await?;
+        if !waiting {
+            conn.close().await?;
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            bail!("the sequencer did not catch up within 600 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn group_patch(
     client: &Client,
     prefix: &str,
     sizes: &[usize],
     samples: usize,
     chunk: usize,
+    settle: Option<&str>,
     concurrency: usize,
 ) -> anyhow::Result<Vec<Row>> {
     let mut sizes = sizes.to_vec();
@@ -836,6 +864,14 @@ async fn group_patch(
                 .timed(chunk_count as u64, grow_start.elapsed())
                 .latencies(&grow),
             );
+            if let Some(url) = settle {
+                let waited = sequencer_caught_up(url).await?;
+                rows.push(
+                    Row::new("group-patch", format!("settle at {target}"))
+                        .timed(1, waited)
+                        .note("until every event of the growth has its position"),
+                );
+            }
         }
         size = target;
         // One member in, one member out, `samples` times (different members each time), in each
@@ -1236,7 +1272,11 @@ async fn run(cli: Cli, base: &str) -> anyhow::Result<Vec<Row>> {
             prefix,
             samples,
             chunk,
-        } => group_patch(client, &prefix, &sizes, samples, chunk, c).await?,
+            settle_database_url,
+        } => {
+            let settle = settle_database_url.as_deref();
+            group_patch(client, &prefix, &sizes, samples, chunk, settle, c).await?
+        }
         Scenario::Provision {
             users,
             groups,
