@@ -147,12 +147,6 @@ pub async fn queue_for_account_uid(
     invited_by: String,
     email: bool,
 ) -> StoreResult<Option<InvitationStatus>> {
-    let backend = conn.raw().get_database_backend();
-    let revoke = revoke_open_of_account_uid_update(scope, account_uid);
-    if backend != DbBackend::Postgres {
-        // SQLite has no data-modifying `WITH`: the revocation is a statement of its own.
-        conn.raw().execute_raw(backend.build(&revoke)).await?;
-    }
     let not_sent = Expr::val(InvitationStatus::NotSent.as_str());
     let status = if email {
         let sends = Query::select()
@@ -203,6 +197,8 @@ pub async fn queue_for_account_uid(
         .map_err(|e| crate::StoreError::Database(DbErr::Custom(e.to_string())))?
         .returning_col(invitations::Column::Status)
         .to_owned();
+    let backend = conn.raw().get_database_backend();
+    let revoke = revoke_open_of_account_uid_update(scope, account_uid);
     let statement = if backend == DbBackend::Postgres {
         // The revocation rides in the insert's `WITH`: one round trip. Both parts see the same
         // snapshot, so the new invitation is not among those revoked.
@@ -212,6 +208,8 @@ pub async fn queue_for_account_uid(
             .to_owned();
         backend.build(&insert.with(WithClause::new().cte(revoked).to_owned()))
     } else {
+        // SQLite has no data-modifying `WITH`: the revocation is a statement of its own, first.
+        conn.raw().execute_raw(backend.build(&revoke)).await?;
         backend.build(&insert)
     };
     let Some(row) = conn.raw().query_one_raw(statement).await? else {
@@ -591,12 +589,12 @@ mod tests {
     use serde_json::Value;
 
     use super::{InvitationStatus, queue_for_account_uid, revoke_open_of_account_uid_update};
-    use crate::db::{PoolSettings, Raw, connect, migrate};
+    use crate::OrgScope;
+    use crate::db::{Database, PoolSettings, Raw, connect, migrate};
     use crate::types::Email;
 
-    /// A new invitation revokes the person's open ones in the organization, and only theirs; on
-    /// PostgreSQL the revocation and the insert are one statement.
-    async fn a_new_invitation_replaces_the_open_one(backend: testkit::Backend) {
+    /// A migrated database of `backend` with the organization Acme.
+    async fn with_acme(backend: testkit::Backend) -> (testkit::TestDatabase, Database, OrgScope) {
         let test_db = testkit::TestDatabase::create(backend).await;
         let db = connect(&test_db.url, &PoolSettings::default())
             .await
@@ -605,6 +603,13 @@ mod tests {
         let (_, acme) = crate::repo::organizations::create(&db, "Acme", "local")
             .await
             .unwrap();
+        (test_db, db, acme)
+    }
+
+    /// A new invitation revokes the person's open ones in the organization, and only theirs; on
+    /// PostgreSQL the revocation and the insert are one statement.
+    async fn a_new_invitation_replaces_the_open_one(backend: testkit::Backend) {
+        let (_test_db, db, acme) = with_acme(backend).await;
         let (_, other) = crate::repo::organizations::create(&db, "Other", "local")
             .await
             .unwrap();
@@ -676,14 +681,7 @@ mod tests {
     /// even when the account is newer than the table's statistics, as every new account is.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn revoking_a_new_accounts_invitations_reads_only_its_own() {
-        let test_db = testkit::TestDatabase::create(testkit::Backend::Postgres).await;
-        let db = connect(&test_db.url, &PoolSettings::default())
-            .await
-            .unwrap();
-        migrate(&db).await.unwrap();
-        let (_, scope) = crate::repo::organizations::create(&db, "Acme", "local")
-            .await
-            .unwrap();
+        let (_test_db, db, scope) = with_acme(testkit::Backend::Postgres).await;
         let org_id = scope.org_id().0;
         let accounts = |from: u32, to: u32| {
             format!(
