@@ -630,22 +630,10 @@ mod tests {
             }
         };
         // Without email (the deployment has none) invitations are recorded, not sent.
-        assert_eq!(
-            queue(&acme, &ann.uid).await,
-            Some(InvitationStatus::NotSent)
-        );
-        assert_eq!(
-            queue(&acme, &bob.uid).await,
-            Some(InvitationStatus::NotSent)
-        );
-        assert_eq!(
-            queue(&other, &ann.uid).await,
-            Some(InvitationStatus::NotSent)
-        );
-        assert_eq!(
-            queue(&acme, &ann.uid).await,
-            Some(InvitationStatus::NotSent)
-        );
+        for (scope, account) in [(&acme, &ann), (&acme, &bob), (&other, &ann), (&acme, &ann)] {
+            let status = queue(scope, &account.uid).await;
+            assert_eq!(status, Some(InvitationStatus::NotSent), "{}", account.email);
+        }
         assert_eq!(queue(&acme, "no such account").await, None);
         let rows = db
             .raw()
