@@ -580,8 +580,20 @@ pub async fn migrate(db: &Database) -> Result<(), StoreError> {
 }
 
 /// Checks the database answers a trivial query (readiness).
+///
+/// An HTTP worker pings over its own connections: a shared-pool connection opened on a worker's
+/// runtime dies with that runtime (actix restarts a worker after a panic), and every other
+/// statement of a worker already runs on its own.
 pub async fn ping(db: &Database) -> Result<(), StoreError> {
-    db.pools.shared.ping().await.map_err(StoreError::Database)
+    match db.pools.worker() {
+        Some(worker) => worker
+            .statements
+            .execute_unprepared("SELECT 1")
+            .await
+            .map(|_| ()),
+        None => db.pools.shared.ping().await,
+    }
+    .map_err(StoreError::Database)
 }
 
 /// Closes the pool (tests that drop their database).
