@@ -5,8 +5,9 @@
 //! token) names its organization only by the UID in its path. [`insert_batch`] therefore takes
 //! either a proven [`OrgScope`] or that UID, and keeps the UID's rows only when such an
 //! organization exists here. [`prune_before`] and [`cap_per_organization`] are the janitor's,
-//! region-wide. These are the documented exceptions to "every query starts from an `OrgScope`":
-//! they only append and delete log rows; every read is scoped.
+//! region-wide; [`cap_organization`] is the writer's, for the organizations it has written for.
+//! These are the documented exceptions to "every query starts from an `OrgScope`": they only
+//! append and delete log rows; every read is scoped.
 
 use std::collections::HashMap;
 
@@ -81,8 +82,11 @@ const MAX_INSERT_TEXT_BYTES: usize = 1024 * 1024;
 const MAX_UID_BYTES: usize = 128;
 
 /// Writes a batch; rows naming an organization that does not exist here are dropped. Returns
-/// how many rows were written.
-pub async fn insert_batch(conn: &impl Conn, rows: Vec<NewLoggedRequest>) -> StoreResult<usize> {
+/// how many rows were written for each organization.
+pub async fn insert_batch(
+    conn: &impl Conn,
+    rows: Vec<NewLoggedRequest>,
+) -> StoreResult<HashMap<OrgId, u64>> {
     let named: Vec<&str> = rows
         .iter()
         .filter_map(|r| match &r.org {
@@ -105,7 +109,7 @@ pub async fn insert_batch(conn: &impl Conn, rows: Vec<NewLoggedRequest>) -> Stor
             .collect()
     };
     let postgres = conn.raw().get_database_backend() == DbBackend::Postgres;
-    let mut written = 0;
+    let mut written = HashMap::new();
     let mut chunk = Vec::new();
     let mut chunk_bytes = 0;
     for r in rows {
@@ -119,14 +123,15 @@ pub async fn insert_batch(conn: &impl Conn, rows: Vec<NewLoggedRequest>) -> Stor
         let bytes = r.text_bytes();
         let rows_full = !postgres && chunk.len() >= rows_per_insert(COLUMNS);
         if !chunk.is_empty() && (rows_full || chunk_bytes + bytes > MAX_INSERT_TEXT_BYTES) {
-            written += insert_chunk(conn, std::mem::take(&mut chunk), postgres).await?;
+            insert_chunk(conn, std::mem::take(&mut chunk), postgres).await?;
             chunk_bytes = 0;
         }
         chunk_bytes += bytes;
         chunk.push((org_id, r));
+        *written.entry(org_id).or_insert(0) += 1;
     }
     if !chunk.is_empty() {
-        written += insert_chunk(conn, chunk, postgres).await?;
+        insert_chunk(conn, chunk, postgres).await?;
     }
     Ok(written)
 }
@@ -140,8 +145,7 @@ async fn insert_chunk(
     conn: &impl Conn,
     chunk: Vec<(OrgId, NewLoggedRequest)>,
     postgres: bool,
-) -> StoreResult<usize> {
-    let count = chunk.len();
+) -> StoreResult<()> {
     if postgres {
         conn.raw().execute_raw(unnest_insert(chunk)).await?;
     } else {
@@ -149,7 +153,7 @@ async fn insert_chunk(
             .exec(conn.raw())
             .await?;
     }
-    Ok(count)
+    Ok(())
 }
 
 /// The columns of [`unnest_insert`] that are never NULL, with their arrays' element types, in
@@ -453,10 +457,9 @@ pub async fn prune_before(conn: &impl Conn, before: DateTime<Utc>, limit: u64) -
 /// organization per call (the janitor's size bound). Returns how many went.
 pub async fn cap_per_organization(conn: &impl Conn, max_rows: u64, limit: u64) -> StoreResult<u64> {
     let raw = conn.raw();
-    let backend = raw.get_database_backend();
     let over = raw
         .query_all_raw(statement(
-            backend,
+            raw.get_database_backend(),
             "SELECT org_id FROM scim_request_log GROUP BY org_id HAVING COUNT(*) > ?",
             vec![(max_rows as i64).into()],
         ))
@@ -464,31 +467,43 @@ pub async fn cap_per_organization(conn: &impl Conn, max_rows: u64, limit: u64) -
     let mut deleted = 0;
     for org in over {
         let org_id: i64 = org.try_get("", "org_id")?;
-        // The oldest row this organization keeps.
-        let Some(oldest_kept) = RequestLog::find()
-            .select_only()
-            .column(scim_request_log::Column::Id)
-            .filter(scim_request_log::Column::OrgId.eq(OrgId(org_id)))
-            .order_by_desc(scim_request_log::Column::Id)
-            .offset(max_rows.saturating_sub(1))
-            .limit(1)
-            .into_tuple::<RequestLogId>()
-            .one(raw)
-            .await?
-        else {
-            continue;
-        };
-        deleted += raw
-            .execute_raw(statement(
-                backend,
-                "DELETE FROM scim_request_log WHERE id IN (SELECT id FROM scim_request_log \
-                 WHERE org_id = ? AND id < ? ORDER BY id LIMIT ?)",
-                vec![org_id.into(), oldest_kept.0.into(), (limit as i64).into()],
-            ))
-            .await?
-            .rows_affected();
+        deleted += cap_organization(conn, OrgId(org_id), max_rows, limit).await?;
     }
     Ok(deleted)
+}
+
+/// Keeps one organization's newest `max_rows` rows and deletes at most `limit` of the older ones.
+/// Returns how many went. Reads at most `max_rows` entries of the `(org_id, id)` index.
+pub async fn cap_organization(
+    conn: &impl Conn,
+    org_id: OrgId,
+    max_rows: u64,
+    limit: u64,
+) -> StoreResult<u64> {
+    let raw = conn.raw();
+    // The oldest row this organization keeps.
+    let Some(oldest_kept) = RequestLog::find()
+        .select_only()
+        .column(scim_request_log::Column::Id)
+        .filter(scim_request_log::Column::OrgId.eq(org_id))
+        .order_by_desc(scim_request_log::Column::Id)
+        .offset(max_rows.saturating_sub(1))
+        .limit(1)
+        .into_tuple::<RequestLogId>()
+        .one(raw)
+        .await?
+    else {
+        return Ok(0);
+    };
+    Ok(raw
+        .execute_raw(statement(
+            raw.get_database_backend(),
+            "DELETE FROM scim_request_log WHERE id IN (SELECT id FROM scim_request_log \
+             WHERE org_id = ? AND id < ? ORDER BY id LIMIT ?)",
+            vec![org_id.0.into(), oldest_kept.0.into(), (limit as i64).into()],
+        ))
+        .await?
+        .rows_affected())
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 
 pub mod redact;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -18,7 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use store::OrgScope;
-use store::ids::RequestLogId;
+use store::ids::{OrgId, RequestLogId};
 use store::repo::scim_request_log::{
     self as repo, LogOrg, LoggedRequest, NewLoggedRequest, RequestLogFilter, StatusClass,
 };
@@ -30,6 +31,8 @@ use crate::{Core, Error, Result};
 pub const DROPPED: &str = "scimgate_scim_request_log_dropped_total";
 /// Requests written to the log.
 pub const WRITTEN: &str = "scimgate_scim_request_log_written_total";
+/// Rows the writer deleted to keep an organization within its cap.
+pub const CAPPED: &str = "scimgate_scim_request_log_capped_total";
 
 /// `[scim_log]`: what the log keeps and for how long.
 #[derive(Debug, Clone)]
@@ -162,6 +165,9 @@ pub struct RequestLogQueue {
     sender: mpsc::Sender<Captured>,
     receiver: Mutex<mpsc::Receiver<Captured>>,
     queued_bytes: AtomicUsize,
+    /// Rows this replica has written for each organization since it last enforced that
+    /// organization's cap (only organizations that exist: rows for others are not written).
+    written_since_capped: std::sync::Mutex<HashMap<OrgId, u64>>,
 }
 
 impl RequestLogQueue {
@@ -173,7 +179,31 @@ impl RequestLogQueue {
             sender,
             receiver: Mutex::new(receiver),
             queued_bytes: AtomicUsize::new(0),
+            written_since_capped: std::sync::Mutex::default(),
         })
+    }
+
+    /// Counts what a batch wrote, and takes the organizations due a cap check: those this
+    /// replica has written a tenth of the cap for since their last one (their counts start
+    /// again). So an organization's log exceeds its cap by at most a tenth per replica, however
+    /// fast it is written, where the janitor's hourly pass alone let an import write twenty
+    /// times the cap first.
+    fn due_for_cap(&self, written: &HashMap<OrgId, u64>) -> Vec<OrgId> {
+        let every = (self.settings.max_rows_per_organization / 10).max(1);
+        let mut counts = self
+            .written_since_capped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut due = Vec::new();
+        for (&org_id, &rows) in written {
+            let count = counts.entry(org_id).or_insert(0);
+            *count += rows;
+            if *count >= every {
+                counts.remove(&org_id);
+                due.push(org_id);
+            }
+        }
+        due
     }
 
     /// The settings.
@@ -246,19 +276,52 @@ impl RequestLogQueue {
     }
 }
 
-/// Redacts, truncates and writes a batch in one transaction. Returns how many rows were written
-/// (requests naming an organization that does not exist are not).
+/// Redacts, truncates and writes a batch in one transaction, then keeps the organizations this
+/// replica has written much for within their cap. Returns how many rows were written (requests
+/// naming an organization that does not exist are not).
 pub async fn write_batch(core: &Core, batch: Vec<Captured>) -> Result<usize> {
     if batch.is_empty() {
         return Ok(0);
     }
-    let max = core.request_log().settings().max_body_bytes;
+    let queue = core.request_log();
+    let max = queue.settings().max_body_bytes;
     let rows = batch.into_iter().map(|c| prepare(c, max)).collect();
     let txn = store::db::begin_write(core.request_log_db()).await?;
     let written = repo::insert_batch(&txn, rows).await?;
     txn.commit().await?;
-    metrics::counter!(WRITTEN).increment(written as u64);
-    Ok(written)
+    let count: u64 = written.values().sum();
+    metrics::counter!(WRITTEN).increment(count);
+    for org_id in queue.due_for_cap(&written) {
+        // The batch is written whatever happens here; a cap that could not be enforced now is
+        // the janitor's to enforce.
+        match cap_organization(core, org_id).await {
+            Ok(deleted) => metrics::counter!(CAPPED).increment(deleted),
+            Err(e) => {
+                tracing::warn!(error = %e, org_id = org_id.0, "capping the SCIM request log failed")
+            }
+        }
+    }
+    Ok(usize::try_from(count).unwrap_or(usize::MAX))
+}
+
+/// Rows deleted per transaction, by the writer's caps and the janitor's passes.
+const DELETE_BATCH: u64 = 5_000;
+
+/// Deletes one organization's rows past its newest `max_rows_per_organization`, a batch per
+/// transaction. Returns how many went.
+async fn cap_organization(core: &Core, org_id: OrgId) -> Result<u64> {
+    let max_rows = core.request_log().settings().max_rows_per_organization;
+    let mut deleted = 0;
+    for _ in 0..1_000 {
+        let txn = store::db::begin_write(core.request_log_db()).await?;
+        let n = repo::cap_organization(&txn, org_id, max_rows, DELETE_BATCH).await?;
+        txn.commit().await?;
+        deleted += n;
+        if n < DELETE_BATCH {
+            break;
+        }
+    }
+    Ok(deleted)
 }
 
 fn prepare(c: Captured, max_body_bytes: usize) -> NewLoggedRequest {
@@ -463,25 +526,26 @@ pub struct Pruned {
     pub over_cap: u64,
 }
 
-/// Deletes what is past the retention at `now`, then what is over each organization's cap, in
-/// bounded batches.
+/// Deletes what is past the retention at `now`, then what is over each organization's cap (the
+/// writers keep their own organizations near it; this catches what is left: several replicas'
+/// writes, a cap that failed), in bounded batches.
 pub async fn prune(core: &Core, now: DateTime<Utc>) -> Result<Pruned> {
-    const BATCH: u64 = 5_000;
     let settings = core.request_log().settings().clone();
     let mut pruned = Pruned::default();
     for _ in 0..1_000 {
         let txn = store::db::begin_write(core.db()).await?;
-        let deleted = repo::prune_before(&txn, now - settings.retention, BATCH).await?;
+        let deleted = repo::prune_before(&txn, now - settings.retention, DELETE_BATCH).await?;
         txn.commit().await?;
         pruned.expired += deleted;
-        if deleted < BATCH {
+        if deleted < DELETE_BATCH {
             break;
         }
     }
     for _ in 0..1_000 {
         let txn = store::db::begin_write(core.db()).await?;
         let deleted =
-            repo::cap_per_organization(&txn, settings.max_rows_per_organization, BATCH).await?;
+            repo::cap_per_organization(&txn, settings.max_rows_per_organization, DELETE_BATCH)
+                .await?;
         txn.commit().await?;
         pruned.over_cap += deleted;
         if deleted == 0 {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::Utc;
 use serde_json::json;
+use store::OrgScope;
 use store::repo::scim_request_log::LogOrg;
 use testkit::{Backend, backend_tests};
 use usecases::Settings;
@@ -226,33 +227,104 @@ async fn long_responses_are_held_and_logged_by_their_start(backend: Backend) {
     );
 }
 
-async fn prunes_by_age_and_by_count(backend: Backend) {
-    let w = world(backend, 100).await;
-    let now = Utc::now();
-    let old = now - chrono::Duration::days(31);
-    let mut batch = vec![captured(
-        LogOrg::Proven(w.scope.clone()),
-        200,
-        json!({}),
-        old,
-    )];
-    batch.extend((0..105).map(|_| captured(LogOrg::Proven(w.scope.clone()), 200, json!({}), now)));
-    assert_eq!(request_log::write_batch(&w.core, batch).await.unwrap(), 106);
-    let pruned = request_log::prune(&w.core, now).await.unwrap();
-    assert_eq!(pruned.expired, 1, "past the 30 days");
-    assert_eq!(
-        pruned.over_cap, 5,
-        "over the 100 rows an organization keeps"
-    );
+/// A request numbered `n` (in its body) for `org`, arriving `at`.
+fn numbered(org: &OrgScope, n: usize, at: chrono::DateTime<Utc>) -> Captured {
+    captured(LogOrg::Proven(org.clone()), 200, json!({ "n": n }), at)
+}
+
+/// The numbers of the requests `org`'s log holds, in order.
+async fn logged_numbers(core: &usecases::Core, org: &OrgScope) -> Vec<u64> {
     let all = SearchInput {
         limit: 500,
         ..Default::default()
     };
-    let left = request_log::search(&w.core, &w.scope, &all)
+    let mut numbers: Vec<u64> = request_log::search(core, org, &all)
         .await
         .unwrap()
-        .rows;
-    assert_eq!(left.len(), 100);
+        .rows
+        .iter()
+        .map(|r| {
+            let body = r.request_body.as_deref().unwrap_or_default();
+            serde_json::from_str::<serde_json::Value>(body).unwrap()["n"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    numbers.sort_unstable();
+    numbers
+}
+
+/// The writer keeps each organization it writes for within its cap as it goes: once it has
+/// written a tenth of the cap for an organization, that organization's oldest rows past the cap
+/// go, without waiting for the janitor's hourly pass. Other organizations are not touched.
+async fn the_writer_keeps_an_organization_within_its_cap(backend: Backend) {
+    let w = world(backend, 100).await;
+    let beta = w.second_org().await;
+    let now = Utc::now();
+    let mut batch: Vec<Captured> = (0..9).map(|n| numbered(&w.scope, n, now)).collect();
+    batch.extend((0..3).map(|n| numbered(&beta, n, now)));
+    assert_eq!(request_log::write_batch(&w.core, batch).await.unwrap(), 12);
+    assert_eq!(logged_numbers(&w.core, &w.scope).await.len(), 9);
+
+    // 114 written in all: over the cap, and the writer has written more than ten since it last
+    // checked.
+    let batch = (9..114).map(|n| numbered(&w.scope, n, now)).collect();
+    assert_eq!(request_log::write_batch(&w.core, batch).await.unwrap(), 105);
+    assert_eq!(
+        logged_numbers(&w.core, &w.scope).await,
+        (14..114).collect::<Vec<u64>>(),
+        "the newest 100 are kept"
+    );
+    assert_eq!(logged_numbers(&w.core, &beta).await, vec![0, 1, 2]);
+    assert_eq!(
+        request_log::prune(&w.core, now).await.unwrap(),
+        Default::default(),
+        "nothing left for the janitor"
+    );
+}
+
+/// The janitor deletes what is past the retention, and what is over an organization's cap when
+/// no writer saw enough to cap it: twelve replicas each wrote nine rows of the organization, under
+/// a tenth of its cap of 100 each, 108 in all.
+async fn the_janitor_prunes_by_age_and_what_replicas_wrote_past_the_cap(backend: Backend) {
+    let w = world(backend, 100).await;
+    let now = Utc::now();
+    let old = now - chrono::Duration::days(31);
+    let replicas: Vec<usecases::Core> = (0..12)
+        .map(|_| {
+            usecases::Core::new(
+                w.core.db().clone(),
+                w.core.kv().clone(),
+                w.core.settings().clone(),
+            )
+        })
+        .collect();
+    let expired = vec![numbered(&w.scope, 0, old)];
+    assert_eq!(
+        request_log::write_batch(&replicas[0], expired)
+            .await
+            .unwrap(),
+        1
+    );
+    for (i, replica) in replicas.iter().enumerate() {
+        let batch = (1..10)
+            .map(|n| numbered(&w.scope, i * 9 + n, now))
+            .collect();
+        assert_eq!(request_log::write_batch(replica, batch).await.unwrap(), 9);
+    }
+    assert_eq!(logged_numbers(&w.core, &w.scope).await.len(), 109);
+
+    let pruned = request_log::prune(&w.core, now).await.unwrap();
+    assert_eq!(pruned.expired, 1, "past the 30 days");
+    assert_eq!(
+        pruned.over_cap, 8,
+        "over the 100 rows an organization keeps"
+    );
+    assert_eq!(
+        logged_numbers(&w.core, &w.scope).await,
+        (9..109).collect::<Vec<u64>>(),
+        "the newest 100 are kept"
+    );
     assert_eq!(
         request_log::prune(&w.core, now).await.unwrap(),
         Default::default()
@@ -480,7 +552,8 @@ backend_tests!(
     every_column_is_stored_as_given,
     long_responses_are_held_and_logged_by_their_start,
     writes_scoped_redacted_rows,
-    prunes_by_age_and_by_count,
+    the_writer_keeps_an_organization_within_its_cap,
+    the_janitor_prunes_by_age_and_what_replicas_wrote_past_the_cap,
     a_full_queue_drops_instead_of_waiting,
     batches_are_bounded_by_count_and_by_bytes,
     a_batch_larger_than_one_statement_is_written_whole,
