@@ -613,15 +613,33 @@ pub async fn close(db: Database) -> Result<(), StoreError> {
 /// Opens a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so two writers queue on the busy
 /// timeout instead of failing when the second one tries to upgrade its read lock.
 pub async fn begin_write(db: &Database) -> Result<Transaction, StoreError> {
+    begin_write_setting(db, None).await
+}
+
+/// A write transaction that runs `set` (PostgreSQL) first.
+async fn begin_write_setting(db: &Database, set: Option<&str>) -> Result<Transaction, StoreError> {
     let options = TransactionOptions {
-        sqlite_transaction_mode: (db.pools.shared.get_database_backend() == DbBackend::Sqlite)
-            .then_some(SqliteTransactionMode::Immediate),
+        sqlite_transaction_mode: (!db.is_postgres()).then_some(SqliteTransactionMode::Immediate),
         ..TransactionOptions::default()
     };
     db.pools
-        .begin(options, None)
+        .begin(options, set)
         .await
         .map_err(StoreError::Database)
+}
+
+/// Opens a write transaction (as [`begin_write`]) whose statements PostgreSQL plans with
+/// sequential scans priced out (`SET LOCAL enable_seqscan = off`), for writes made of keyed
+/// statements only, such as a group's membership changes.
+///
+/// A prepared statement keeps the generic plan it settles on after its fifth run until the table
+/// is next analyzed. Settled while the table was a few pages (a new region, its first groups
+/// pushed), that plan is a sequential scan, which then reads the whole table on every run as it
+/// grows, until autovacuum analyzes it: a one-member PATCH of a group cost twice as much at 10,000
+/// members as at 10 (`docs/benchmarks.md`). Priced out, the plan is an index's from the start.
+pub async fn begin_write_keyed(db: &Database) -> Result<Transaction, StoreError> {
+    let set = db.is_postgres().then_some("SET LOCAL enable_seqscan = off");
+    begin_write_setting(db, set).await
 }
 
 /// Opens a read-only transaction whose reads all see one snapshot of the database (PostgreSQL

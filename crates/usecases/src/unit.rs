@@ -51,13 +51,31 @@ pub(crate) struct Unit<'a> {
 impl<'a> Unit<'a> {
     /// Opens a write transaction for `actor`.
     pub(crate) async fn begin(core: &Core, actor: &'a Actor) -> Result<Self> {
-        Ok(Self {
-            txn: store::db::begin_write(core.db()).await?,
+        Ok(Self::on(
+            core,
+            actor,
+            store::db::begin_write(core.db()).await?,
+        ))
+    }
+
+    /// Opens a write transaction for `actor` whose statements are all keyed lookups, planned
+    /// without sequential scans ([`store::db::begin_write_keyed`]): a group's writes.
+    pub(crate) async fn begin_keyed(core: &Core, actor: &'a Actor) -> Result<Self> {
+        Ok(Self::on(
+            core,
+            actor,
+            store::db::begin_write_keyed(core.db()).await?,
+        ))
+    }
+
+    fn on(core: &Core, actor: &'a Actor, txn: Transaction) -> Self {
+        Self {
+            txn,
             actor,
             events: Vec::new(),
             signals: core.signals().clone(),
             settings: core.settings.clone(),
-        })
+        }
     }
 
     /// The transaction, for repositories.

@@ -157,7 +157,7 @@ pub async fn create(ctx: Ctx<'_>, body: Value) -> Result<Value> {
     let (members, displays) = split_members(take_members_with_display(&mut resource));
     let columns = group_columns(&resource)?;
     let scope = ctx.scope();
-    let mut unit = Unit::begin(ctx.core, ctx.actor).await?;
+    let mut unit = Unit::begin_keyed(ctx.core, ctx.actor).await?;
     let group = scim_groups::insert(unit.conn(), scope, &columns).await?;
     unit.emit(Event::new(
         EventType::DirectoryGroupCreated,
@@ -201,7 +201,7 @@ pub async fn replace(
     let columns = group_columns(&resource)?;
     let scope = ctx.scope();
     let group = retry_on_conflict(|| async {
-        let mut unit = Unit::begin(ctx.core, ctx.actor).await?;
+        let mut unit = Unit::begin_keyed(ctx.core, ctx.actor).await?;
         let group = scim_groups::get_for_update(unit.conn(), scope, uid)
             .await?
             .ok_or_else(|| not_found("Group", uid))?;
@@ -239,7 +239,7 @@ pub async fn patch(
     let schema = ResourceSchema::group();
     let scope = ctx.scope();
     retry_on_conflict(|| async {
-        let mut unit = Unit::begin(ctx.core, ctx.actor).await?;
+        let mut unit = Unit::begin_keyed(ctx.core, ctx.actor).await?;
         let group = scim_groups::get_for_update(unit.conn(), scope, uid)
             .await?
             .ok_or_else(|| not_found("Group", uid))?;
@@ -299,7 +299,7 @@ pub async fn patch(
 /// `DELETE /Groups/{id}`: members lose what the group's mapping granted.
 pub async fn delete(ctx: Ctx<'_>, uid: &str, if_match: Option<&str>) -> Result<()> {
     let scope = ctx.scope();
-    let mut unit = Unit::begin(ctx.core, ctx.actor).await?;
+    let mut unit = Unit::begin_keyed(ctx.core, ctx.actor).await?;
     let group = scim_groups::get(unit.conn(), scope, uid)
         .await?
         .ok_or_else(|| not_found("Group", uid))?;
