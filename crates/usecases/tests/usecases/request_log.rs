@@ -255,7 +255,7 @@ async fn logged_numbers(core: &usecases::Core, org: &OrgScope) -> Vec<u64> {
 }
 
 /// The writer keeps each organization it writes for within its cap as it goes: once it has
-/// written a tenth of the cap for an organization, that organization's oldest rows past the cap
+/// written half the cap for an organization, that organization's oldest rows past the cap
 /// go, without waiting for the janitor's hourly pass. Other organizations are not touched.
 async fn the_writer_keeps_an_organization_within_its_cap(backend: Backend) {
     let w = world(backend, 100).await;
@@ -266,7 +266,7 @@ async fn the_writer_keeps_an_organization_within_its_cap(backend: Backend) {
     assert_eq!(request_log::write_batch(&w.core, batch).await.unwrap(), 12);
     assert_eq!(logged_numbers(&w.core, &w.scope).await.len(), 9);
 
-    // 114 written in all: over the cap, and the writer has written more than ten since it last
+    // 114 written in all: over the cap, and the writer has written more than fifty since it last
     // checked.
     let batch = (9..114).map(|n| numbered(&w.scope, n, now)).collect();
     assert_eq!(request_log::write_batch(&w.core, batch).await.unwrap(), 105);
@@ -285,7 +285,7 @@ async fn the_writer_keeps_an_organization_within_its_cap(backend: Backend) {
 
 /// The janitor deletes what is past the retention, and what is over an organization's cap when
 /// no writer saw enough to cap it: twelve replicas each wrote nine rows of the organization, under
-/// a tenth of its cap of 100 each, 108 in all.
+/// half its cap of 100 each, 108 in all.
 async fn the_janitor_prunes_by_age_and_what_replicas_wrote_past_the_cap(backend: Backend) {
     let w = world(backend, 100).await;
     let now = Utc::now();
