@@ -87,6 +87,12 @@ ensure_chromium() {
     { say "FAILED: chromium or chromedriver still missing after installing"; return 1; }
 }
 
+# wrk, from Debian (scripts/bench: filtered GETs as Okta sends them, against pgbench's rate).
+ensure_wrk() {
+  command -v wrk >/dev/null || install_debian wrk ||
+    { say "FAILED: wrk is required for the benchmark's GET rate against pgbench"; return 1; }
+}
+
 # Per-test databases are dropped by the tests; this removes what a killed run left behind.
 drop_leftover_test_databases() {
   psql "$PG_URL" -Atqc "select datname from pg_database where datname like 'scimgate\_t\_%'" 2>/dev/null |

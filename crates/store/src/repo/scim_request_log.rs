@@ -4,8 +4,8 @@
 //! mixes organizations, and a request refused before its credential proved anything (a bad
 //! token) names its organization only by the UID in its path. [`insert_batch`] therefore takes
 //! either a proven [`OrgScope`] or that UID, and keeps the UID's rows only when such an
-//! organization exists here. [`prune_before`] and [`cap_per_organization`] are the janitor's,
-//! region-wide; [`cap_organization`] is the writer's, for the organizations it has written for.
+//! organization exists here. [`prune_before`] and [`organizations_over`] are the janitor's,
+//! region-wide; [`newest_past_cap`] and [`delete_through`] keep one organization within its cap.
 //! These are the documented exceptions to "every query starts from an `OrgScope`": they only
 //! append and delete log rows; every read is scoped.
 
@@ -453,9 +453,9 @@ pub async fn prune_before(conn: &impl Conn, before: DateTime<Utc>, limit: u64) -
         .rows_affected())
 }
 
-/// Keeps each organization's newest `max_rows` rows and deletes the rest, at most `limit` per
-/// organization per call (the janitor's size bound). Returns how many went.
-pub async fn cap_per_organization(conn: &impl Conn, max_rows: u64, limit: u64) -> StoreResult<u64> {
+/// The organizations with more than `max_rows` rows (the janitor's, region-wide: it counts every
+/// organization's rows).
+pub async fn organizations_over(conn: &impl Conn, max_rows: u64) -> StoreResult<Vec<OrgId>> {
     let raw = conn.raw();
     let over = raw
         .query_all_raw(statement(
@@ -464,43 +464,50 @@ pub async fn cap_per_organization(conn: &impl Conn, max_rows: u64, limit: u64) -
             vec![(max_rows as i64).into()],
         ))
         .await?;
-    let mut deleted = 0;
-    for org in over {
-        let org_id: i64 = org.try_get("", "org_id")?;
-        deleted += cap_organization(conn, OrgId(org_id), max_rows, limit).await?;
-    }
-    Ok(deleted)
+    over.iter()
+        .map(|row| Ok(OrgId(row.try_get("", "org_id")?)))
+        .collect()
 }
 
-/// Keeps one organization's newest `max_rows` rows and deletes at most `limit` of the older ones.
-/// Returns how many went. Reads at most `max_rows` entries of the `(org_id, id)` index.
-pub async fn cap_organization(
+/// The newest of one organization's rows past a cap of `max_rows` (the row just older than its
+/// newest `max_rows`), when it has more than that. Reads `max_rows + 1` entries of the `(org_id,
+/// id)` index, and their rows where the table's visibility map does not cover them.
+pub async fn newest_past_cap(
     conn: &impl Conn,
     org_id: OrgId,
     max_rows: u64,
-    limit: u64,
-) -> StoreResult<u64> {
-    let raw = conn.raw();
-    // The oldest row this organization keeps.
-    let Some(oldest_kept) = RequestLog::find()
+) -> StoreResult<Option<RequestLogId>> {
+    Ok(RequestLog::find()
         .select_only()
         .column(scim_request_log::Column::Id)
         .filter(scim_request_log::Column::OrgId.eq(org_id))
         .order_by_desc(scim_request_log::Column::Id)
-        .offset(max_rows.saturating_sub(1))
+        .offset(max_rows)
         .limit(1)
         .into_tuple::<RequestLogId>()
-        .one(raw)
-        .await?
-    else {
-        return Ok(0);
-    };
+        .one(conn.raw())
+        .await?)
+}
+
+/// Deletes at most `limit` of one organization's rows up to `newest_past_cap` (from
+/// [`newest_past_cap`]), oldest first. Returns how many went.
+pub async fn delete_through(
+    conn: &impl Conn,
+    org_id: OrgId,
+    newest_past_cap: RequestLogId,
+    limit: u64,
+) -> StoreResult<u64> {
+    let raw = conn.raw();
     Ok(raw
         .execute_raw(statement(
             raw.get_database_backend(),
             "DELETE FROM scim_request_log WHERE id IN (SELECT id FROM scim_request_log \
-             WHERE org_id = ? AND id < ? ORDER BY id LIMIT ?)",
-            vec![org_id.0.into(), oldest_kept.0.into(), (limit as i64).into()],
+             WHERE org_id = ? AND id <= ? ORDER BY id LIMIT ?)",
+            vec![
+                org_id.0.into(),
+                newest_past_cap.0.into(),
+                (limit as i64).into(),
+            ],
         ))
         .await?
         .rows_affected())

@@ -297,7 +297,7 @@ pub async fn write_batch(core: &Core, batch: Vec<Captured>) -> Result<usize> {
     for org_id in queue.due_for_cap(&written) {
         // The batch is written whatever happens here; a cap that could not be enforced now is
         // the janitor's to enforce.
-        match cap_organization(core, org_id).await {
+        match cap_organization(core, core.request_log_db(), org_id).await {
             Ok(deleted) => metrics::counter!(CAPPED).increment(deleted),
             Err(e) => {
                 tracing::warn!(error = %e, org_id = org_id.0, "capping the SCIM request log failed")
@@ -310,14 +310,17 @@ pub async fn write_batch(core: &Core, batch: Vec<Captured>) -> Result<usize> {
 /// Rows deleted per transaction, by the writer's caps and the janitor's passes.
 const DELETE_BATCH: u64 = 5_000;
 
-/// Deletes one organization's rows past its newest `max_rows_per_organization`, a batch per
-/// transaction. Returns how many went.
-async fn cap_organization(core: &Core, org_id: OrgId) -> Result<u64> {
+/// Deletes one organization's rows past its newest `max_rows_per_organization`, through `db`, a
+/// batch per transaction (the rows past the cap are found once). Returns how many went.
+async fn cap_organization(core: &Core, db: &store::Database, org_id: OrgId) -> Result<u64> {
     let max_rows = core.request_log().settings().max_rows_per_organization;
+    let Some(newest_past_cap) = repo::newest_past_cap(db, org_id, max_rows).await? else {
+        return Ok(0);
+    };
     let mut deleted = 0;
     for _ in 0..1_000 {
-        let txn = store::db::begin_write(core.request_log_db()).await?;
-        let n = repo::cap_organization(&txn, org_id, max_rows, DELETE_BATCH).await?;
+        let txn = store::db::begin_write(db).await?;
+        let n = repo::delete_through(&txn, org_id, newest_past_cap, DELETE_BATCH).await?;
         txn.commit().await?;
         deleted += n;
         if n < DELETE_BATCH {
@@ -544,16 +547,8 @@ pub async fn prune(core: &Core, now: DateTime<Utc>) -> Result<Pruned> {
             break;
         }
     }
-    for _ in 0..1_000 {
-        let txn = store::db::begin_write(core.db()).await?;
-        let deleted =
-            repo::cap_per_organization(&txn, settings.max_rows_per_organization, DELETE_BATCH)
-                .await?;
-        txn.commit().await?;
-        pruned.over_cap += deleted;
-        if deleted == 0 {
-            break;
-        }
+    for org_id in repo::organizations_over(core.db(), settings.max_rows_per_organization).await? {
+        pruned.over_cap += cap_organization(core, core.db(), org_id).await?;
     }
     Ok(pruned)
 }
