@@ -10,10 +10,10 @@ use super::scim_groups::{self, GroupPageRequest, GroupSort};
 use super::scim_users::{self, StoredUser, UserPageRequest, UserSort};
 use crate::db::{PoolSettings, Raw, connect, migrate};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pages_keep_a_generic_plan_on_postgres() {
+/// A migrated PostgreSQL database with one organization, served by one connection: the
+/// statements the test runs, `pg_prepared_statements` and `EXPLAIN EXECUTE` are that connection's.
+async fn one_connection() -> (testkit::TestDatabase, crate::Database, crate::OrgScope) {
     let test_db = testkit::TestDatabase::create(testkit::Backend::Postgres).await;
-    // One connection: the page statements and `pg_prepared_statements` are that connection's.
     let settings = PoolSettings {
         max_connections: 1,
         ..Default::default()
@@ -23,24 +23,35 @@ async fn pages_keep_a_generic_plan_on_postgres() {
     let (_, acme) = super::organizations::create(&db, "Acme", "local")
         .await
         .unwrap();
-    let org_id = acme.org_id().0;
+    (test_db, db, acme)
+}
+
+/// Users `u1…u{users}` and groups `g1…g{groups}` in the organization, written directly.
+async fn fill(db: &crate::Database, org_id: i64, users: u32, groups: u32) {
     for sql in [
         format!(
             "INSERT INTO scim_users (uid, org_id, user_name, user_name_normalized, active, \
              resource, search, version, created_at, updated_at) \
              SELECT 'u' || g, {org_id}, 'user' || g, 'user' || g, true, '{{}}', '{{}}', 1, now(), \
-             now() FROM generate_series(1, 20000) g"
+             now() FROM generate_series(1, {users}) g"
         ),
         format!(
             "INSERT INTO scim_groups (uid, org_id, display_name, display_name_normalized, \
              resource, search, version, created_at, updated_at) \
              SELECT 'g' || g, {org_id}, 'group' || g, 'group' || g, '{{}}', '{{}}', 1, now(), \
-             now() FROM generate_series(1, 5000) g"
+             now() FROM generate_series(1, {groups}) g"
         ),
-        "ANALYZE".to_owned(),
     ] {
         db.raw().execute_unprepared(&sql).await.unwrap();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_keep_a_generic_plan_on_postgres() {
+    let (_test_db, db, acme) = one_connection().await;
+    let org_id = acme.org_id().0;
+    fill(&db, org_id, 20_000, 5_000).await;
+    db.raw().execute_unprepared("ANALYZE").await.unwrap();
     let groups = GroupPageRequest {
         condition: None,
         sort: (GroupSort::Id, true),
@@ -127,33 +138,11 @@ async fn membership_statements_keep_an_index_plan_as_the_table_grows() {
 /// check and the membership delete, after eight one-member adds and removes on a table of a
 /// few rows, in keyed or plain write transactions, and the table's growth to 20,000 rows.
 async fn membership_plans_after_growth(keyed: bool) -> Vec<(String, String)> {
-    let test_db = testkit::TestDatabase::create(testkit::Backend::Postgres).await;
-    let settings = PoolSettings {
-        max_connections: 1,
-        ..Default::default()
-    };
-    let db = connect(&test_db.url, &settings).await.unwrap();
-    migrate(&db).await.unwrap();
-    let (_, acme) = super::organizations::create(&db, "Acme", "local")
-        .await
-        .unwrap();
+    let (_test_db, db, acme) = one_connection().await;
     let org_id = acme.org_id().0;
     let run = async |sql: &str| db.raw().execute_unprepared(sql).await.unwrap();
     run("ALTER TABLE scim_group_members SET (autovacuum_enabled = false)").await;
-    run(&format!(
-        "INSERT INTO scim_users (uid, org_id, user_name, user_name_normalized, active, \
-         resource, search, version, created_at, updated_at) \
-         SELECT 'u' || g, {org_id}, 'user' || g, 'user' || g, true, '{{}}', '{{}}', 1, now(), \
-         now() FROM generate_series(1, 20003) g"
-    ))
-    .await;
-    run(&format!(
-        "INSERT INTO scim_groups (uid, org_id, display_name, display_name_normalized, \
-         resource, search, version, created_at, updated_at) \
-         SELECT 'g' || g, {org_id}, 'group' || g, 'group' || g, '{{}}', '{{}}', 1, now(), \
-         now() FROM generate_series(1, 2) g"
-    ))
-    .await;
+    fill(&db, org_id, 20_003, 2).await;
     let group_id = async |uid: &str| scim_groups::get(&db, &acme, uid).await.unwrap().unwrap().id;
     let (small, large) = (group_id("g1").await, group_id("g2").await);
     for uid in ["u1", "u2"] {

@@ -188,9 +188,9 @@ impl RequestLogQueue {
     /// an organization's log exceeds its cap by at most half per replica, however fast it is
     /// written, where the janitor's hourly pass alone let an import write twenty times the cap
     /// first. A check reads the cap's worth of the organization's index entries, and their rows
-    /// (new rows are not all-visible yet): done every tenth of the cap it cost 4.5 µs per logged
-    /// request, a tenth of a filtered GET's PostgreSQL time (`docs/benchmarks.md`); every half,
-    /// under 1 µs.
+    /// (rows written since the last vacuum are not all-visible): 30–45 ms at 100,000 rows, so
+    /// about 0.6 µs of PostgreSQL time per logged request when done every half of the cap
+    /// (`docs/benchmarks.md`, tenth round).
     fn due_for_cap(&self, written: &HashMap<OrgId, u64>) -> Vec<OrgId> {
         let every = (self.settings.max_rows_per_organization / 2).max(1);
         let mut counts = self
