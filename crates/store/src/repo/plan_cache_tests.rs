@@ -26,6 +26,33 @@ async fn one_connection() -> (testkit::TestDatabase, crate::Database, crate::Org
     (test_db, db, acme)
 }
 
+/// One statement the connection has prepared (`pg_prepared_statements`).
+struct Prepared {
+    name: String,
+    statement: String,
+    generic_plans: i64,
+    custom_plans: i64,
+}
+
+/// The statements the database's one connection has prepared.
+async fn prepared_statements(db: &crate::Database) -> Vec<Prepared> {
+    db.raw()
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT name, statement, generic_plans, custom_plans FROM pg_prepared_statements",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| Prepared {
+            name: r.try_get("", "name").unwrap(),
+            statement: r.try_get("", "statement").unwrap(),
+            generic_plans: r.try_get("", "generic_plans").unwrap(),
+            custom_plans: r.try_get("", "custom_plans").unwrap(),
+        })
+        .collect()
+}
+
 /// Users `u1…u{users}` and groups `g1…g{groups}` in the organization, written directly.
 async fn fill(db: &crate::Database, org_id: i64, users: u32, groups: u32) {
     for sql in [
@@ -79,22 +106,10 @@ async fn pages_keep_a_generic_plan_on_postgres() {
         let (_, page) = scim_groups::page(&db, &acme, &groups).await.unwrap();
         assert_eq!(page.len(), 100);
     }
-    let plans: Vec<(String, i64, i64)> = db
-        .raw()
-        .query_all_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements",
-        ))
+    let plans: Vec<(String, i64, i64)> = prepared_statements(&db)
         .await
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r.try_get_by_index(0).unwrap(),
-                r.try_get_by_index(1).unwrap(),
-                r.try_get_by_index(2).unwrap(),
-            )
-        })
+        .into_iter()
+        .map(|p| (p.statement, p.generic_plans, p.custom_plans))
         .collect();
     let find = |table: &str| {
         plans
@@ -180,23 +195,16 @@ async fn membership_plans_after_growth(keyed: bool) -> Vec<(String, String)> {
         large.0
     ))
     .await;
-    let prepared: Vec<(String, String)> = db
-        .raw()
-        .query_all_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT name, statement FROM pg_prepared_statements \
-             WHERE statement LIKE 'SELECT \"scim_group_members\".\"user_id\" FROM%' \
-                OR statement LIKE 'DELETE FROM \"scim_group_members\"%'",
-        ))
+    let prepared: Vec<(String, String)> = prepared_statements(&db)
         .await
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r.try_get_by_index(0).unwrap(),
-                r.try_get_by_index(1).unwrap(),
-            )
+        .into_iter()
+        .filter(|p| {
+            p.statement
+                .starts_with(r#"SELECT "scim_group_members"."user_id" FROM"#)
+                || p.statement
+                    .starts_with(r#"DELETE FROM "scim_group_members""#)
         })
+        .map(|p| (p.name, p.statement))
         .collect();
     assert_eq!(prepared.len(), 2, "the check and the delete: {prepared:?}");
     let mut plans = Vec::new();
